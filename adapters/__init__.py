@@ -1,0 +1,4 @@
+"""Protocol adapters: device-type model, pure request planning and codecs, supervised connections.
+
+Imports nothing of ours.
+"""

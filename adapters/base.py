@@ -1,0 +1,86 @@
+"""What every protocol adapter offers the gateway.
+
+An adapter owns one supervised connection to one device: it connects, reads its scan groups at
+their intervals (or subscribes, where the protocol pushes), hands decoded readings to a sink,
+and reconnects with backoff on its own. The gateway runs one such task per device, so a dead
+device never stalls another.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from adapters.devicetype import DeviceType
+
+QUALITY_GOOD = 0
+QUALITY_UNCERTAIN = 1
+QUALITY_BAD = 2
+
+RawValue = bool | int | float | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawReading:
+    """A decoded value before edge processing (not yet scaled or mapped to canonical states)."""
+
+    point: str
+    ts_ns: int  # source timestamp where the protocol has one, else the time of the read
+    value: RawValue
+    quality: int = QUALITY_GOOD
+
+
+@dataclass(frozen=True, slots=True)
+class ScanGroup:
+    name: str
+    interval_s: float
+    points: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInstance:
+    """One configured device: its id, its type, and the adapter-specific endpoint settings."""
+
+    id: str
+    device_type: DeviceType
+    endpoint: BaseModel
+    scan_groups: tuple[ScanGroup, ...]
+
+
+@dataclass(slots=True)
+class LinkStatus:
+    """Observable state of one connection, exported as metrics by the gateway."""
+
+    connected: bool = False
+    last_error: str | None = None
+    reads: int = 0
+    read_errors: int = 0
+    requests: int = 0
+    reconnects: int = 0
+    last_rtt_s: float = 0.0
+    stale: bool = True  # true until the first good read after (re)connecting
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+# Receives each batch of readings of one device; awaiting it applies backpressure to the reader.
+ReadingSink = Callable[[str, Sequence[RawReading]], Awaitable[None]]
+
+
+class Connection(Protocol):
+    device: DeviceInstance
+    status: LinkStatus
+
+    async def run(self, sink: ReadingSink) -> None:
+        """Connect, read, reconnect with backoff, until cancelled. Never raises for device faults."""
+        ...
+
+    async def write(self, point: str, value: bool | int | float) -> None:
+        """Write a setpoint or switch; raises DeviceUnavailable / DeviceRejected / CodecError."""
+        ...
+
+    async def read_once(self, points: Sequence[str]) -> list[RawReading]:
+        """One synchronous read of the named points (management 'read' operations)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""The platform side: ingest, storage, registry, figures, KPI claims, models, evidence."""

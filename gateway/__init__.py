@@ -1,0 +1,1 @@
+"""The edge process: scan groups, edge processing, bounded spool, MQTT publisher, commands."""

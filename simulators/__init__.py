@@ -1,0 +1,1 @@
+"""A seeded plant with ground truth, served over real OPC UA and Modbus."""
