@@ -1,0 +1,5 @@
+"""The collector's one exception family; foreign errors are translated at the boundary."""
+
+
+class CollectorError(Exception):
+    """Base of everything the collector raises."""
