@@ -4,7 +4,7 @@ import typer
 
 from collector.cli import app as collector_app
 from gateway.cli import app as gateway_app
-from plantproof import __version__, reports
+from plantproof import __version__, kpi_cli, reports
 from plantproof.demo import demo
 from simulators.cli import app as sim_app
 
@@ -19,6 +19,7 @@ app.add_typer(collector_app, name="collector")
 app.add_typer(sim_app, name="sim")
 app.command("demo")(demo)
 reports.register(app)
+kpi_cli.register(app)
 
 
 @app.command("version")
