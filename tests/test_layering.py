@@ -30,6 +30,7 @@ PURE_MODULES = [
     "collector/kpi/claims.py",
     "collector/kpi/stats.py",
     "collector/figures/compute.py",
+    "collector/figures/window.py",
 ]
 IMPURE = {
     "asyncio",

@@ -1,0 +1,1 @@
+"""Signed, self-verifying evidence bundles (DESIGN §7)."""

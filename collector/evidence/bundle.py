@@ -1,0 +1,167 @@
+"""`evidence export`: figures, tiers, claims and their definitions, signed.
+
+Files: evidence.json, devices.csv, queries.sql, report.html, claims.yaml (when claims are given),
+pubkey.pem, then MANIFEST.sha256 (SHA-256 of every other file) and MANIFEST.sha256.sig (raw
+Ed25519 signature over the manifest's exact bytes).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from collector.errors import CollectorError
+from collector.evidence import signing
+from collector.evidence.report import render as render_report
+from collector.figures import queries
+from collector.figures.compute import DEFINITIONS, Parameters, headline
+from collector.figures.declared import Declared
+from collector.figures.tiers import evaluate
+
+SCHEMA = "plantproof.evidence/1"
+EVIDENCE = "evidence.json"
+DEVICES = "devices.csv"
+QUERIES = "queries.sql"
+REPORT = "report.html"
+CLAIMS = "claims.yaml"
+PUBKEY = "pubkey.pem"
+MANIFEST = "MANIFEST.sha256"
+SIGNATURE = "MANIFEST.sha256.sig"
+DEVICE_COLUMNS = (
+    "device_id", "device", "type", "industry", "sector", "simulated", "active_days", "first_seen",
+    "last_seen", "messages", "readings", "counted_default", "counted_any_day", "counted_every_day",
+)  # fmt: skip
+
+
+def software_version() -> str:
+    try:
+        return metadata.version("plantproof")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def claim_results(dsn: str, claims_path: Path) -> list[dict[str, Any]]:
+    """Claim verdicts through the KPI engine (imported lazily: it is optional for a bundle)."""
+    try:
+        from collector.kpi.claims import load_claims  # type: ignore[import-not-found,unused-ignore]
+        from collector.kpi.verify import verify_claims  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise CollectorError(
+            f"claims given ({claims_path}) but the KPI engine is not available: {exc}"
+        ) from exc
+    results = verify_claims(dsn, load_claims(claims_path))
+    return [dict(r.to_json()) for r in results]
+
+
+def database_label(dsn: str) -> dict[str, str]:
+    """Where the data came from, without credentials."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return {}
+    return {k: str(info[k]) for k in ("host", "port", "dbname") if info.get(k)}
+
+
+def devices_csv(figures: dict[str, Any]) -> str:
+    counted: dict[int, dict[str, Any]] = {}
+    for rule in ("default", "any_day", "every_day"):
+        fig = figures["connected_equipment"][rule]
+        for m in fig["members"] + fig["simulated_members"]:
+            row = counted.setdefault(
+                m["device_id"],
+                {**m, "counted_default": False, "counted_any_day": False, "counted_every_day": False},
+            )
+            row[f"counted_{rule}"] = True
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=DEVICE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for device_id in sorted(counted):
+        writer.writerow(counted[device_id])
+    return out.getvalue()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_manifest(out: Path, names: list[str], key: Any) -> bytes:
+    manifest = "".join(f"{digest(out / n)}  {n}\n" for n in sorted(names)).encode()
+    (out / MANIFEST).write_bytes(manifest)
+    (out / SIGNATURE).write_bytes(signing.sign(key, manifest))
+    return manifest
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    path: Path
+    files: list[str]
+    fingerprint: str
+
+
+def build_evidence(
+    dsn: str, params: Parameters, declared: Declared, claims_path: Path | None, now: datetime
+) -> tuple[dict[str, Any], queries.Loaded]:
+    figures, loaded = queries.figures(dsn, params)
+    claims: dict[str, Any] = {"included": False, "file": None, "results": []}
+    if claims_path is not None:
+        claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path)}
+    return {
+        "schema": SCHEMA,
+        "software": {"name": "plantproof", "version": software_version()},
+        "generated_at": now.astimezone(UTC).isoformat(),
+        "storage": loaded.storage,
+        "string_readings_included": loaded.with_text,
+        "database": database_label(dsn),
+        "parameters": params.to_json(),
+        "definitions": DEFINITIONS,
+        "headline": headline(figures),
+        "figures": figures,
+        "declared": declared.to_json(),
+        "tiers": evaluate(figures, declared),
+        "claims": claims,
+    }, loaded
+
+
+def export(
+    dsn: str,
+    params: Parameters,
+    out: Path,
+    *,
+    declared: Declared,
+    claims_path: Path | None = None,
+    key_path: Path | None = None,
+    now: datetime | None = None,
+) -> Exported:
+    """Write a signed bundle into `out` (created; must be empty if it exists)."""
+    now = now or datetime.now(UTC)
+    key = signing.load_or_create_key(key_path)
+    if out.exists() and any(out.iterdir()):
+        raise CollectorError(f"{out}: output directory is not empty")
+    evidence, loaded = build_evidence(dsn, params, declared, claims_path, now)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        EVIDENCE: json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+        DEVICES: devices_csv(evidence["figures"]),
+        QUERIES: queries.render(params.window, loaded.with_text),
+        REPORT: render_report(evidence),
+    }
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    (out / PUBKEY).write_bytes(signing.public_pem(key))
+    names = [*files, PUBKEY]
+    if claims_path is not None:
+        shutil.copyfile(claims_path, out / CLAIMS)
+        names.append(CLAIMS)
+    write_manifest(out, names, key)
+    fp = signing.fingerprint(key.public_key())
+    return Exported(out, sorted([*names, MANIFEST, SIGNATURE]), fp)

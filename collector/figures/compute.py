@@ -1,0 +1,351 @@
+"""Platform figures of DESIGN §5 as pure functions over query results (no I/O).
+
+A device counts for a window at a rule when its number of active days (UTC days with at least one
+valid reading) meets the rule; simulated devices are kept in a separate column and reach headline
+figures only when `include_simulated` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any, NamedTuple, TypeVar
+
+from collector.errors import CollectorError
+from collector.figures.window import Window
+
+DEFINITIONS: dict[str, str] = {
+    "valid_reading": (
+        "a reading with quality 0 (good) and a non-null value of a point whose kind is analog, state,"
+        " counter, energy or switch (setpoints excluded), timestamped inside the window"
+    ),
+    "active_day": "a UTC calendar day of the window on which the device delivered at least one valid reading",
+    "equipment": "a registered device with namespace 'plant' (capacity-run populations never count)",
+    "connected_equipment": (
+        "equipment with valid readings on at least min_active_days_ratio of the window's days (default"
+        " rule); also given at 'any day' (>= 1 active day) and 'every day' (all days active)"
+    ),
+    "data_collection_points": (
+        "distinct points of process-sector equipment that themselves delivered valid readings on"
+        " enough of the window's days under the same rule"
+    ),
+    "equipment_types": "distinct device types among connected equipment (default rule)",
+    "industries": "distinct industry codes (GB/T 4754) among connected equipment (default rule)",
+    "managed_equipment": (
+        "equipment whose management channel answered a management operation successfully (ok) in"
+        " the window, from the management_ops ledger"
+    ),
+    "demonstrated_management_capacity": (
+        "synthetic: the recorded capacity run (finished before the window end) whose simulated"
+        " devices answered the most management operations; never counted as managed equipment"
+    ),
+    "monthly_model_invocations": (
+        "successful, non-internal invocations in the model_invocations ledger per UTC calendar month;"
+        " the figure is the average over the window's complete months"
+    ),
+    "simulated": (
+        "devices registered with simulated = true: always reported in the 'simulated' column and in"
+        " headline values only when include_simulated is true"
+    ),
+}
+
+
+class DeviceActivity(NamedTuple):
+    device_id: int
+    site: str
+    dev: str
+    type: str
+    industry: str
+    sector: str
+    simulated: bool
+    managed: bool
+    active_days: int
+    first_seen: datetime
+    last_seen: datetime
+    readings: int
+    messages: int
+
+
+class PointActivity(NamedTuple):
+    point_id: int
+    device_id: int
+    site: str
+    dev: str
+    name: str
+    kind: str
+    type: str
+    industry: str
+    simulated: bool
+    active_days: int
+    readings: int
+
+
+class ManagedDevice(NamedTuple):
+    device_id: int
+    site: str
+    dev: str
+    type: str
+    industry: str
+    sector: str
+    simulated: bool
+    ops_answered: int
+    first_answer: datetime
+    last_answer: datetime
+
+
+class CapacityRun(NamedTuple):
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    devices: int
+    sampled: int
+    answered: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    notes: str
+
+
+class InvocationMonth(NamedTuple):
+    month: str
+    model: str
+    invocations: int
+
+
+_Row = TypeVar("_Row", DeviceActivity, PointActivity, ManagedDevice)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResults:
+    devices: Sequence[DeviceActivity]
+    points: Sequence[PointActivity]
+    managed: Sequence[ManagedDevice]
+    capacity_runs: Sequence[CapacityRun]
+    invocations: Sequence[InvocationMonth]
+
+
+@dataclass(frozen=True, slots=True)
+class Parameters:
+    window: Window
+    as_of: datetime
+    min_active_days_ratio: float = 0.5
+    include_simulated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        start, end = self.window.bounds()
+        return {
+            "window": self.window.label,
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "window_days": self.window.days,
+            "as_of": self.as_of.isoformat(),
+            "min_active_days_ratio": self.min_active_days_ratio,
+            "include_simulated": self.include_simulated,
+        }
+
+
+def rules(params: Parameters) -> dict[str, int]:
+    """Minimum active days per rule name."""
+    days = params.window.days
+    ratio = Fraction(str(params.min_active_days_ratio))
+    if not 0 < ratio <= 1:
+        raise CollectorError(f"min_active_days_ratio {params.min_active_days_ratio} must be in (0, 1]")
+    default = -(-ratio.numerator * days // ratio.denominator)  # ceil(ratio * days), exact
+    return {"default": max(1, default), "any_day": 1, "every_day": days}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _counts(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def device_member(d: DeviceActivity) -> dict[str, Any]:
+    return {
+        "device_id": d.device_id,
+        "device": f"{d.site}/{d.dev}",
+        "type": d.type,
+        "industry": d.industry,
+        "sector": d.sector,
+        "simulated": d.simulated,
+        "active_days": d.active_days,
+        "first_seen": _iso(d.first_seen),
+        "last_seen": _iso(d.last_seen),
+        "messages": d.messages,
+        "readings": d.readings,
+    }
+
+
+def _split(rows: Iterable[_Row], include_simulated: bool) -> tuple[list[_Row], list[_Row]]:
+    rows = list(rows)
+    simulated = [r for r in rows if r.simulated]
+    headline = rows if include_simulated else [r for r in rows if not r.simulated]
+    return headline, simulated
+
+
+def _connected(devices: Sequence[DeviceActivity], min_days: int, incl: bool) -> dict[str, Any]:
+    meeting = [d for d in devices if d.active_days >= min_days]
+    head, sim = _split(meeting, incl)
+    return {
+        "min_active_days": min_days,
+        "value": len(head),
+        "simulated": len(sim),
+        "by_type": _counts(d.type for d in head),
+        "by_industry": _counts(d.industry for d in head),
+        "by_sector": _counts(d.sector for d in head),
+        "members": [device_member(d) for d in head],
+        "simulated_members": [device_member(d) for d in sim],
+    }
+
+
+def _points(points: Sequence[PointActivity], min_days: int, incl: bool) -> dict[str, Any]:
+    meeting = [p for p in points if p.active_days >= min_days]
+    head, sim = _split(meeting, incl)
+
+    def member(p: PointActivity) -> dict[str, Any]:
+        return {
+            "point_id": p.point_id,
+            "point": f"{p.site}/{p.dev}/{p.name}",
+            "kind": p.kind,
+            "industry": p.industry,
+            "active_days": p.active_days,
+            "readings": p.readings,
+        }
+
+    return {
+        "min_active_days": min_days,
+        "value": len(head),
+        "simulated": len(sim),
+        "by_industry": _counts(p.industry for p in head),
+        "members": [member(p) for p in head],
+        "simulated_members": [member(p) for p in sim],
+    }
+
+
+def _distinct(connected: dict[str, Any], key: str, incl: bool) -> dict[str, Any]:
+    head = sorted({m[key] for m in connected["members"]})
+    sim = sorted({m[key] for m in connected["simulated_members"]})
+    return {"value": len(head), "members": head, "simulated": len(sim), "simulated_members": sim}
+
+
+def _breakdown(connected: dict[str, Any], points: dict[str, Any], key: str) -> dict[str, Any]:
+    out: dict[str, dict[str, Any]] = {}
+
+    def entry(name: str) -> dict[str, Any]:
+        return out.setdefault(name, {"connected_equipment": 0, "data_collection_points": 0, "types": set()})
+
+    for m in connected["members"]:
+        entry(m[key])["connected_equipment"] += 1
+        entry(m[key])["types"].add(m["type"])
+    if key == "industry":
+        for p in points["members"]:
+            entry(p[key])["data_collection_points"] += 1
+    elif points["members"]:  # only process-sector devices have data-collection points
+        entry("process")["data_collection_points"] = len(points["members"])
+    return {
+        k: {**v, "equipment_types": len(v["types"]), "types": sorted(v["types"])}
+        for k, v in sorted(out.items())
+    }
+
+
+def _managed(rows: Sequence[ManagedDevice], incl: bool) -> dict[str, Any]:
+    head, sim = _split(rows, incl)
+
+    def member(m: ManagedDevice) -> dict[str, Any]:
+        return {
+            "device_id": m.device_id,
+            "device": f"{m.site}/{m.dev}",
+            "type": m.type,
+            "ops_answered": m.ops_answered,
+            "first_answer": _iso(m.first_answer),
+            "last_answer": _iso(m.last_answer),
+        }
+
+    return {
+        "value": len(head),
+        "simulated": len(sim),
+        "types": len({m.type for m in head}),
+        "by_type": _counts(m.type for m in head),
+        "members": [member(m) for m in head],
+        "simulated_members": [member(m) for m in sim],
+    }
+
+
+def _capacity(runs: Sequence[CapacityRun]) -> dict[str, Any] | None:
+    if not runs:
+        return None
+    best = max(runs, key=lambda r: (r.answered, r.finished_at or r.started_at))
+    return {
+        "label": "synthetic",
+        "value": best.answered,
+        "run_id": best.run_id,
+        "date": _iso(best.finished_at),
+        "devices_registered": best.devices,
+        "devices_sampled": best.sampled,
+        "answered": best.answered,
+        "success_rate": (best.answered / best.sampled) if best.sampled else None,
+        "latency_ms": {"p50": best.latency_p50_ms, "p95": best.latency_p95_ms, "p99": best.latency_p99_ms},
+        "notes": best.notes,
+        "runs_considered": len(runs),
+    }
+
+
+def _invocations(rows: Sequence[InvocationMonth], params: Parameters) -> dict[str, Any]:
+    months = {m: 0 for m in params.window.months()}
+    by_model: dict[str, dict[str, int]] = {}
+    for r in rows:
+        months[r.month] = months.get(r.month, 0) + r.invocations
+        by_model.setdefault(r.model, {})[r.month] = r.invocations
+    complete = params.window.complete_months(params.as_of)
+    average = sum(months[m] for m in complete) / len(complete) if complete else None
+    return {
+        "value": average,
+        "per_month": months,
+        "complete_months": complete,
+        "by_model": dict(sorted(by_model.items())),
+    }
+
+
+def compute(results: QueryResults, params: Parameters) -> dict[str, Any]:
+    """Every figure of DESIGN §5 with its members; JSON-ready and deterministic."""
+    incl = params.include_simulated
+    mins = rules(params)
+    connected = {name: _connected(results.devices, n, incl) for name, n in mins.items()}
+    points = {name: _points(results.points, n, incl) for name, n in mins.items()}
+    return {
+        "counting": "including simulated devices" if incl else "simulated devices excluded (separate column)",
+        "include_simulated": incl,
+        "connected_equipment": connected,
+        "data_collection_points": points,
+        "equipment_types": _distinct(connected["default"], "type", incl),
+        "industries": _distinct(connected["default"], "industry", incl),
+        "breakdown_by_industry": _breakdown(connected["default"], points["default"], "industry"),
+        "breakdown_by_sector": _breakdown(connected["default"], points["default"], "sector"),
+        "managed_equipment": _managed(results.managed, incl),
+        "demonstrated_management_capacity": _capacity(results.capacity_runs),
+        "monthly_model_invocations": _invocations(results.invocations, params),
+    }
+
+
+def headline(figures: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers, for tables and the tier evaluation."""
+    cap = figures["demonstrated_management_capacity"]
+    return {
+        "connected_equipment": figures["connected_equipment"]["default"]["value"],
+        "connected_equipment_any_day": figures["connected_equipment"]["any_day"]["value"],
+        "connected_equipment_every_day": figures["connected_equipment"]["every_day"]["value"],
+        "data_collection_points": figures["data_collection_points"]["default"]["value"],
+        "equipment_types": figures["equipment_types"]["value"],
+        "industries": figures["industries"]["value"],
+        "managed_equipment": figures["managed_equipment"]["value"],
+        "managed_equipment_types": figures["managed_equipment"]["types"],
+        "demonstrated_management_capacity_synthetic": cap["value"] if cap else None,
+        "monthly_model_invocations": figures["monthly_model_invocations"]["value"],
+    }

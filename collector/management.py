@@ -1,0 +1,257 @@
+"""Management operations: send `wire.Command`s over MQTT, correlate `CommandResult`s, keep the ledger.
+
+Commands go to `pp/v1/{site}/{gw}/{dev}/cmd`; answers come back on `.../cmd/res` and are matched by
+request id. At most `max_in_flight` commands wait for an answer at once (publishing blocks while the
+window is full); a command unanswered after `timeout` seconds is recorded as timed out. Every
+operation, answered or not, goes to `management_ops`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+import psycopg
+
+import wire
+from collector.errors import CollectorError
+
+
+class ManagementError(CollectorError):
+    """A management run could not be carried out (broker or database unreachable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    site: str
+    gw: str
+    dev: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    request_id: str
+    target: Target
+    op: str
+    sent_at: datetime
+    answered_at: datetime | None
+    ok: bool | None  # None: no answer before the timeout
+    error: str | None
+    latency_ms: float | None
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters of one client (exported by callers as metrics)."""
+
+    sent: int = 0
+    answered: int = 0
+    timed_out: int = 0
+    unmatched: int = 0  # answers with an unknown or already-expired id
+    invalid: int = 0  # payloads that were not a valid CommandResult
+    in_flight: int = 0
+    max_in_flight_seen: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    target: Target
+    op: str
+    sent_at: datetime
+    sent_mono: float
+    deadline: float
+    outcome: Outcome | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "tcp", ""):
+        raise ManagementError(f"MQTT URL {url!r}: only mqtt://host:port is supported here")
+    return parsed.hostname or "127.0.0.1", parsed.port or 1883
+
+
+class ManagementClient:
+    """One MQTT connection that sends commands and matches their results."""
+
+    def __init__(self, mqtt_url: str, *, max_in_flight: int = 1000, client_id: str | None = None) -> None:
+        self.host, self.port = parse_mqtt_url(mqtt_url)
+        self.max_in_flight = max_in_flight
+        self.stats = Stats()
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+        self._subscribed: set[str] = set()
+        self._suback = threading.Condition()
+        self._acked: set[int] = set()
+        self._connected = threading.Event()
+        cid = client_id or f"pp-mgmt-{uuid.uuid4().hex[:12]}"
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid)
+        self._client.max_inflight_messages_set(max(20, min(max_in_flight, 65535)))
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+
+    def __enter__(self) -> ManagementClient:
+        try:
+            self._client.connect(self.host, self.port, keepalive=30)
+        except OSError as exc:
+            raise ManagementError(f"cannot reach the MQTT broker at {self.host}:{self.port}: {exc}") from exc
+        self._client.loop_start()
+        if not self._connected.wait(30):
+            self.close()
+            raise ManagementError(f"MQTT broker at {self.host}:{self.port} did not accept the connection")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+        if not rc.is_failure:
+            self._connected.set()
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any = None
+    ) -> None:
+        with self._suback:
+            self._acked.add(mid)
+            self._suback.notify_all()
+
+    def _subscribe(self, site: str, gw: str) -> None:
+        topic = f"{wire.gateway_prefix(site, gw)}+/cmd/res"
+        if topic in self._subscribed:
+            return
+        result, mid = self._client.subscribe(topic, qos=1)
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            raise ManagementError(f"subscribing to {topic} failed (code {result})")
+        with self._suback:
+            if not self._suback.wait_for(lambda: mid in self._acked, timeout=30):
+                raise ManagementError(f"the broker did not acknowledge the subscription to {topic}")
+        self._subscribed.add(topic)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        now_mono, now = time.monotonic(), datetime.now(UTC)
+        try:
+            res = wire.decode_as("cmd/res", message.payload)
+        except wire.WireError:
+            self.stats.invalid += 1
+            return
+        assert isinstance(res, wire.CommandResult)
+        with self._lock:
+            pending = self._pending.pop(res.id, None)
+            if pending is None:
+                self.stats.unmatched += 1
+                return
+            error = res.error
+            ok = res.ok
+            if res.dev != pending.target.dev or res.gw != pending.target.gw:
+                ok, error = False, f"answer came from {res.gw}/{res.dev}"
+            pending.outcome = Outcome(
+                res.id, pending.target, pending.op, pending.sent_at, now, ok, error,
+                (now_mono - pending.sent_mono) * 1000.0,
+            )  # fmt: skip
+            self.stats.answered += 1
+            self.stats.in_flight -= 1
+        self._slots.release()
+        pending.done.set()
+
+    def _expire(self, now_mono: float) -> None:
+        with self._lock:
+            expired = [(rid, p) for rid, p in self._pending.items() if p.deadline <= now_mono]
+            for rid, p in expired:
+                del self._pending[rid]
+                p.outcome = Outcome(
+                    rid, p.target, p.op, p.sent_at, None, None, "no answer before the timeout", None
+                )
+                self.stats.timed_out += 1
+                self.stats.in_flight -= 1
+        for _, p in expired:
+            self._slots.release()
+            p.done.set()
+
+    def run(
+        self,
+        targets: Sequence[Target],
+        op: str = "ping",
+        args: dict[str, Any] | None = None,
+        timeout: float = 10.0,
+    ) -> list[Outcome]:
+        """Send `op` to every target and wait for each answer or its timeout; outcomes in target order."""
+        for site, gw in sorted({(t.site, t.gw) for t in targets}):
+            self._subscribe(site, gw)
+        order: list[_Pending] = []
+        for target in targets:
+            while not self._slots.acquire(timeout=0.2):
+                self._expire(time.monotonic())
+            rid = uuid.uuid4().hex
+            sent_mono = time.monotonic()
+            pending = _Pending(target, op, datetime.now(UTC), sent_mono, sent_mono + timeout)
+            with self._lock:
+                self._pending[rid] = pending
+                self.stats.sent += 1
+                self.stats.in_flight += 1
+                self.stats.max_in_flight_seen = max(self.stats.max_in_flight_seen, self.stats.in_flight)
+            command = wire.Command(id=rid, dev=target.dev, op=op, sent=time.time_ns(), args=args or {})  # type: ignore[arg-type]
+            topic = wire.device_topic(target.site, target.gw, target.dev, "cmd")
+            self._client.publish(topic, wire.encode(command), qos=1)
+            order.append(pending)
+        for pending in order:
+            while not pending.done.wait(min(0.2, max(0.0, pending.deadline - time.monotonic()) + 0.01)):
+                self._expire(time.monotonic())
+        return [p.outcome for p in order if p.outcome is not None]
+
+
+def record(dsn: str, outcomes: Sequence[Outcome], namespace: str = "plant") -> None:
+    """Write outcomes to management_ops (one COPY)."""
+    try:
+        columns = "request_id, site, gw, dev, op, namespace, sent_at, answered_at, ok, error"
+        with (
+            psycopg.connect(dsn) as conn,
+            conn.cursor() as cur,
+            cur.copy(f"COPY management_ops ({columns}) FROM STDIN") as copy,
+        ):
+            for o in outcomes:
+                copy.write_row(
+                    (o.request_id, o.target.site, o.target.gw, o.target.dev, o.op, namespace,
+                     o.sent_at, o.answered_at, o.ok, o.error)
+                )  # fmt: skip
+    except psycopg.Error as exc:
+        raise ManagementError(f"recording {len(outcomes)} management operations failed: {exc}") from exc
+
+
+def send(
+    mqtt_url: str,
+    dsn: str,
+    targets: Sequence[Target],
+    op: str = "ping",
+    *,
+    args: dict[str, Any] | None = None,
+    namespace: str = "plant",
+    timeout: float = 10.0,
+    max_in_flight: int = 1000,
+) -> list[Outcome]:
+    """Send one operation to every target and record each outcome in management_ops."""
+    with ManagementClient(mqtt_url, max_in_flight=max_in_flight) as client:
+        outcomes = client.run(targets, op, args, timeout)
+    record(dsn, outcomes, namespace)
+    return outcomes
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0-100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]

@@ -1,0 +1,66 @@
+"""The reporting commands end to end: figures, tiers, evidence export / verify / pubkey."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from collector.migrate import migrate
+from plantproof.cli import app
+from tests.figures.truth import seed_truth
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_reporting_commands(pg_dsn: str, tmp_path: Path) -> None:
+    migrate(pg_dsn)
+    seed_truth(pg_dsn)
+    runner = CliRunner()
+    key = str(tmp_path / "key.pem")
+
+    res = runner.invoke(app, ["figures", "--window", "2026-10", "--dsn", pg_dsn, "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["figures"]["connected_equipment"]["default"]["value"] == 4
+    assert data["parameters"]["include_simulated"] is False and "valid_reading" in data["definitions"]
+
+    res = runner.invoke(app, ["figures", "--window", "2026-10", "--dsn", pg_dsn, "--include-simulated"])
+    assert res.exit_code == 0, res.output
+    assert "including simulated devices" in res.output and "plant1/sim-f (simulated)" in res.output
+    assert "demonstrated management capacity (synthetic): 2,000" in res.output
+
+    declared = str(ROOT / "configs" / "declared.yaml")
+    res = runner.invoke(app, ["tiers", "--window", "2026-10", "--dsn", pg_dsn, "--declared", declared])
+    assert res.exit_code == 0, res.output
+    assert "enterprise: not met" in res.output and "declared (meets)" in res.output
+    res = runner.invoke(app, ["tiers", "--window", "2026-10", "--dsn", pg_dsn, "--json"])
+    assert {r["status"] for t in json.loads(res.output)["tiers"].values() for r in t["thresholds"]} == {
+        "pass", "fail", "declared"
+    }  # fmt: skip
+
+    out = tmp_path / "bundle"
+    res = runner.invoke(
+        app,
+        ["evidence", "export", "--window", "2026-10", "--dsn", pg_dsn, "--out", str(out), "--key", key,
+         "--declared", declared],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["evidence", "pubkey", "--key", key])
+    assert res.exit_code == 0 and res.output.startswith("-----BEGIN PUBLIC KEY-----")
+    pub = tmp_path / "pub.pem"
+    pub.write_text(res.output.split("# fingerprint")[0])
+    assert pub.read_bytes() == (out / "pubkey.pem").read_bytes()
+
+    res = runner.invoke(app, ["evidence", "verify", str(out), "--recompute", pg_dsn, "--pubkey", str(pub)])
+    assert res.exit_code == 0, res.output
+    assert res.output.rstrip().endswith("OK")
+
+    report = out / "report.html"
+    report.write_bytes(report.read_bytes().replace(b"Platform evidence", b"Platform evidencE"))
+    res = runner.invoke(app, ["evidence", "verify", str(out)])
+    assert res.exit_code == 1 and "FAIL report.html" in res.output
+
+    res = runner.invoke(app, ["figures", "--window", "October", "--dsn", pg_dsn])
+    assert res.exit_code == 2 and "expected YYYY-MM" in res.output

@@ -1,0 +1,73 @@
+"""Tier table: every threshold of GUIDELINES §1 with pass / fail / declared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.errors import CollectorError
+from collector.figures.declared import EMPTY, load_declared
+from collector.figures.tiers import THRESHOLDS, TIERS, evaluate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _figures(
+    connected: int, points: int, managed: int, invocations: float | None, types: int = 3
+) -> dict[str, Any]:
+    return {
+        "connected_equipment": {"default": {"value": connected}},
+        "data_collection_points": {"default": {"value": points}},
+        "equipment_types": {"value": types},
+        "industries": {"value": 2},
+        "breakdown_by_industry": {
+            "C34": {"connected_equipment": connected, "data_collection_points": 0},
+            "C26": {"connected_equipment": 0, "data_collection_points": points},
+        },
+        "managed_equipment": {"value": managed, "types": types},
+        "monthly_model_invocations": {"value": invocations},
+    }
+
+
+def test_every_threshold_listed_with_status() -> None:
+    result = evaluate(_figures(61, 10, 5000, 150.0), EMPTY)
+    ids = [row["id"] for tier in result.values() for row in tier["thresholds"]]
+    assert ids == [t.id for t in THRESHOLDS] and set(result) == set(TIERS)
+    for tier in result.values():
+        for row in tier["thresholds"]:
+            assert row["status"] in {"pass", "fail", "declared"}
+            assert row["term"] and row["minimum"] > 0
+    ent = {r["id"]: r for r in result["enterprise"]["thresholds"]}
+    assert ent["E1"]["status"] == "pass" and ent["E1"]["value"] == 61
+    assert ent["E2"]["status"] == "fail"
+    assert ent["E3"]["status"] == "pass" and ent["E6"]["status"] == "pass"
+    assert ent["E4"]["status"] == "declared" and ent["E4"]["note"] == "not declared" and not ent["E4"]["met"]
+    assert result["enterprise"]["verdict"] == "not met"  # models and apps not declared
+
+
+def test_declared_values_and_verdicts(tmp_path: Path) -> None:
+    declared = load_declared(ROOT / "configs" / "declared.yaml")
+    assert declared.values["industrial_models"].source.startswith("model-catalogue")
+    result = evaluate(_figures(61, 10, 5000, 150.0), declared)
+    ent = {r["id"]: r for r in result["enterprise"]["thresholds"]}
+    assert ent["E4"]["status"] == "declared" and ent["E4"]["met"] and ent["E4"]["value"] == 12
+    assert result["enterprise"]["verdict"] == "met (relies on declared values)"
+    assert evaluate(_figures(59, 999, 5000, 150.0), declared)["enterprise"]["verdict"] == "not met"
+    assert evaluate(_figures(60, 0, 4999, 150.0), declared)["enterprise"]["verdict"] == "not met"
+    assert evaluate(_figures(60, 0, 5000, None), declared)["enterprise"]["verdict"] == "not met"
+    # cross-industry access: 30,000 devices need 10 types as well
+    x = {
+        r["id"]: r
+        for r in evaluate(_figures(30000, 0, 0, 0, types=9), declared)["cross_industry"]["thresholds"]
+    }
+    assert x["X1"]["status"] == "pass" and x["X2"]["status"] == "fail"
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("documents: {a: doc}\nvalues:\n  industrial_modles: {value: 3, source: a}\n")
+    with pytest.raises(CollectorError, match=r"values\.industrial_modles: unknown key"):
+        load_declared(bad)
+    bad.write_text("documents: {a: doc}\nvalues:\n  industrial_models: {value: 3, source: b}\n")
+    with pytest.raises(CollectorError, match=r"industrial_models\.source"):
+        load_declared(bad)
