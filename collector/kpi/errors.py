@@ -1,0 +1,7 @@
+"""The KPI package's exception family (part of the collector's)."""
+
+from collector.errors import CollectorError
+
+
+class KpiError(CollectorError):
+    """A claim file, a scope or a data problem that prevents a KPI computation."""

@@ -1,0 +1,182 @@
+"""State timeline and the ISO 22400 time model, per device-day (pure numpy).
+
+A state sample holds until the next sample of the same device, but never longer than the heartbeat
+timeout; the rest of the time is `no_data` (inferred, never filled by extending the last state).
+Samples of bad quality, without a value or with an unknown code also count as `no_data`.
+All times are int64 nanoseconds since the Unix epoch (UTC); windows are aligned to UTC days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from wire.states import CANONICAL_STATES, PLANNED_DOWN, PRODUCTIVE, STATE_CODES, UNPLANNED_DOWN
+
+DAY_NS = 86_400 * 1_000_000_000
+N_STATES = len(CANONICAL_STATES)
+NO_DATA = STATE_CODES["no_data"]
+PRODUCTIVE_CODES = np.array(sorted(STATE_CODES[s] for s in PRODUCTIVE))
+PLANNED_CODES = np.array(sorted(STATE_CODES[s] for s in PLANNED_DOWN))
+UNPLANNED_CODES = np.array(sorted(STATE_CODES[s] for s in UNPLANNED_DOWN))
+# A failure starts when a device enters one of these from any other state (minor stops are not failures);
+# planned stops and no_data in between do not end an episode.
+FAILURE_CODES = np.array(sorted(STATE_CODES[s] for s in ("unplanned_stop", "corrective_maintenance")))
+SKIP_CODES = np.array(sorted({STATE_CODES["planned_stop"], NO_DATA}))
+MAINTENANCE_CODES = np.array(
+    sorted(STATE_CODES[s] for s in ("planned_maintenance", "corrective_maintenance"))
+)
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Seconds per (device, day, canonical state) plus event counts per (device, day)."""
+
+    seconds: F64  # shape (devices, days, N_STATES); sums to 86 400 over the last axis
+    failures: I64  # (devices, days): entries into unplanned_stop / corrective_maintenance
+    maintenance: I64  # (devices, days): entries into planned / corrective maintenance
+
+    def total(self, codes: npt.NDArray[np.int64]) -> F64:
+        return np.asarray(self.seconds[:, :, codes].sum(axis=2), dtype=np.float64)
+
+    @property
+    def apt(self) -> F64:
+        """Actual production time, seconds."""
+        return self.total(PRODUCTIVE_CODES)
+
+    @property
+    def no_data(self) -> F64:
+        return np.asarray(self.seconds[:, :, NO_DATA], dtype=np.float64)
+
+    @property
+    def pbt(self) -> F64:
+        """Planned busy time: calendar time − planned stops − no_data, seconds."""
+        return DAY_NS / 1e9 - self.total(PLANNED_CODES) - self.no_data
+
+    @property
+    def unplanned(self) -> F64:
+        return self.total(UNPLANNED_CODES)
+
+    @property
+    def repair(self) -> F64:
+        """Time in failure states (the MTTR numerator), seconds."""
+        return self.total(FAILURE_CODES)
+
+    @property
+    def coverage(self) -> F64:
+        """Share of planned time that state data explains: PBT / (PBT + no_data).
+
+        no_data counts as planned time (it might have been), so gaps can only lower coverage. A day
+        that the data shows as entirely planned down is fully covered.
+        """
+        planned = self.pbt + self.no_data
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(planned > 0, self.pbt / np.where(planned > 0, planned, 1.0), 1.0)
+
+
+def sanitize_codes(values: F64, quality: npt.NDArray[np.int16] | None = None) -> I64:
+    """State codes from stored values: NaN, non-integral, out-of-range or bad quality → no_data."""
+    ok = np.isfinite(values) & (values >= 0) & (values < N_STATES) & (np.floor(values) == values)
+    if quality is not None:
+        ok &= quality < 2
+    return np.where(ok, np.nan_to_num(values), NO_DATA).astype(np.int64)
+
+
+def _member(group: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Lookup table code → in group (faster than np.isin for a handful of codes)."""
+    table = np.zeros(N_STATES, dtype=bool)
+    table[group] = True
+    return table
+
+
+IS_FAILURE, IS_MAINTENANCE, IS_SKIPPED = (
+    _member(FAILURE_CODES),
+    _member(MAINTENANCE_CODES),
+    _member(SKIP_CODES),
+)
+
+
+def _previous_informative(dev: I64, codes: I64) -> I64:
+    """Index of each sample's previous sample of the same device, looking back past planned stops and
+    no_data; −1 where there is none."""
+    idx = np.arange(len(codes))
+    last = np.maximum.accumulate(np.where(IS_SKIPPED[codes], -1, idx))  # last informative at or before i
+    prev = np.full(len(codes), -1)
+    prev[1:] = last[:-1]
+    known = prev >= 0
+    known[known] = dev[prev[known]] == dev[known]
+    return np.where(known, prev, -1)
+
+
+def _entries(codes: I64, prev: I64, table: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Samples that start an episode of a group: the device's previous informative state is outside
+    it (a repair that resumes after a shift break is the same episode). A device's first samples
+    start nothing: what came before is unknown.
+    """
+    inside = table[codes]
+    return inside & (prev >= 0) & ~inside[np.maximum(prev, 0)]
+
+
+def build_timeline(
+    dev: I64, t: I64, codes: I64, *, n_devices: int, start: int, end: int, timeout_ns: int
+) -> Timeline:
+    """Seconds per device-day and state from state samples sorted by (dev, t).
+
+    `dev` are device indexes 0..n_devices-1; samples before `start` (a lookback of one timeout) seed
+    the state at the window start; samples at or after `end` are ignored.
+    """
+    if start % DAY_NS or end % DAY_NS or end <= start:
+        raise ValueError("the window must be whole UTC days")
+    n_days = (end - start) // DAY_NS
+    keep = t < end
+    if not keep.all():
+        dev, t, codes = dev[keep], t[keep], codes[keep]
+    if len(t) > 1 and np.any((np.diff(dev) == 0) & (np.diff(t) < 0)):
+        raise ValueError("state samples must be sorted by device and time")
+    nxt = np.full(len(t), end, dtype=np.int64)
+    same_next = np.zeros(len(t), dtype=bool)
+    same_next[:-1] = dev[1:] == dev[:-1]
+    nxt[:-1] = np.where(same_next[:-1], t[1:], end)
+    seg_end = np.minimum(np.minimum(nxt, t + timeout_ns), end)
+    seg_start = np.maximum(t, start)
+    live = seg_end > seg_start
+    s, e, d, c = seg_start[live] - start, seg_end[live] - start, dev[live], codes[live]
+    # Split segments at day boundaries; only the few that cross midnight are expanded.
+    day = s // DAY_NS
+    pieces = (e - 1) // DAY_NS - day + 1
+    cross = np.flatnonzero(pieces > 1)
+    ps, pe = s, e
+    if len(cross):
+        n = pieces[cross]
+        idx = np.repeat(cross, n)
+        first = np.cumsum(n) - n
+        xday = day[idx] + (np.arange(len(idx)) - np.repeat(first, n))
+        xs = np.maximum(s[idx], xday * DAY_NS)
+        xe = np.minimum(e[idx], (xday + 1) * DAY_NS)
+        single = pieces == 1
+        ps, pe = np.concatenate([s[single], xs]), np.concatenate([e[single], xe])
+        day = np.concatenate([day[single], xday])
+        d, c = np.concatenate([d[single], d[idx]]), np.concatenate([c[single], c[idx]])
+    key = (d * n_days + day) * N_STATES + c
+    size = n_devices * n_days * N_STATES
+    secs = np.asarray(np.bincount(key, weights=(pe - ps) / 1e9, minlength=size), dtype=np.float64)
+    secs = secs.reshape(n_devices, n_days, N_STATES)
+    # Whatever no sample explains is no_data.
+    secs[:, :, NO_DATA] += DAY_NS / 1e9 - secs.sum(axis=2)
+    np.maximum(secs[:, :, NO_DATA], 0.0, out=secs[:, :, NO_DATA])  # float rounding only
+
+    in_window = (t >= start) & (t < end)
+    ev_key = dev * n_days + (t - start) // DAY_NS
+    prev = _previous_informative(dev, codes)
+    failures = _count(ev_key[in_window & _entries(codes, prev, IS_FAILURE)], n_devices, n_days)
+    maintenance = _count(ev_key[in_window & _entries(codes, prev, IS_MAINTENANCE)], n_devices, n_days)
+    return Timeline(seconds=secs, failures=failures, maintenance=maintenance)
+
+
+def _count(keys: I64, n_devices: int, n_days: int) -> I64:
+    return np.bincount(keys, minlength=n_devices * n_days).reshape(n_devices, n_days).astype(np.int64)

@@ -1,0 +1,234 @@
+"""Verdicts on claims: coverage gates, intervals, verified / refuted / inconclusive (DESIGN §6).
+
+`evaluate` is pure (arrays in, result out); `verify_claims` loads the arrays from the database.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from collector.kpi.claims import COUNT_KPIS, Claim
+from collector.kpi.engine import F64, KPI_ROLES, DeviceDays, kpi_parts
+from collector.kpi.stats import Interval, bootstrap_change, poisson_rate_ratio
+
+Verdict = Literal["verified", "refuted", "inconclusive"]
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSummary:
+    start: str
+    end: str
+    value: float  # the KPI over the period's valid device-days
+    coverage: float  # share of device-days that pass the coverage gate
+    device_days: int
+    valid_device_days: int
+    series: list[tuple[str, float | None]]  # per day, over valid device-days
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    id: str
+    title: str
+    kpi: str
+    verdict: Verdict
+    unit: str  # "%" (relative change) or "pp"
+    claimed_change: float  # in `unit`
+    point_estimate: float  # in `unit`
+    ci_low: float
+    ci_high: float
+    confidence: float
+    method: str
+    devices: list[str]
+    baseline: PeriodSummary | None
+    reporting: PeriodSummary | None
+    reasons: list[str]  # why the verdict is inconclusive (gates, straddling interval)
+    notes: list[str] = field(default_factory=list)  # findings that do not decide the verdict
+    source: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        def series(p: PeriodSummary | None) -> list[list[Any]]:
+            return [[d, _num(v) if v is not None else None] for d, v in p.series] if p else []
+
+        def cov(p: PeriodSummary | None) -> dict[str, Any] | None:
+            if p is None:
+                return None
+            return {
+                "start": p.start,
+                "end": p.end,
+                "valid_share": _num(p.coverage),
+                "device_days": p.device_days,
+                "valid_device_days": p.valid_device_days,
+                "value": _num(p.value),
+            }
+
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kpi": self.kpi,
+            "verdict": self.verdict,
+            "unit": self.unit,
+            "claimed_change": _num(self.claimed_change),
+            "point_estimate": _num(self.point_estimate),
+            "ci_low": _num(self.ci_low),
+            "ci_high": _num(self.ci_high),
+            "confidence": self.confidence,
+            "method": self.method,
+            "devices": self.devices,
+            "coverage": {"baseline": cov(self.baseline), "reporting": cov(self.reporting)},
+            "reasons": self.reasons,
+            "notes": self.notes,
+            "series": {"baseline": series(self.baseline), "reporting": series(self.reporting)},
+            "source": self.source,
+        }
+
+
+def _period(
+    claim: Claim, dd: DeviceDays, name: str, reasons: list[str], notes: list[str]
+) -> tuple[F64, F64, PeriodSummary]:
+    """Daily totals over valid device-days; gate failures go to `reasons`, other findings to `notes`."""
+    num, den = kpi_parts(claim, dd)
+    covered = dd.timeline.coverage >= claim.gates.device_day_coverage
+    valid = covered & np.isfinite(num) & np.isfinite(den)
+    n_dd = int(valid.size)
+    share = float(valid.sum() / n_dd) if n_dd else 0.0
+    num_day = np.where(valid, num, 0.0).sum(axis=0)
+    den_day = np.where(valid, den, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        daily = num_day / den_day
+    series = [
+        (d.isoformat(), float(v) if np.isfinite(v) else None) for d, v in zip(dd.days, daily, strict=True)
+    ]
+    total_den = float(den_day.sum())
+    value = float(num_day.sum()) / total_den if total_den > 0 else math.nan
+    if len(dd.days) < claim.gates.min_days:
+        reasons.append(
+            f"{name} period has {len(dd.days)} days, fewer than the {claim.gates.min_days} required"
+        )
+    if not dd.devices:
+        reasons.append(f"{name}: no devices in scope")
+    elif share < claim.gates.period_valid_share:
+        uncovered = int((~covered).sum())
+        reasons.append(
+            f"{name}: {share:.1%} of device-days valid, below {claim.gates.period_valid_share:.0%} "
+            f"({uncovered} with state coverage under {claim.gates.device_day_coverage:.0%})"
+        )
+    needed = KPI_ROLES.get(claim.kpi, frozenset()) | {"state"}
+    for role, devs in sorted(dd.missing.items()):
+        if devs and role in needed:
+            notes.append(f"{name}: no {role} point on {', '.join(devs)} (their device-days are invalid)")
+    if claim.kpi in ("performance", "oee"):
+        no_rate = [d for d, r in zip(dd.devices, dd.ideal_rate_per_hour, strict=True) if not r > 0]
+        if no_rate:
+            notes.append(f"{name}: no ideal rate, not part of {claim.kpi}: {', '.join(no_rate)}")
+    summary = PeriodSummary(
+        start=dd.days[0].isoformat() if dd.days else "",
+        end=dd.days[-1].isoformat() if dd.days else "",
+        value=value,
+        coverage=share,
+        device_days=n_dd,
+        valid_device_days=int(valid.sum()),
+        series=series,
+    )
+    return num_day, den_day, summary
+
+
+def _count_interval(claim: Claim, nb: F64, db: F64, nr: F64, dr: F64) -> Interval:
+    if claim.kpi == "mtbf":  # MTBF = exposure / failures: invert the failure-rate ratio
+        rr = poisson_rate_ratio(
+            int(db.sum()), float(nb.sum()), int(dr.sum()), float(nr.sum()), confidence=claim.confidence
+        )
+
+        def inv(x: float) -> float:
+            return math.inf if x == 0 else 1.0 / x - 1.0
+
+        return Interval(inv(rr.estimate), inv(rr.high), inv(rr.low))
+    k_b, k_r = round(float(nb.sum()) / 1000.0), round(float(nr.sum()) / 1000.0)
+    rr = poisson_rate_ratio(k_b, float(db.sum()), k_r, float(dr.sum()), confidence=claim.confidence)
+    return Interval(rr.estimate - 1.0, rr.low - 1.0, rr.high - 1.0)
+
+
+def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> ClaimResult:
+    """The verdict on one claim from its two periods' device-day series (pure)."""
+    reasons: list[str] = []
+    notes: list[str] = []
+    nb, db, sb = _period(claim, baseline, "baseline", reasons, notes)
+    nr, dr, sr = _period(claim, reporting, "reporting", reasons, notes)
+    kind = claim.change_kind
+    if claim.kpi in COUNT_KPIS:
+        iv = _count_interval(claim, nb, db, nr, dr)
+        method = f"exact Poisson rate-ratio interval ({claim.confidence:.0%}), Clopper–Pearson"
+    else:
+        b = claim.bootstrap
+        iv = bootstrap_change(
+            nb,
+            db,
+            nr,
+            dr,
+            kind=kind,
+            confidence=claim.confidence,
+            resamples=b.resamples,
+            block_days=b.block_days,
+            seed=b.seed,
+        )
+        method = (
+            f"ratio of totals; {claim.confidence:.0%} circular block bootstrap over days "
+            f"(block {b.block_days} d, {b.resamples} resamples, seed {b.seed})"
+        )
+    c = claim.change
+    verdict: Verdict = "inconclusive"
+    # An unbounded side is fine (no events in one period); an undefined one is not.
+    if (math.isnan(iv.low) or math.isnan(iv.high)) and not reasons:
+        reasons.append("no interval: the data do not define the KPI in one of the periods")
+    if not reasons:
+        if claim.decrease:
+            verdict = "verified" if iv.high <= c else "refuted" if iv.low > c else "inconclusive"
+        else:
+            verdict = "verified" if iv.low >= c else "refuted" if iv.high < c else "inconclusive"
+        if verdict == "inconclusive":
+            reasons.append("the interval straddles the claimed change")
+    scale = 100.0 if kind == "relative" else 1.0
+    return ClaimResult(
+        id=claim.id,
+        title=claim.title,
+        kpi=claim.kpi,
+        verdict=verdict,
+        unit="%" if kind == "relative" else "pp",
+        claimed_change=c * scale,
+        point_estimate=iv.estimate * scale,
+        ci_low=iv.low * scale,
+        ci_high=iv.high * scale,
+        confidence=claim.confidence,
+        method=method,
+        devices=list(reporting.devices),
+        baseline=sb,
+        reporting=sr,
+        reasons=reasons,
+        notes=notes,
+        source=claim.source,
+    )
+
+
+def verify_claims(dsn: str, claims: list[Claim]) -> list[ClaimResult]:
+    """Verify each claim against the database at `dsn` (KpiError on connection or query failure)."""
+    from collector.kpi.engine import device_days
+    from collector.kpi.load import connect, load_period, resolve_scope
+
+    results: list[ClaimResult] = []
+    with connect(dsn) as conn:
+        for claim in claims:
+            assert claim.baseline is not None and claim.reporting is not None  # load_claims fills them
+            devices = resolve_scope(conn, claim.scope)
+            parts = []
+            for period in (claim.baseline, claim.reporting):
+                data = load_period(conn, devices, claim.points, period, claim.heartbeat_timeout_s)
+                parts.append(device_days(data, claim.heartbeat_timeout_s))
+            results.append(evaluate(claim, parts[0], parts[1]))
+    return results

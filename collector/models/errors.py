@@ -1,0 +1,7 @@
+"""The model package's exception family (part of the collector's)."""
+
+from collector.errors import CollectorError
+
+
+class ModelError(CollectorError):
+    """An unknown model, a missing input or a failed invocation."""
