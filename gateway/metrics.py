@@ -1,0 +1,83 @@
+"""Prometheus metrics of one gateway, in their own registry (several gateways may share a process)."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from adapters.base import LinkStatus
+from gateway.spool import SpoolStats
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        p = "plantproof_gateway_"
+        self.points_read = Counter(
+            f"{p}points_read", "Readings received from devices", ["device"], registry=r
+        )
+        self.points_published = Counter(
+            f"{p}points_published", "Samples acknowledged by the broker", ["device"], registry=r
+        )
+        self.points_suppressed = Counter(
+            f"{p}points_suppressed",
+            "Readings held back by deadband / report-by-exception",
+            ["device"],
+            registry=r,
+        )
+        self.envelopes_published = Counter(
+            f"{p}envelopes_published", "Envelopes acknowledged by the broker (PUBACK)", registry=r
+        )
+        self.read_errors = Gauge(f"{p}read_errors", "Failed reads since start", ["device"], registry=r)
+        self.reads = Gauge(f"{p}reads", "Successful reads since start", ["device"], registry=r)
+        self.rtt = Gauge(f"{p}read_rtt_seconds", "Last request round-trip time", ["device"], registry=r)
+        self.link_up = Gauge(f"{p}link_up", "1 while the device link is connected", ["device"], registry=r)
+        self.reconnects = Gauge(f"{p}reconnects", "Device reconnects since start", ["device"], registry=r)
+        self.spool_depth = Gauge(f"{p}spool_depth", "Envelopes waiting in the spool", registry=r)
+        self.spool_bytes = Gauge(f"{p}spool_bytes", "Bytes held by the spool", registry=r)
+        self.spool_limit = Gauge(f"{p}spool_limit_bytes", "Spool bound in bytes", registry=r)
+        self.spool_dropped = Gauge(
+            f"{p}spool_dropped", "Envelopes dropped (oldest first) because the spool was full", registry=r
+        )
+        self.seq = Gauge(f"{p}next_seq", "Next envelope sequence number", registry=r)
+        self.mqtt_connected = Gauge(f"{p}mqtt_connected", "1 while connected to the broker", registry=r)
+        self.mqtt_inflight = Gauge(f"{p}mqtt_inflight", "Envelopes sent and not yet acknowledged", registry=r)
+        self.mqtt_auth_failures = Gauge(
+            f"{p}mqtt_auth_failures", "Connections refused for credentials", registry=r
+        )
+        self.mqtt_incoming_dropped = Gauge(
+            f"{p}mqtt_incoming_dropped", "Commands dropped because the incoming queue was full", registry=r
+        )
+        self.publish_latency = Histogram(
+            f"{p}publish_latency_seconds", "Publish to PUBACK", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.commands = Counter(f"{p}commands", "Commands answered", ["op", "ok"], registry=r)
+        self.batch_queue = Gauge(f"{p}batch_samples", "Samples waiting in the batcher", registry=r)
+        self.batch_dropped = Counter(
+            f"{p}batch_dropped", "Samples refused because the batcher was full", ["device"], registry=r
+        )
+
+    def observe_link(self, device: str, status: LinkStatus) -> None:
+        self.link_up.labels(device).set(1 if status.connected else 0)
+        self.read_errors.labels(device).set(status.read_errors)
+        self.reads.labels(device).set(status.reads)
+        self.rtt.labels(device).set(status.last_rtt_s)
+        self.reconnects.labels(device).set(status.reconnects)
+
+    def observe_spool(self, stats: SpoolStats, limit: int) -> None:
+        self.spool_depth.set(stats.depth)
+        self.spool_bytes.set(stats.bytes)
+        self.spool_dropped.set(stats.dropped)
+        self.spool_limit.set(limit)
+        self.seq.set(stats.next_seq)
+
+    def serve(self, host: str, port: int) -> int:
+        """Start the HTTP endpoint on its own thread; returns the bound port (port 0: any free one)."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        self._server = server
+        return int(server.server_port)
+
+    def close(self) -> None:
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.shutdown()
+            server.server_close()

@@ -1,0 +1,47 @@
+"""What `plantproof gateway check` prints: each device's scan groups and the reads they plan."""
+
+from adapters.errors import AdapterError
+from gateway.config import DeviceConfig
+
+
+def describe_plan(device: DeviceConfig) -> list[str]:
+    instance = device.instance()
+    lines = [
+        f"device {device.id}: {device.device_type.type} via {device.protocol}"
+        f"{' (simulated)' if device.simulated else ''}, {len(device.device_type.points)} points"
+    ]
+    for group in instance.scan_groups:
+        lines.append(f"  scan group {group.name}: every {group.interval_s:g} s, {len(group.points)} points")
+        if device.protocol != "modbus":
+            lines.extend(f"    {name}" for name in group.points)
+            continue
+        lines.extend(_modbus_requests(device, group.points))
+    return lines
+
+
+def _modbus_requests(device: DeviceConfig, names: tuple[str, ...]) -> list[str]:
+    from adapters.modbus.endpoint import ModbusEndpoint
+    from adapters.modbus.planner import plan_reads
+
+    endpoint = device.instance().endpoint
+    assert isinstance(endpoint, ModbusEndpoint)
+    specs = [device.device_type.point(n) for n in names]
+    missing = [p.name for p in specs if p.modbus is None]
+    try:
+        requests = plan_reads(
+            [p for p in specs if p.modbus is not None],
+            max_gap=endpoint.max_gap,
+            max_registers=endpoint.max_registers,
+            max_bits=endpoint.max_bits,
+            per_point=endpoint.per_point_requests,
+        )
+    except AdapterError as exc:
+        return [f"    cannot plan reads: {exc}"]
+    lines = [
+        f"    unit {endpoint.unit_id} {r.table} {r.start}..{r.start + r.count - 1} ({r.count} "
+        f"{'bits' if r.table in ('coil', 'discrete') else 'registers'}): {', '.join(r.points)}"
+        for r in requests
+    ]
+    if missing:
+        lines.append(f"    points without a modbus address (not read): {', '.join(missing)}")
+    return lines
