@@ -1,0 +1,329 @@
+"""Supervised Modbus TCP / RTU connection of one device instance.
+
+TCP: one connection per device instance, so a dead device only ever costs its own task. Any timeout
+or transaction-id mismatch drops the connection (a late answer would otherwise be taken for the next
+request's) and the supervisor reconnects with exponential backoff and jitter.
+RTU: device instances on one serial port share the bus (one request at a time); a unit that times
+out is backed off by its own task, so it takes the bus for one timeout per back-off period instead
+of one per scan cycle, and the other units keep their rate.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from adapters.backoff import Backoff
+from adapters.base import QUALITY_BAD, DeviceInstance, LinkStatus, RawReading, ReadingSink
+from adapters.devicetype import PointSpec
+from adapters.errors import CodecError, ConfigError, DeviceRejected, DeviceUnavailable
+from adapters.modbus import codec
+from adapters.modbus.endpoint import ModbusEndpoint
+from adapters.modbus.planner import ReadRequest, decode_request, plan_reads
+
+log = logging.getLogger(__name__)
+
+_READS = {
+    "holding": "read_holding_registers",
+    "input": "read_input_registers",
+    "coil": "read_coils",
+    "discrete": "read_discrete_inputs",
+}
+
+
+class _Link:
+    """One pymodbus client and the lock that keeps one request in flight on it."""
+
+    def __init__(self, endpoint: ModbusEndpoint) -> None:
+        self.endpoint = endpoint
+        self.lock = asyncio.Lock()
+        self.client: Any = None
+        self.users = 0
+        self.connects = 0
+
+    def _make(self) -> Any:
+        ep = self.endpoint
+        common: dict[str, Any] = {"timeout": ep.timeout, "retries": 0, "reconnect_delay": 0}
+        if ep.transport == "tcp":
+            return AsyncModbusTcpClient(ep.host or "", port=ep.port, **common)
+        return AsyncModbusSerialClient(
+            ep.serial_port or "",
+            baudrate=ep.baudrate,
+            parity=ep.parity,
+            bytesize=ep.bytesize,
+            stopbits=ep.stopbits,
+            **common,
+        )
+
+    async def ensure(self) -> Any:
+        """The connected client; call with `lock` held."""
+        if self.client is not None and self.client.connected:
+            return self.client
+        self.drop()
+        client = self._make()
+        try:
+            ok = await asyncio.wait_for(client.connect(), self.endpoint.timeout + 1.0)
+        except (TimeoutError, OSError, ModbusException) as exc:
+            client.close()
+            raise DeviceUnavailable(f"cannot connect: {exc or type(exc).__name__}") from None
+        if not ok:
+            client.close()
+            raise DeviceUnavailable(f"cannot connect to {self.describe()}")
+        self.client = client
+        self.connects += 1
+        return client
+
+    def drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def describe(self) -> str:
+        ep = self.endpoint
+        return f"{ep.host}:{ep.port}" if ep.transport == "tcp" else f"{ep.serial_port}"
+
+
+# Serial buses shared by the device instances on one port (RTU), per event loop.
+_BUSES: dict[tuple[int, str], _Link] = {}
+
+
+def _acquire_link(endpoint: ModbusEndpoint) -> _Link:
+    if endpoint.transport == "tcp":
+        link = _Link(endpoint)
+    else:
+        key = (id(asyncio.get_running_loop()), endpoint.serial_port or "")
+        link = _BUSES.get(key) or _BUSES.setdefault(key, _Link(endpoint))
+        if link.endpoint.model_dump(include={"baudrate", "parity", "bytesize", "stopbits"}) != (
+            endpoint.model_dump(include={"baudrate", "parity", "bytesize", "stopbits"})
+        ):
+            raise ConfigError(f"devices on serial port {endpoint.serial_port} disagree on line settings")
+    link.users += 1
+    return link
+
+
+def _release_link(link: _Link) -> None:
+    link.users -= 1
+    if link.users <= 0:
+        link.drop()
+        for key, value in list(_BUSES.items()):
+            if value is link:
+                del _BUSES[key]
+
+
+def _endpoint_of(device: DeviceInstance) -> ModbusEndpoint:
+    ep = device.endpoint
+    if isinstance(ep, ModbusEndpoint):
+        return ep
+    try:
+        return ModbusEndpoint.model_validate(ep.model_dump())
+    except ValueError as exc:
+        raise ConfigError(f"device {device.id!r}: invalid modbus endpoint: {exc}", field="endpoint") from None
+
+
+class ModbusConnection:
+    """The `adapters.base.Connection` of one Modbus device instance."""
+
+    def __init__(self, device: DeviceInstance) -> None:
+        self.device = device
+        self.status = LinkStatus()
+        self.endpoint = _endpoint_of(device)
+        dt = device.device_type
+        for group in device.scan_groups:
+            for name in group.points:
+                if name not in dt.by_name or dt.by_name[name].modbus is None:
+                    raise ConfigError(
+                        f"device {device.id!r}: scan group {group.name!r} names {name!r}, "
+                        "which is not a point with a modbus address",
+                        field="scan_groups",
+                    )
+        self.plans: list[list[ReadRequest]] = [list(self._plan(g.points)) for g in device.scan_groups]
+        self._link: _Link | None = None
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def _plan(self, names: Sequence[str]) -> tuple[ReadRequest, ...]:
+        ep = self.endpoint
+        dt = self.device.device_type
+        return plan_reads(
+            [dt.by_name[n] for n in names],
+            max_gap=ep.max_gap,
+            max_registers=ep.max_registers,
+            max_bits=ep.max_bits,
+            per_point=ep.per_point_requests,
+        )
+
+    def requests_per_cycle(self) -> int:
+        return sum(len(plan) for plan in self.plans)
+
+    # -- one request ----------------------------------------------------------------------------
+
+    def _get_link(self) -> _Link:
+        if self._closed:
+            raise DeviceUnavailable(f"device {self.device.id!r}: connection closed")
+        if self._link is None:
+            self._link = _acquire_link(self.endpoint)
+        return self._link
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """One Modbus request; foreign errors become DeviceUnavailable / DeviceRejected."""
+        link = self._get_link()
+        ep = self.endpoint
+        async with link.lock:
+            connects = link.connects
+            client = await link.ensure()
+            if link.connects != connects and connects > 0:
+                self.status.reconnects += 1
+            self.status.connected = True
+            self.status.requests += 1
+            started = time.monotonic()
+            try:
+                response = await asyncio.wait_for(
+                    getattr(client, method)(*args, device_id=ep.unit_id, **kwargs), ep.timeout + 0.5
+                )
+            except (TimeoutError, ModbusException, OSError) as exc:
+                # TCP: a timed-out or mismatched transaction leaves the stream in doubt: start afresh.
+                # RTU: keep the bus for the other units unless the port itself failed.
+                if ep.transport == "tcp" or not isinstance(exc, TimeoutError | ModbusException):
+                    link.drop()
+                    self.status.connected = False
+                raise DeviceUnavailable(
+                    f"device {self.device.id!r} unit {ep.unit_id}: {method} failed: {exc or 'timeout'}"
+                ) from None
+            self.status.last_rtt_s = time.monotonic() - started
+        if response.isError():
+            raise DeviceRejected(
+                f"device {self.device.id!r} unit {ep.unit_id}: {method}{args} answered exception "
+                f"{getattr(response, 'exception_code', '?')}"
+            )
+        return response
+
+    async def _read(self, request: ReadRequest) -> list[RawReading]:
+        response = await self._call(_READS[request.table], request.start, count=request.count)
+        words = response.bits if request.table in ("coil", "discrete") else response.registers
+        ts = time.time_ns()
+        points = self.device.device_type.by_name
+        return [RawReading(name, ts, value) for name, value in decode_request(request, words, points)]
+
+    async def _read_plan(self, plan: list[ReadRequest]) -> list[RawReading]:
+        out: list[RawReading] = []
+        kept: list[ReadRequest] = []
+        for request in plan:
+            try:
+                out.extend(await self._read(request))
+                kept.append(request)
+            except DeviceRejected as exc:
+                if len(request.points) == 1:
+                    kept.append(request)
+                    self.status.read_errors += 1
+                    self.status.last_error = str(exc)
+                    out.append(RawReading(request.points[0], time.time_ns(), None, QUALITY_BAD))
+                    continue
+                # The device refuses the coalesced span (unmapped registers in a gap): from now on
+                # read these points one by one, so one bad address costs only its own point.
+                log.warning("%s; reading its %d points one by one", exc, len(request.points))
+                single = list(self._plan_single(request.points))
+                out.extend(await self._read_plan(single))
+                kept.extend(single)
+            except CodecError as exc:
+                kept.append(request)
+                self.status.read_errors += 1
+                self.status.last_error = str(exc)
+                out.extend(RawReading(n, time.time_ns(), None, QUALITY_BAD) for n in request.points)
+        plan[:] = kept
+        return out
+
+    def _plan_single(self, names: Sequence[str]) -> tuple[ReadRequest, ...]:
+        dt = self.device.device_type
+        return plan_reads([dt.by_name[n] for n in names], per_point=True)
+
+    # -- the Connection protocol ----------------------------------------------------------------
+
+    async def run(self, sink: ReadingSink) -> None:
+        ep = self.endpoint
+        backoff = Backoff(initial=ep.backoff_initial, maximum=ep.backoff_max)
+        while not self._closed:
+            try:
+                await self._scan(sink, backoff)
+            except DeviceUnavailable as exc:
+                self.status.read_errors += 1
+                self.status.last_error = str(exc)
+                if self._link is not None and ep.transport == "tcp":
+                    self.status.connected = False
+                if not self.status.stale:
+                    self.status.stale = True
+                    await sink(self.device.id, self._bad_readings())
+                delay = backoff.next_delay()
+                log.info("%s; retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _scan(self, sink: ReadingSink, backoff: Backoff) -> None:
+        groups = self.device.scan_groups
+        due = [time.monotonic()] * len(groups)
+        while True:
+            now = time.monotonic()
+            for i, group in enumerate(groups):
+                if now < due[i]:
+                    continue
+                readings = await self._read_plan(self.plans[i])
+                self.status.reads += 1
+                self.status.stale = False
+                backoff.reset()
+                await sink(self.device.id, readings)
+                due[i] += group.interval_s
+                late = time.monotonic() - due[i]
+                if late > 0:  # overran: skip the missed cycles rather than bursting to catch up
+                    due[i] += math.ceil(late / group.interval_s) * group.interval_s
+                    self.status.extra["overruns"] = self.status.extra.get("overruns", 0.0) + 1
+            await asyncio.sleep(max(0.0, min(due) - time.monotonic()))
+
+    def _bad_readings(self) -> list[RawReading]:
+        ts = time.time_ns()
+        names = dict.fromkeys(n for g in self.device.scan_groups for n in g.points)
+        return [RawReading(n, ts, None, QUALITY_BAD) for n in names]
+
+    async def read_once(self, points: Sequence[str]) -> list[RawReading]:
+        specs = [self._point(name) for name in points]
+        return await self._read_plan(list(self._plan([p.name for p in specs])))
+
+    async def write(self, point: str, value: bool | int | float) -> None:
+        """Write a raw (unscaled) value; a bit in a word is read, modified and written back."""
+        spec = self._point(point)
+        mb = spec.modbus
+        assert mb is not None
+        if not spec.writable:
+            raise ConfigError(f"point {point!r} of device {self.device.id!r} is not writable")
+        if mb.table == "coil":
+            await self._call("write_coil", mb.address, bool(value))
+            return
+        if mb.table != "holding":
+            raise ConfigError(f"point {point!r}: {mb.table} is read-only")
+        if mb.bit is not None:
+            async with self._write_lock:
+                current = (await self._call("read_holding_registers", mb.address, count=1)).registers[0]
+                await self._call("write_register", mb.address, codec.set_bit(current, mb.bit, bool(value)))
+            return
+        words = codec.encode_point(spec, value)
+        if len(words) == 1:
+            await self._call("write_register", mb.address, words[0])
+        else:
+            await self._call("write_registers", mb.address, words)
+
+    def _point(self, name: str) -> PointSpec:
+        spec = self.device.device_type.by_name.get(name)
+        if spec is None or spec.modbus is None:
+            raise ConfigError(f"device {self.device.id!r} has no modbus point {name!r}")
+        return spec
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._link is not None:
+            link, self._link = self._link, None
+            _release_link(link)
+        self.status.connected = False

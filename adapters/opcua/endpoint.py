@@ -1,0 +1,45 @@
+"""Endpoint settings of one OPC UA device instance (the `endpoint:` mapping of a gateway config)."""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class OpcUaEndpoint(BaseModel):
+    """Where and how to reach one OPC UA server, and how to read from it.
+
+    `security`: "none", or Basic256Sha256 with "sign" or "sign_encrypt"; the application certificate
+    is generated once into `cert_dir` and reused. `auth`: anonymous, user name + password, or the
+    application certificate as user identity ("certificate").
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: Annotated[str, Field(pattern=r"^opc\.tcp://")]
+    security: Literal["none", "sign", "sign_encrypt"] = "none"
+    auth: Literal["anonymous", "username", "certificate"] = "anonymous"
+    username: str | None = None
+    password: SecretStr | None = None
+    cert_dir: Path = Path("var/opcua")
+    application_uri: str = "urn:plantproof:gateway"
+    server_certificate: Path | None = None  # pin the server's certificate (DER or PEM) when given
+    timeout: Annotated[float, Field(gt=0, le=120)] = 4.0  # seconds per request
+    watchdog_s: Annotated[float, Field(gt=0, le=60)] = 1.0  # liveness probe of the session
+    mode: Literal["subscribe", "poll"] = "subscribe"  # "poll" reads at the scan interval instead
+    max_items_per_call: Annotated[int, Field(ge=1)] | None = None  # cap below the server's limit
+    queue_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000  # readings buffered for the sink
+    backoff_initial: Annotated[float, Field(gt=0, le=60)] = 0.5
+    backoff_max: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+    @model_validator(mode="after")
+    def _auth_fields(self) -> "OpcUaEndpoint":
+        if self.auth == "username" and (not self.username or self.password is None):
+            raise ValueError("auth 'username' needs 'username' and 'password'")
+        if self.auth != "username" and (self.username or self.password is not None):
+            raise ValueError("'username'/'password' are only used with auth 'username'")
+        if self.auth == "certificate" and self.security == "none":
+            raise ValueError("auth 'certificate' needs security 'sign' or 'sign_encrypt'")
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError("'backoff_max' must be >= 'backoff_initial'")
+        return self
