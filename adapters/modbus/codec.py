@@ -78,7 +78,11 @@ def encode(
         if not low <= number <= high:
             raise CodecError(f"{value!r} is out of range for {dtype} [{low}, {high}]")
         return _to_words(struct.pack(fmt, number), byte_order, word_order)
-    return _to_words(struct.pack(fmt, float(value)), byte_order, word_order)
+    try:
+        packed = struct.pack(fmt, float(value))
+    except (OverflowError, struct.error) as exc:
+        raise CodecError(f"{value!r} does not fit {dtype}: {exc}") from None
+    return _to_words(packed, byte_order, word_order)
 
 
 def decode(
@@ -86,9 +90,12 @@ def decode(
 ) -> bool | int | float | str:
     """Raw value from registers (exactly as many as the dtype needs, or the string's length)."""
     if dtype == "bool":
+        if len(registers) != 1:
+            raise CodecError(f"bool needs 1 register or bit, got {len(registers)}")
         return bool(registers[0])
     if dtype == "string":
-        return _from_words(registers, byte_order, "big").rstrip(b"\x00 ").decode("utf-8", "replace")
+        # Only the NUL padding is removed: trailing spaces belong to the text.
+        return _from_words(registers, byte_order, "big").rstrip(b"\x00").decode("utf-8", "replace")
     fmt = _FORMATS.get(dtype)
     if fmt is None:
         raise CodecError(f"unknown dtype {dtype!r}")

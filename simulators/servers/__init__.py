@@ -159,7 +159,7 @@ def quantize_raw(point: PointSpec, raw: RawValue) -> RawValue:
         data = str(raw).encode("utf-8")
         if length:
             data = data[: 2 * length]
-        return data.decode("utf-8", "ignore").rstrip("\x00 ")
+        return data.decode("utf-8", "ignore").rstrip("\x00")
     try:
         return codec.decode(codec.encode(raw, point.dtype), point.dtype)
     except (CodecError, OverflowError, ValueError) as exc:

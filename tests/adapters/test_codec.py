@@ -165,19 +165,16 @@ def test_bit_points_and_errors() -> None:
         codec.encode("x", "string")
 
 
-@pytest.mark.xfail(strict=True, reason="codec bug: float32 overflow raises OverflowError, not CodecError")
-def test_codec_known_bug_float32_overflow() -> None:
+def test_float32_overflow_is_a_codec_error() -> None:
     with pytest.raises(CodecError):
         codec.encode(1e39, "float32")
 
 
-@pytest.mark.xfail(strict=True, reason="codec bug: decode strips trailing spaces and NULs of the text itself")
-def test_codec_known_bug_string_trailing_spaces() -> None:
+def test_string_keeps_its_trailing_spaces() -> None:
     assert codec.decode(codec.encode("ab ", "string", length=2), "string") == "ab "
 
 
-@pytest.mark.xfail(strict=True, reason="codec bug: decode of a bool from no registers raises IndexError")
-def test_codec_known_bug_bool_without_registers() -> None:
+def test_bool_without_registers_is_a_codec_error() -> None:
     with pytest.raises(CodecError):
         codec.decode([], "bool")
 
