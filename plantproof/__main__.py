@@ -1,0 +1,5 @@
+"""`python -m plantproof` is the `plantproof` command."""
+
+from plantproof.cli import main
+
+main()

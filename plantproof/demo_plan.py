@@ -1,0 +1,205 @@
+"""What the demo runs: the demo plant moved to the last six complete months, its claims, its
+gateway config, and the simulator's ground truth for the figures and claims it prints.
+
+The plant and claims shipped in configs/ carry fixed dates; the demo writes dated copies under
+its output directory (they go into the evidence bundle), so the default figures window — the
+last complete month — always falls inside the history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from collector.figures.compute import Parameters
+from collector.figures.window import Window, parse_window
+from simulators.plant import PlantModel
+from simulators.scenario import Plant, load_plant, to_ns
+from simulators.truth import Truth, truth
+
+GATEWAY_ID = "gw-demo"
+MONTHS = 6
+# Devices the live gateway reads over OPC UA; the others over Modbus TCP.
+OPCUA_TYPES = frozenset({"injection_molding", "boiler"})
+COUNTED_KINDS = frozenset({"analog", "state", "counter", "energy", "switch"})
+# Claim KPI name -> ground-truth KPI key.
+TRUTH_KEYS = {
+    "availability": "availability",
+    "performance": "performance",
+    "quality": "quality",
+    "oee": "oee",
+    "unplanned_downtime": "unplanned_downtime_per_pbt_hour",
+    "mtbf": "mtbf_hours",
+    "mttr": "mttr_hours",
+    "maintenance_events": "maintenance_per_1000_apt_hours",
+    "work_efficiency": "good_units_per_pbt_hour",
+    "energy_per_unit": "kwh_per_good_unit",
+    "co2_per_unit": "co2_kg_per_good_unit",
+}
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass
+class DemoPlan:
+    workdir: Path
+    now: dt.datetime
+    start: dt.date
+    end: dt.date  # exclusive
+    intervention: dt.date
+    plant_file: Path
+    claims_file: Path
+    window: Window
+    gateway_id: str = GATEWAY_ID
+    collector_metrics_port: int = 0
+    gateway_metrics_port: int = 0
+    _plant: Plant | None = field(default=None, repr=False)
+
+    @property
+    def plant(self) -> Plant:
+        if self._plant is None:
+            self._plant = load_plant(self.plant_file)
+        return self._plant
+
+    @property
+    def start_ns(self) -> int:
+        return to_ns(self.start)
+
+    @property
+    def end_ns(self) -> int:
+        return to_ns(self.end)
+
+    @property
+    def backfill_gateway(self) -> str:
+        return f"backfill-{self.plant.name}"
+
+    @property
+    def opcua_devices(self) -> list[str]:
+        return [d.id for d in self.plant.devices if d.device_type.type in OPCUA_TYPES]
+
+    @property
+    def modbus_devices(self) -> list[str]:
+        return [d.id for d in self.plant.devices if d.device_type.type not in OPCUA_TYPES]
+
+    @property
+    def window_label(self) -> str:
+        return self.window.start.strftime("%Y-%m")
+
+    @property
+    def baseline_label(self) -> str:
+        return f"{self.start} … {self.intervention - dt.timedelta(days=1)}"
+
+    @property
+    def reporting_label(self) -> str:
+        return f"{self.intervention} … {self.end - dt.timedelta(days=1)}"
+
+    def parameters(self) -> Parameters:
+        return Parameters(self.window, self.now, 0.5, False)
+
+    def model(self) -> PlantModel:
+        return PlantModel(self.plant, self.start_ns, self.end_ns)
+
+    @cached_property
+    def truth(self) -> Truth:
+        return truth(self.model(), self.start_ns, self.end_ns)
+
+    def figures_truth(self) -> dict[str, int]:
+        """What the figures must show in the simulated column: the backfill delivers every point of
+        every device on every day of the window, so all devices and all process points count."""
+        devices = self.plant.devices
+        process = [d for d in devices if d.device_type.sector == "process"]
+        return {
+            "connected": len(devices),
+            "points": sum(1 for d in process for p in d.device_type.points if p.kind in COUNTED_KINDS),
+            "types": len({d.device_type.type for d in devices}),
+            "industries": len({d.device_type.industry for d in devices}),
+        }
+
+
+def plan_for(now: dt.datetime, out: Path, root: Path) -> DemoPlan:
+    """Six complete months ending at the start of the current month, the intervention halfway."""
+    end = now.astimezone(dt.UTC).date().replace(day=1)
+    start = _add_months(end, -MONTHS)
+    intervention = _add_months(start, MONTHS // 2)
+    out.mkdir(parents=True, exist_ok=True)
+
+    plant = yaml.safe_load((root / "configs" / "plants" / "demo.yaml").read_text())
+    plant.update(start=start, end=end, devices_dir=str(root / "configs" / "devices"))
+    for item in plant.get("interventions", []):
+        item["from"] = intervention
+    plant_file = out / "demo-plant.yaml"
+    plant_file.write_text(
+        "# The demo plant with dates moved to the last six complete months.\n"
+        + yaml.safe_dump(plant, sort_keys=False)
+    )
+
+    claims = yaml.safe_load((root / "configs" / "claims" / "demo.yaml").read_text())
+    claims["periods"] = {
+        "baseline": {"start": start, "end": intervention - dt.timedelta(days=1)},
+        "reporting": {"start": intervention, "end": end - dt.timedelta(days=1)},
+    }
+    claims_file = out / "demo-claims.yaml"
+    claims_file.write_text(
+        "# The demo claims, periods set around the demo plant's intervention.\n"
+        + yaml.safe_dump(claims, sort_keys=False, allow_unicode=True)
+    )
+    window = parse_window(None, now)
+    return DemoPlan(out, now, start, end, intervention, plant_file, claims_file, window)
+
+
+def gateway_config(plan: DemoPlan, mqtt_url: str, modbus_port: int, opcua_port: int) -> dict[str, Any]:
+    devices = []
+    for d in plan.plant.devices:
+        entry: dict[str, Any] = {
+            "id": d.id,
+            "type": str(d.type_file),
+            "area": d.area,
+            "line": d.line,
+            "simulated": True,
+            "scan_groups": [{"name": "all", "interval": 1.0, "points": "all"}],
+        }
+        if d.device_type.type in OPCUA_TYPES:
+            entry.update(
+                protocol="opcua",
+                endpoint={
+                    "url": f"opc.tcp://127.0.0.1:{opcua_port}/plantproof/",
+                    "cert_dir": str(plan.workdir / "stack" / "opcua-pki"),
+                },
+            )
+        else:
+            entry.update(
+                protocol="modbus", endpoint={"host": "127.0.0.1", "port": modbus_port, "unit_id": d.unit_id}
+            )
+        devices.append({k: v for k, v in entry.items() if v is not None})
+    return {
+        "site": plan.plant.site,
+        "gateway_id": plan.gateway_id,
+        "mqtt": {"url": mqtt_url, "keepalive": 30},
+        "spool": {"path": str(plan.workdir / "stack" / "gateway-spool.db"), "max_bytes": 64 * 1024 * 1024},
+        "metrics": {"host": "127.0.0.1", "port": plan.gateway_metrics_port},
+        "devices": devices,
+    }
+
+
+def claim_truth(plan: DemoPlan, result: dict[str, Any]) -> float | None:
+    """The change the simulator knows it generated, in the claim's unit, for the claim's devices."""
+    key = TRUTH_KEYS.get(result["kpi"])
+    if key is None:
+        return None
+    # Claim results name devices as "site/dev"; the truth knows them by dev.
+    devices = [str(d).rsplit("/", 1)[-1] for d in result.get("devices", [])] or None
+    base = plan.truth.kpis(plan.start_ns, to_ns(plan.intervention), devices)[key]
+    rep = plan.truth.kpis(to_ns(plan.intervention), plan.end_ns, devices)[key]
+    if base is None or rep is None:
+        return None
+    if result["unit"] == "pp":
+        return (rep - base) * 100.0
+    return (rep / base - 1.0) * 100.0 if base else None
