@@ -14,7 +14,9 @@ from typing import Any
 
 import typer
 
-DsnOpt = typer.Option(..., "--dsn", envvar="PLANTPROOF_DSN", help="PostgreSQL DSN (env PLANTPROOF_DSN)")
+DsnOpt = typer.Option(
+    ..., "--dsn", envvar="PLANTPROOF_COLLECTOR_DSN", help="PostgreSQL DSN (env PLANTPROOF_COLLECTOR_DSN)"
+)
 WindowOpt = typer.Option(
     None, "--window", help="YYYY-MM, or A..B (months or days, inclusive); default: the last complete month"
 )
