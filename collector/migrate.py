@@ -56,7 +56,10 @@ def migrate(dsn: str, *, try_timescaledb: bool = True) -> tuple[Storage, list[in
                 "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
             ).fetchone()
             if has_ext:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                # Installed but not preloaded, it cannot load (the backend exits): the plain path.
+                preload = conn.execute("SHOW shared_preload_libraries").fetchone()
+                if preload and "timescaledb" in str(preload[0]):
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         storage = detect_storage(conn)
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("

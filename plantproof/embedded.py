@@ -190,7 +190,12 @@ class PostgresServer:
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.user = "postgres" if _is_root() else pwd.getpwuid(os.geteuid()).pw_name
-        self.timescaledb = timescaledb_available(bindir) if timescaledb is None else timescaledb
+        if timescaledb is None:
+            # PLANTPROOF_TIMESCALEDB=off runs the plain-PostgreSQL path even where the extension exists.
+            setting = os.environ.get("PLANTPROOF_TIMESCALEDB", "auto").lower()
+            wanted = setting not in ("0", "off", "no", "false")
+            timescaledb = wanted and timescaledb_available(bindir)
+        self.timescaledb = timescaledb
         self._initialised = False
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
