@@ -1,0 +1,191 @@
+"""Validation: a received MQTT message becomes a typed envelope, columnar rows, or a dead letter.
+
+Pure: no I/O. The pipeline looks devices up in the registry between `parse` and `to_rows`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import wire
+from collector.errors import CollectorError
+from wire.topics import Topic
+
+_NS_PER_S = 1_000_000_000
+_NS_PER_DAY = 86_400 * _NS_PER_S
+_STATE_CODES = {name: float(code) for name, code in wire.STATE_CODES.items()}
+
+
+class RejectedError(CollectorError):
+    """A message that must go to dead letters; the text is the recorded reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_payload_bytes: int = 1_048_576
+    dead_letter_payload_bytes: int = 65_536
+    max_future_s: float = 600.0
+    max_past_days: float = 3_660.0
+
+    def window(self, now_ns: int) -> tuple[int, int]:
+        """The accepted source-timestamp range [lo, hi] in ns."""
+        return now_ns - int(self.max_past_days * _NS_PER_DAY), now_ns + int(self.max_future_s * _NS_PER_S)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    payload: bytes
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A message that follows the wire contract; `envelope` is None for `$status`."""
+
+    topic: Topic
+    envelope: wire.Envelope | None
+    status: bytes | None = None
+    payload: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class PointRef:
+    point_id: int
+    kind: str
+    dtype: str
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePoints:
+    """What the registry knows of a device: its id and the points of its latest birth."""
+
+    device_id: int
+    points: dict[str, PointRef]
+    ids: dict[str, int] = field(default_factory=dict, compare=False)
+    # Points whose values are plain numbers (not state, string or bool): the fast path of to_rows.
+    plain: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @classmethod
+    def of(cls, device_id: int, points: dict[str, PointRef]) -> DevicePoints:
+        plain = frozenset(
+            n for n, r in points.items() if r.kind != "state" and r.dtype not in ("string", "bool")
+        )
+        return cls(device_id, points, {n: r.point_id for n, r in points.items()}, plain)
+
+
+@dataclass(slots=True)
+class Rows:
+    """Readings of one data envelope, columnar (times in ns); strings go to `text`."""
+
+    times: list[int] = field(default_factory=list)
+    point_ids: list[int] = field(default_factory=list)
+    values: list[float | None] = field(default_factory=list)
+    qualities: list[int] = field(default_factory=list)
+    text: list[tuple[int, int, str | None, int]] = field(default_factory=list)
+    min_ts: int = 0
+    max_ts: int = 0
+
+    def __len__(self) -> int:
+        return len(self.times) + len(self.text)
+
+
+def dead_letter(topic: str, payload: bytes, error: str, limits: Limits) -> DeadLetter:
+    keep = payload[: limits.dead_letter_payload_bytes]
+    if len(keep) < len(payload):
+        error = f"{error} (payload truncated to {len(keep)} of {len(payload)} bytes)"
+    return DeadLetter(topic, bytes(keep), error)
+
+
+def parse(topic: str, payload: bytes, limits: Limits) -> Parsed:
+    """Topic and envelope checks that need no registry; raises RejectedError with the reason."""
+    if len(payload) > limits.max_payload_bytes:
+        raise RejectedError(f"oversized: {len(payload)} bytes > limit {limits.max_payload_bytes}")
+    try:
+        parsed = wire.parse_topic(topic)
+    except wire.WireError as exc:
+        raise RejectedError(f"bad topic: {exc}") from None
+    if parsed.kind == "$status":
+        if payload not in (wire.STATUS_ONLINE, wire.STATUS_OFFLINE):
+            raise RejectedError(f"bad $status payload {payload[:32]!r}: expected b'online' or b'offline'")
+        return Parsed(parsed, None, bytes(payload))
+    try:
+        envelope = wire.decode_as(parsed.kind, payload)
+    except wire.WireError as exc:
+        raise RejectedError(f"invalid envelope at {exc.field}: {exc}") from None
+    gw = getattr(envelope, "gw", None)
+    if gw is not None and gw != parsed.gateway:
+        raise RejectedError(f"envelope gw {gw!r} differs from the topic's gateway {parsed.gateway!r}")
+    if envelope.dev != parsed.device:
+        raise RejectedError(
+            f"envelope dev {envelope.dev!r} differs from the topic's device {parsed.device!r}"
+        )
+    return Parsed(parsed, envelope, None, payload)
+
+
+_NUMBERS = frozenset((int, float))
+
+
+def to_rows(data: wire.Data, device: DevicePoints, window: tuple[int, int]) -> Rows:
+    """Check every sample against the device's birth and convert it; the first bad sample rejects all."""
+    names, times, values, qualities = zip(*data.samples, strict=True)
+    lo, hi = window
+    first, last = min(times), max(times)
+    # Fast path, all at C speed: every point plain numeric, every value an int or float, all in window.
+    if (
+        lo <= first
+        and last <= hi
+        and device.plain.issuperset(names)
+        and _NUMBERS.issuperset(map(type, values))
+    ):
+        ids = device.ids
+        return Rows(
+            list(times), list(map(ids.__getitem__, names)), list(values), list(qualities), [], first, last
+        )
+    return _to_rows_checked(data, device, window)
+
+
+def _to_rows_checked(data: wire.Data, device: DevicePoints, window: tuple[int, int]) -> Rows:
+    lo, hi = window
+    rows = Rows(min_ts=hi, max_ts=lo)
+    points = device.points
+    times, pids, values, quals = rows.times, rows.point_ids, rows.values, rows.qualities
+    min_ts, max_ts = hi, lo
+    for i, (name, ts, value, quality) in enumerate(data.samples):
+        ref = points.get(name)
+        if ref is None:
+            raise RejectedError(f"$.samples[{i}]: point {name!r} is not in the birth of device {data.dev!r}")
+        if ts < lo or ts > hi:
+            raise RejectedError(f"$.samples[{i}]: timestamp {ts} ns is outside the window [{lo}, {hi}]")
+        if ts < min_ts:
+            min_ts = ts
+        if ts > max_ts:
+            max_ts = ts
+        if value is None:
+            if quality != wire.QUALITY_BAD:
+                raise RejectedError(f"$.samples[{i}]: null value for {name!r} needs quality 2 (bad)")
+            number: float | None = None
+        elif ref.dtype == "string":
+            if not isinstance(value, str):
+                raise RejectedError(f"$.samples[{i}]: point {name!r} is a string point, got {value!r}")
+            rows.text.append((ts, ref.point_id, value, quality))
+            continue
+        elif ref.kind == "state":
+            code = _STATE_CODES.get(value) if isinstance(value, str) else None
+            if code is None:
+                raise RejectedError(f"$.samples[{i}]: {value!r} is not a canonical state for {name!r}")
+            number = code
+        elif value.__class__ is float or value.__class__ is int:
+            number = float(value)
+        elif value.__class__ is bool:
+            if ref.dtype != "bool":
+                raise RejectedError(f"$.samples[{i}]: boolean value for numeric point {name!r}")
+            number = 1.0 if value else 0.0
+        else:
+            raise RejectedError(f"$.samples[{i}]: non-numeric value {value!r} for point {name!r}")
+        times.append(ts)
+        pids.append(ref.point_id)
+        values.append(number)
+        quals.append(quality)
+    rows.min_ts, rows.max_ts = min_ts, max_ts
+    return rows

@@ -1,0 +1,190 @@
+"""The ingest pipeline: MQTT source → bounded queue → batches → store → acknowledgement.
+
+A batch is acknowledged only after it is committed. If the database is unreachable the batch is
+retried with backoff (nothing more is acknowledged meanwhile, so the broker holds the backlog). A
+batch the database refuses for another reason is split so that one bad message cannot stall ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import psycopg
+
+import wire
+from collector.decode import DeadLetter, Limits, Parsed, dead_letter
+from collector.metrics import Metrics
+from collector.rollup import roll_up
+from collector.settings import CollectorSettings
+from collector.source import Delivery, MqttSource
+from collector.store import BatchResult, Message, Store, StoreUnavailableError
+
+log = logging.getLogger(__name__)
+_BYTES_PER_SAMPLE = 40
+Prepared = tuple[list[Parsed], list[DeadLetter]]  # rough size of one JSON sample, to batch by estimated rows
+
+
+def limits_of(settings: CollectorSettings) -> Limits:
+    lim = settings.limits
+    return Limits(lim.max_payload_bytes, lim.dead_letter_payload_bytes, lim.max_future_s, lim.max_past_days)
+
+
+class Pipeline:
+    def __init__(self, settings: CollectorSettings, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        # One connection (and registry cache) per concurrent commit.
+        self.stores = [Store(settings.dsn, limits_of(settings)) for _ in range(settings.batch.concurrency)]
+        self.store = self.stores[0]
+        self.source: MqttSource | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        self.source = MqttSource(self.settings.mqtt, loop, self.metrics, self.settings.queue_max)
+        self.source.start()
+        rollups = asyncio.create_task(self._rollups(stop))
+        idle: asyncio.Queue[Store] = asyncio.Queue()
+        for store in self.stores:
+            idle.put_nowait(store)
+        # Batch N+1 is parsed while earlier batches commit. Data-only batches may commit side by side
+        # (the ledger makes that safe); a batch with registry traffic commits alone, so data after a
+        # birth always finds it. Acknowledgements follow batch order.
+        inflight: list[asyncio.Task[bool]] = []
+        previous_exclusive = False
+        try:
+            while not stop.is_set():
+                batch = await self._collect(stop)
+                if not batch:
+                    continue
+                messages = [Message(d.topic, d.payload) for d in batch]
+                prepared = await asyncio.to_thread(self.store.prepare, messages)
+                exclusive = any(not isinstance(p.envelope, wire.Data) for p in prepared[0])
+                inflight = [t for t in inflight if not t.done() or not t.result()]
+                if any(t.done() for t in inflight):
+                    break  # a commit gave up because we are stopping
+                while inflight and (exclusive or previous_exclusive or len(inflight) >= len(self.stores)):
+                    await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                    if any(t.done() and not t.result() for t in inflight):
+                        break
+                    inflight = [t for t in inflight if not t.done()]
+                store = await idle.get()
+                after = inflight[-1] if inflight else None
+                inflight.append(
+                    asyncio.create_task(self._commit(store, idle, batch, messages, prepared, after, stop))
+                )
+                previous_exclusive = exclusive
+            if inflight:
+                await asyncio.gather(*inflight)
+        finally:
+            rollups.cancel()
+            self.source.stop()
+            for store in self.stores:
+                await asyncio.to_thread(store.close)
+
+    async def _collect(self, stop: asyncio.Event) -> list[Delivery]:
+        b, source = self.settings.batch, self.source
+        assert source is not None
+        batch = await source.take(b.max_messages, 0.5)
+        if not batch:
+            return batch
+        rows = sum(len(d.payload) for d in batch) // _BYTES_PER_SAMPLE
+        deadline = time.monotonic() + b.max_age_ms / 1000
+        while len(batch) < b.max_messages and rows < b.max_rows and not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            more = await source.take(b.max_messages - len(batch), remaining)
+            if not more:
+                break
+            batch += more
+            rows += sum(len(d.payload) for d in more) // _BYTES_PER_SAMPLE
+        self.metrics.queue_depth.set(source.depth())
+        return batch
+
+    async def _commit(
+        self, store: Store, idle: asyncio.Queue[Store], batch: list[Delivery], messages: list[Message],
+        prepared: Prepared, after: asyncio.Task[bool] | None, stop: asyncio.Event,
+    ) -> bool:  # fmt: skip
+        """Store then acknowledge (after the batch before it); False if stopped before committing."""
+        delay = 0.2
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    result = await asyncio.to_thread(self._write, messages, prepared, store)
+                    break
+                except StoreUnavailableError as exc:
+                    self.metrics.db_reconnects.inc()
+                    log.warning("database unavailable, retrying in %.1fs: %s", delay, exc)
+                    try:
+                        await asyncio.wait_for(stop.wait(), delay)
+                        return False
+                    except TimeoutError:
+                        delay = min(delay * 2, 5.0)
+        finally:
+            idle.put_nowait(store)
+        m = self.metrics
+        m.batch_seconds.observe(time.perf_counter() - started)
+        m.stored_rows.inc(result.rows + result.text_rows)
+        m.stored_envelopes.inc(result.envelopes_new)
+        m.duplicates.inc(result.duplicates)
+        m.dead_letters.inc(len(result.dead_letters))
+        if after is not None:
+            await asyncio.wait([after])  # acknowledge in the order received
+        assert self.source is not None
+        self.source.ack(batch)
+        return True
+
+    def _write(
+        self, messages: Sequence[Message], prepared: Prepared | None = None, store: Store | None = None
+    ) -> BatchResult:
+        store = store or self.store
+        try:
+            if prepared is None:
+                return store.write(messages)
+            result = store.write_parsed(*prepared)
+            result.messages = len(messages)
+            return result
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:
+            # Refused by the database (or an internal error) for one message of the batch: find it,
+            # record it as a dead letter and move on, so one message can never stall ingest.
+            if len(messages) == 1:
+                msg = messages[0]
+                log.exception("message on %s could not be stored", msg.topic)
+                why = f"could not be stored: {type(exc).__name__}: {exc}"
+                return store.write_parsed([], [dead_letter(msg.topic, msg.payload, why, store.limits)])
+            log.warning("batch refused (%s); storing its %d messages one by one", exc, len(messages))
+            total = BatchResult(messages=len(messages))
+            for msg in messages:
+                r = self._write([msg], None, store)
+                total.envelopes_new += r.envelopes_new
+                total.duplicates += r.duplicates
+                total.rows += r.rows
+                total.text_rows += r.text_rows
+                total.dead_letters += r.dead_letters
+            return total
+
+    async def _rollups(self, stop: asyncio.Event) -> None:
+        interval = self.settings.storage.rollup_interval_s
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.to_thread(roll_up, self.settings.dsn)
+            except psycopg.Error as exc:
+                log.warning("rollup failed, next try in %.0fs: %s", interval, exc)
+
+
+async def run(settings: CollectorSettings, stop: asyncio.Event | None = None) -> None:
+    metrics = Metrics()
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_host, settings.metrics_port)
+    await Pipeline(settings, metrics).run(stop or asyncio.Event())

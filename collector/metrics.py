@@ -1,0 +1,45 @@
+"""Prometheus metrics of the collector, on a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.received = Counter(
+            "plantproof_collector_received_messages", "MQTT messages received", registry=r
+        )
+        self.stored_rows = Counter("plantproof_collector_stored_rows", "Readings rows committed", registry=r)
+        self.stored_envelopes = Counter(
+            "plantproof_collector_stored_envelopes", "New envelopes entered in the ledger", registry=r
+        )
+        self.duplicates = Counter(
+            "plantproof_collector_duplicate_envelopes",
+            "Redelivered envelopes skipped by the ledger",
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "plantproof_collector_dead_letters", "Messages sent to dead_letters", registry=r
+        )
+        self.dropped = Counter(
+            "plantproof_collector_queue_overflow",
+            "Messages dropped unacknowledged because the queue was full (redelivered after reconnect)",
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "plantproof_collector_batch_seconds",
+            "Time to validate and commit one batch",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.queue_depth = Gauge("plantproof_collector_queue_depth", "Messages waiting in memory", registry=r)
+        self.db_reconnects = Counter(
+            "plantproof_collector_db_reconnects", "Failed batch commits retried after a reconnect", registry=r
+        )
+        self.mqtt_connects = Counter("plantproof_collector_mqtt_connects", "MQTT (re)connections", registry=r)
+
+    def serve(self, host: str, port: int) -> None:
+        start_http_server(port, addr=host, registry=self.registry)

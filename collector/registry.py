@@ -1,0 +1,208 @@
+"""Gateways, devices and points from births, deaths, `$status` and management traffic.
+
+Runs inside the caller's transaction. Point ids are cached in memory; changes made in a transaction
+are staged and become visible to the cache only after `commit()` (a rolled-back batch leaves none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import psycopg
+
+import wire
+from collector.decode import DevicePoints, PointRef
+
+BACKFILL_PREFIX = "backfill-"
+DeviceKey = tuple[str, str]  # (site, dev)
+
+
+def ns_to_dt(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._cache: dict[DeviceKey, DevicePoints] = {}
+        self._staged: dict[DeviceKey, DevicePoints] = {}
+        self._known_gateways: set[str] = set()
+        self._staged_gateways: set[str] = set()
+
+    # -- transaction bookkeeping -------------------------------------------------------------
+    def commit(self) -> None:
+        self._cache.update(self._staged)
+        self._known_gateways |= self._staged_gateways
+        self.rollback()
+
+    def rollback(self) -> None:
+        self._staged = {}
+        self._staged_gateways = set()
+
+    def forget(self, key: DeviceKey) -> None:
+        self._cache.pop(key, None)
+
+    # -- lookups -----------------------------------------------------------------------------
+    def lookup(
+        self, conn: psycopg.Connection, site: str, dev: str, *, refresh: bool = False
+    ) -> DevicePoints | None:
+        key = (site, dev)
+        found = self._staged.get(key)
+        if found is None and not refresh:
+            found = self._cache.get(key)
+        if found is not None:
+            return found
+        row = conn.execute("SELECT device_id FROM devices WHERE site = %s AND dev = %s", key).fetchone()
+        if row is None:
+            return None
+        found = self._load(conn, int(row[0]))
+        if not found.points:
+            return None  # registered without points (never a birth): treat as unknown
+        self._staged[key] = found
+        return found
+
+    def _load(self, conn: psycopg.Connection, device_id: int) -> DevicePoints:
+        rows = conn.execute(
+            "SELECT name, point_id, kind, dtype FROM points WHERE device_id = %s", (device_id,)
+        ).fetchall()
+        return DevicePoints.of(device_id, {r[0]: PointRef(int(r[1]), r[2], r[3]) for r in rows})
+
+    # -- updates -----------------------------------------------------------------------------
+    def gateway(self, conn: psycopg.Connection, site: str, gw: str, seen: datetime) -> None:
+        if gw in self._known_gateways or gw in self._staged_gateways:
+            return
+        conn.execute(
+            "INSERT INTO gateways (gw, site, backfill, first_seen, last_seen) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (gw) DO UPDATE SET site = EXCLUDED.site,"
+            " last_seen = greatest(gateways.last_seen, EXCLUDED.last_seen)",
+            (gw, site, gw.startswith(BACKFILL_PREFIX), seen, seen),
+        )
+        self._staged_gateways.add(gw)
+
+    def birth(self, conn: psycopg.Connection, site: str, birth: wire.Birth) -> DevicePoints:
+        """Upsert device and points; idempotent, so retained births re-sent change nothing."""
+        seen = ns_to_dt(birth.sent)
+        self.gateway(conn, site, birth.gw, seen)
+        info = birth.device
+        row = conn.execute(
+            "INSERT INTO devices (site, dev, gw, area, line, type, industry, sector, simulated, managed,"
+            " protocol, ideal_rate_per_hour, online, first_seen, last_seen)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, true, %s, %s)"
+            " ON CONFLICT (site, dev) DO UPDATE SET gw = EXCLUDED.gw, area = EXCLUDED.area,"
+            " line = EXCLUDED.line, type = EXCLUDED.type, industry = EXCLUDED.industry,"
+            " sector = EXCLUDED.sector, simulated = EXCLUDED.simulated, managed = EXCLUDED.managed,"
+            " protocol = EXCLUDED.protocol, ideal_rate_per_hour = EXCLUDED.ideal_rate_per_hour,"
+            " online = true, first_seen = least(devices.first_seen, EXCLUDED.first_seen),"
+            " last_seen = greatest(devices.last_seen, EXCLUDED.last_seen)"
+            " RETURNING device_id",
+            (
+                site,
+                birth.dev,
+                birth.gw,
+                info.area,
+                info.line,
+                info.type,
+                info.industry,
+                info.sector,
+                info.simulated,
+                info.managed,
+                info.protocol,
+                info.ideal_rate_per_hour,
+                seen,
+                seen,
+            ),
+        ).fetchone()
+        assert row is not None
+        device_id = int(row[0])
+        pts = birth.points
+        conn.execute(
+            'INSERT INTO points (device_id, name, kind, dtype, unit, scale, "offset", wrap)'
+            " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::float8[], %s::float8[], %s::float8[])"
+            " ON CONFLICT (device_id, name) DO UPDATE SET kind = EXCLUDED.kind, dtype = EXCLUDED.dtype,"
+            ' unit = EXCLUDED.unit, scale = EXCLUDED.scale, "offset" = EXCLUDED."offset",'
+            " wrap = EXCLUDED.wrap",
+            (
+                device_id,
+                [p.name for p in pts],
+                [p.kind for p in pts],
+                [p.dtype for p in pts],
+                [p.unit for p in pts],
+                [p.scale for p in pts],
+                [p.offset for p in pts],
+                [p.wrap for p in pts],
+            ),
+        )
+        loaded = self._load(conn, device_id)
+        # Only the points of the latest birth are valid for new data.
+        found = DevicePoints.of(device_id, {p.name: loaded.points[p.name] for p in pts})
+        self._staged[(site, birth.dev)] = found
+        return found
+
+    def death(self, conn: psycopg.Connection, site: str, death: wire.Death) -> None:
+        self.gateway(conn, site, death.gw, ns_to_dt(death.sent))
+        conn.execute(
+            "UPDATE devices SET online = false, last_seen = greatest(last_seen, %s)"
+            " WHERE site = %s AND dev = %s",
+            (ns_to_dt(death.sent), site, death.dev),
+        )
+
+    def status(self, conn: psycopg.Connection, site: str, gw: str, payload: bytes) -> None:
+        status = "online" if payload == wire.STATUS_ONLINE else "offline"
+        now = datetime.now(UTC)
+        conn.execute(
+            "INSERT INTO gateways (gw, site, status, backfill, status_changed_at)"
+            " VALUES (%s, %s, %s, %s, now())"
+            " ON CONFLICT (gw) DO UPDATE SET status = EXCLUDED.status, site = EXCLUDED.site,"
+            " status_changed_at = CASE WHEN gateways.status = EXCLUDED.status"
+            " THEN gateways.status_changed_at ELSE now() END, last_seen = greatest(gateways.last_seen, %s)",
+            (gw, site, status, gw.startswith(BACKFILL_PREFIX), now),
+        )
+        self._staged_gateways.add(gw)
+        if status == "offline":
+            conn.execute("UPDATE devices SET online = false WHERE gw = %s AND site = %s", (gw, site))
+
+    def command(self, conn: psycopg.Connection, site: str, gw: str, cmd: wire.Command) -> None:
+        conn.execute(
+            "INSERT INTO management_ops (request_id, site, gw, dev, op, sent_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (request_id) DO UPDATE SET op = EXCLUDED.op, sent_at = EXCLUDED.sent_at",
+            (cmd.id, site, gw, cmd.dev, cmd.op, ns_to_dt(cmd.sent)),
+        )
+
+    def result(self, conn: psycopg.Connection, site: str, res: wire.CommandResult) -> None:
+        # An answer to an operation another tool sent is still recorded (op 'unknown').
+        answered = ns_to_dt(res.sent)
+        conn.execute(
+            "INSERT INTO management_ops (request_id, site, gw, dev, op, sent_at, answered_at, ok, error)"
+            " VALUES (%s, %s, %s, %s, 'unknown', %s, %s, %s, %s)"
+            " ON CONFLICT (request_id) DO UPDATE SET answered_at = EXCLUDED.answered_at,"
+            " ok = EXCLUDED.ok, error = EXCLUDED.error",
+            (res.id, site, res.gw, res.dev, answered, answered, res.ok, res.error),
+        )
+
+    def touch(self, conn: psycopg.Connection, seen: Iterable[tuple[str, str, str, int, int]]) -> None:
+        """Widen first/last seen of devices (site, dev, gw, min ts, max ts) and their gateways."""
+        items = sorted(seen)
+        if not items:
+            return
+        conn.execute(
+            "UPDATE devices d SET last_seen = greatest(d.last_seen, u.hi),"
+            " first_seen = least(d.first_seen, u.lo)"
+            " FROM (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[]))"
+            " AS u(site, dev, lo, hi) WHERE d.site = u.site AND d.dev = u.dev",
+            (
+                [i[0] for i in items],
+                [i[1] for i in items],
+                [ns_to_dt(i[3]) for i in items],
+                [ns_to_dt(i[4]) for i in items],
+            ),
+        )
+        gws: dict[str, int] = {}
+        for _, _, gw, _, hi in items:
+            gws[gw] = max(gws.get(gw, 0), hi)
+        conn.execute(
+            "UPDATE gateways g SET last_seen = greatest(g.last_seen, u.hi)"
+            " FROM (SELECT * FROM unnest(%s::text[], %s::timestamptz[])) AS u(gw, hi) WHERE g.gw = u.gw",
+            (list(gws), [ns_to_dt(v) for v in gws.values()]),
+        )

@@ -1,0 +1,166 @@
+"""MQTT source: a paho-mqtt 2.x MQTT 5 subscriber with a persistent session, bridged to asyncio.
+
+Messages are acknowledged by `ack()` only, after their rows are committed. The broker bounds what
+is in flight to us by our Receive Maximum, so the in-memory queue cannot grow past it; when the
+database is down we simply stop acknowledging and the broker keeps the rest in our session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from collector.metrics import Metrics
+from collector.settings import MqttSettings
+
+log = logging.getLogger(__name__)
+_MAIN, _DIRECT = 1, 2  # MQTT 5 subscription identifiers
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int  # connection the message came on: a mid means nothing on another one
+
+
+class MqttSource:
+    def __init__(
+        self, settings: MqttSettings, loop: asyncio.AbstractEventLoop, metrics: Metrics, max_buffer: int
+    ) -> None:
+        self.settings = settings
+        self.loop = loop
+        self.metrics = metrics
+        self.max_buffer = max_buffer
+        self.generation = 0
+        self.connected = asyncio.Event()
+        self._lock = threading.Lock()
+        # Filled by the paho thread, drained by take(); the loop is woken only when it was empty.
+        self._buffer: deque[Delivery] = deque()
+        self._ready = asyncio.Event()
+        c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if settings.username:
+            pw = settings.password.get_secret_value() if settings.password else None
+            c.username_pw_set(settings.username, pw)
+        if settings.tls:
+            c.tls_set(
+                ca_certs=str(settings.ca_file) if settings.ca_file else None, cert_reqs=ssl.CERT_REQUIRED
+            )
+        c.reconnect_delay_set(min_delay=1, max_delay=10)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self.client = c
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        props.ReceiveMaximum = self.settings.receive_maximum
+        self.client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            self.settings.keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge committed messages of the current connection; returns how many were acked."""
+        acked = 0
+        with self._lock:
+            generation = self.generation
+        for d in deliveries:
+            # Messages of an older connection are redelivered by the broker; the ledger skips them.
+            if d.qos > 0 and d.generation == generation:
+                self.client.ack(d.mid, d.qos)
+                acked += 1
+        return acked
+
+    # -- paho thread ---------------------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.warning("MQTT connect refused: %s", reason)
+            return
+        with self._lock:
+            self.generation += 1
+        self.metrics.mqtt_connects.inc()
+        opts = SubscribeOptions(qos=1)
+        s = self.settings
+        main = Properties(PacketTypes.SUBSCRIBE)
+        main.SubscriptionIdentifier = _MAIN
+        if s.group is None:
+            client.subscribe([(t, opts) for t in s.topics], properties=main)
+        else:
+            # Retained messages are never sent on a shared subscription: births and $status are also
+            # subscribed directly; live copies there are skipped in _on_message (the shared
+            # subscription carries them), told apart by subscription identifier.
+            client.subscribe([(f"$share/{s.group}/{t}", opts) for t in s.topics], properties=main)
+            direct = Properties(PacketTypes.SUBSCRIBE)
+            direct.SubscriptionIdentifier = _DIRECT
+            client.subscribe([("pp/v1/+/+/+/birth", opts), ("pp/v1/+/+/$status", opts)], properties=direct)
+        self.loop.call_soon_threadsafe(self.connected.set)
+        log.info("MQTT connected (session present: %s)", flags.session_present)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.loop.call_soon_threadsafe(self.connected.clear)
+        log.warning("MQTT disconnected: %s", reason)
+
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        ids = getattr(msg.properties, "SubscriptionIdentifier", None) or []
+        if _MAIN not in ids and not msg.retain and ids:
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)
+            return
+        d = Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.generation)
+        with self._lock:
+            if len(self._buffer) >= self.max_buffer:
+                # Only possible for QoS 0 or a broker ignoring Receive Maximum; an unacked QoS 1
+                # message comes back after the next reconnect.
+                self.metrics.dropped.inc()
+                return
+            self._buffer.append(d)
+            wake = len(self._buffer) == 1
+        if wake:
+            self.loop.call_soon_threadsafe(self._ready.set)
+
+    # -- event loop ----------------------------------------------------------------------------
+    def depth(self) -> int:
+        return len(self._buffer)
+
+    async def take(self, limit: int, wait_s: float) -> list[Delivery]:
+        """Up to `limit` messages, waiting at most `wait_s` for the first."""
+        if not self._ready.is_set():
+            try:
+                await asyncio.wait_for(self._ready.wait(), wait_s)
+            except TimeoutError:
+                return []
+        with self._lock:
+            n = min(limit, len(self._buffer))
+            out = [self._buffer.popleft() for _ in range(n)]
+            if not self._buffer:
+                self._ready.clear()
+        self.metrics.received.inc(n)
+        return out
