@@ -6,6 +6,7 @@ from collector.cli import app as collector_app
 from gateway.cli import app as gateway_app
 from plantproof import __version__, kpi_cli, reports
 from plantproof.demo import demo
+from plantproof.importcmd import import_cmd
 from simulators.cli import app as sim_app
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(gateway_app, name="gateway")
+collector_app.command("import")(import_cmd)  # needs device YAML, which the collector may not read
 app.add_typer(collector_app, name="collector")
 app.add_typer(sim_app, name="sim")
 app.command("demo")(demo)

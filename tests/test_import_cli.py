@@ -1,0 +1,73 @@
+"""`plantproof collector import`: a simulator's history as historian CSV, once and only once."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import psycopg
+from typer.testing import CliRunner
+
+from plantproof.cli import app
+from simulators.backfill import Shape, backfill_csv
+from simulators.plant import PlantModel
+from simulators.scenario import load_plant, to_ns
+
+
+def _history(tmp_path: Path) -> tuple[Path, Path, int]:
+    plant = load_plant("test-small")
+    start, end = to_ns(plant.start), to_ns(plant.start) + 2 * 86_400 * 10**9
+    csv_file = tmp_path / "history.csv"
+    backfill_csv(PlantModel(plant, start, end), start, end, csv_file, Shape(interval_s=600))
+    with csv_file.open() as fh:
+        rows = sum(1 for _ in csv.DictReader(fh))
+    devices = tmp_path / "devices.yaml"
+    devices.write_text("devices:\n" + "".join(f"  {d.id}: {d.type_file.name}\n" for d in plant.devices))
+    return csv_file, devices, rows
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["collector", "import", *args], terminal_width=200)
+    return result.exit_code, result.output
+
+
+def test_import_stores_every_row_once(tmp_path: Path, pg_dsn: str) -> None:
+    csv_file, devices, rows = _history(tmp_path)
+    args = [str(csv_file), "--site", "plant-a", "--gateway-id", "historian-1", "--devices", str(devices),
+            "--dsn", pg_dsn, "--simulated"]  # fmt: skip
+    code, out = _invoke(*args)
+    assert code == 0, out
+    with psycopg.connect(pg_dsn) as conn:
+        stored = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+        text = conn.execute("SELECT count(*) FROM readings_text").fetchone()[0]  # type: ignore[index]
+        sims = conn.execute("SELECT bool_and(simulated), count(*) FROM devices").fetchone()
+    assert stored + text == rows
+    assert sims == (True, 4)
+
+    code, out = _invoke(*args)
+    assert code == 0, out
+    assert "0 readings" in out
+    with psycopg.connect(pg_dsn) as conn:
+        again = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+    assert again == stored
+
+
+def test_unknown_device_is_an_error_and_stores_nothing(tmp_path: Path, pg_dsn: str) -> None:
+    csv_file, devices, _ = _history(tmp_path)
+    lines = devices.read_text().splitlines()
+    devices.write_text("\n".join(lines[:-1]) + "\n")  # forget the last device
+    code, out = _invoke(str(csv_file), "--site", "plant-a", "--gateway-id", "historian-1",
+                        "--devices", str(devices), "--dsn", pg_dsn)  # fmt: skip
+    assert code == 2
+    assert lines[-1].split(":")[0].strip() in out
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (0,)
+
+
+def test_devices_file_errors_name_the_file_and_field(tmp_path: Path, pg_dsn: str) -> None:
+    csv_file, devices, _ = _history(tmp_path)
+    devices.write_text("devices:\n  cnc-01: {type: cnc_machine.yaml, colour: red}\n")
+    code, out = _invoke(str(csv_file), "--site", "plant-a", "--gateway-id", "historian-1",
+                        "--devices", str(devices), "--dsn", pg_dsn)  # fmt: skip
+    assert code == 2
+    assert str(devices) in out and "colour" in out
