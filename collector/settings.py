@@ -22,12 +22,12 @@ class MqttSettings(BaseModel, frozen=True):
     host: str = "127.0.0.1"
     port: int = 1883
     client_id: str = "plantproof-collector-1"
-    # Processes sharing one group split the load of `$share/<group>/<topic>`. Mosquitto 2.0 does not
-    # restore shared subscriptions after a broker restart, so messages published before the collectors
-    # re-subscribe are not queued for the group; with `group: null` each topic filter is subscribed
-    # directly (kept in the persistent session across broker restarts) and processes split the load
-    # by disjoint filters (e.g. one site each).
-    group: str | None = "collectors"
+    # Default: each topic filter is subscribed directly, kept in the persistent session across
+    # broker restarts. Setting a group makes processes sharing it split the load of
+    # `$share/<group>/<topic>`; but Mosquitto 2.0 does not restore shared subscriptions after a
+    # broker restart, so messages published before the collectors re-subscribe are lost for the
+    # group. Where that matters, split the load by disjoint filters (e.g. one site each) instead.
+    group: str | None = None
     topics: list[str] = ["pp/v1/#"]
     session_expiry_s: int = 7 * 24 * 3600
     keepalive_s: int = 30

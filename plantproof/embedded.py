@@ -96,7 +96,7 @@ class MosquittoServer:
             # Default max_queued_messages (1000) drops QoS 1 messages for slow/offline subscribers.
             "max_queued_messages 10000000\n"
             "max_queued_bytes 0\n"
-            "max_inflight_messages 1000\n"
+            "max_inflight_messages 20000\n"
             "persistent_client_expiration 1d\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             f"log_dest file {self.log}\n"
