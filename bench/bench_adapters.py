@@ -2,6 +2,8 @@
 
     python -m bench.bench_adapters [--modbus-points 1000] [--opcua-items 10000] [--seconds 8]
 
+Quick run (what `python -m bench` uses): --opcua-items 2000 --seconds 3.
+
 Servers run in child processes so that the CPU figures are the adapters' own. Ceilings measured in
 the same run: the raw pymodbus request rate on one connection (Modbus) and the server's own update
 rate (OPC UA). Prints points/s, CPU (fraction of one core) and requests per cycle before and after
@@ -24,6 +26,7 @@ from adapters.devicetype import DeviceType
 from adapters.modbus.endpoint import ModbusEndpoint
 from adapters.modbus.planner import requests_per_cycle
 from adapters.opcua.endpoint import OpcUaEndpoint
+from bench.report import emit
 
 POINTS_PER_UNIT = 100
 NAMESPACE = "urn:plantproof:bench"
@@ -224,6 +227,16 @@ async def bench_modbus(points: int, seconds: float) -> None:
             f"  requests/s {reqs:,.0f}; ceiling (raw pymodbus, one connection) {ceiling:,.0f}"
             f" -> {reqs / ceiling:.2f}"
         )
+        emit(
+            f"modbus {units * POINTS_PER_UNIT} points @ 100 ms",
+            rate,
+            "points/s",
+            None,
+            "",
+            target=f">= {target:,.0f} points/s",
+        )
+        emit("modbus requests", reqs, "requests/s", ceiling, "raw pymodbus, one connection")
+        emit("modbus adapter CPU", cpu, "core", None, "")
     finally:
         proc.kill()
 
@@ -253,6 +266,8 @@ async def bench_opcua(items: int, seconds: float) -> None:
         )
         print(f"  notifications/s {rate:,.0f} = {rate / items:.2f} of the server's update rate ({items}/s)")
         print(f"  adapter CPU {cpu:.2f} core ({cpu / max(rate, 1) * 1e6:.0f} us per notification)")
+        emit(f"opcua {items} items @ 1 s", rate, "notifications/s", float(items), "server update rate")
+        emit("opcua adapter CPU", cpu, "core", None, "")
     finally:
         proc.kill()
 

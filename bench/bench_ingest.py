@@ -27,6 +27,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 
 import wire
+from bench.report import emit
 from collector.ingest import Pipeline
 from collector.migrate import migrate
 from collector.settings import load_settings
@@ -107,7 +108,7 @@ def bare_loop(broker: MosquittoServer, dsn: str, points: int, per: int) -> float
 
     def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         with lock:
-            pending.append(msg.payload)
+            pending.append(bytes(msg.payload))
             lock.notify()
 
     sub.on_message = on_message
@@ -203,6 +204,8 @@ def main() -> None:
         print(f"collector end to end:                  {rate:>12,.0f} points/s")
         print(f"ratio collector / ceiling:             {rate / ceiling:>12.2f}  (target >= 0.8)")
         print(f"ratio collector / 200,000 points/s:    {rate / 200_000:>12.2f}  (target >= 1.0)")
+        emit("collector end to end", rate, "points/s", ceiling, "bare paho subscriber + COPY",
+             target=">= 0.8 of ceiling, >= 200,000 points/s")  # fmt: skip
     finally:
         broker.stop()
         pg.stop()

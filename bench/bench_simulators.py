@@ -8,15 +8,21 @@ Each rate is printed with a ceiling measured in the same run on the same machine
 - scale: encoding ready-made envelopes of the same shape (the encoder ceiling).
 
     python -m bench.bench_simulators [--devices 50] [--months 6] [--interval 60] [--mqtt URL]
+
+Quick run (what `python -m bench` uses): --weeks 2 (instead of --months) and --scale-hours 0.1.
 """
 
 import argparse
+import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.report import emit
 
 ROOT = Path(__file__).resolve().parent.parent
 MIX = [  # a cross-industry 50-device plant
@@ -30,14 +36,19 @@ MIX = [  # a cross-industry 50-device plant
 ]
 
 
-def scenario(path: Path, devices: int, months: int) -> Path:
+def scenario(path: Path, devices: int, months: int, weeks: int | None = None) -> Path:
+    start = dt.date(2026, 1, 1)
+    if weeks is not None:
+        end = start + dt.timedelta(weeks=weeks)
+    else:
+        end = dt.date(2026 + months // 12, 1 + months % 12, 1)
     total = sum(n for _, n, _ in MIX)
     groups = [(t, max(1, round(n * devices / total)), c) for t, n, c in MIX]
     lines = [
         "name: bench",
         "seed: 1",
-        "start: 2026-01-01",
-        f"end: {2026 + (months // 12)}-{1 + months % 12:02d}-01",
+        f"start: {start.isoformat()}",
+        f"end: {end.isoformat()}",
         f"devices_dir: {ROOT / 'configs' / 'devices'}",
         "calendars:",
         "  two_shift: {days: [mon, tue, wed, thu, fri], shifts: [{start: '06:00', end: '14:00'},"
@@ -76,6 +87,8 @@ def bench_csv(model: object, start: int, end: int, shape: object, workdir: Path)
     mbs, ceiling_mbs = size / wall / 1e6, size / ceiling / 1e6
     print(f"csv:   {counters.samples:,} points, {size / 1e6:,.0f} MB in {wall:.1f} s = {rate} points;")
     print(f"       {mbs:.1f} MB/s vs file ceiling {ceiling_mbs:.0f} MB/s (ratio {ceiling / wall:.3f})")
+    emit("csv backfill", mbs, "MB/s", ceiling_mbs, "file write of ready-made text")
+    emit("csv backfill points", counters.samples / max(wall, 1e-9), "points/s", None, "")
 
 
 def bench_mqtt(model: object, start: int, end: int, shape: object, url: str) -> None:
@@ -102,6 +115,9 @@ def bench_mqtt(model: object, start: int, end: int, shape: object, url: str) -> 
     )
     print(f"       in {wall:.1f} s = {points} points, {envs} envelopes; broker ceiling")
     print(f"       {_rate(counters.envelopes, ceiling)} envelopes of {mean:,} B (ratio {ceiling / wall:.3f})")
+    envs_s, ceiling_s = counters.envelopes / max(wall, 1e-9), counters.envelopes / max(ceiling, 1e-9)
+    emit("mqtt backfill", envs_s, "envelopes/s", ceiling_s, "QoS 1 publisher, ready-made payloads")
+    emit("mqtt backfill points", counters.samples / max(wall, 1e-9), "points/s", None, "")
 
 
 def bench_scale(devices: int, hours: float) -> None:
@@ -115,11 +131,13 @@ def bench_scale(devices: int, hours: float) -> None:
         "--hours",
         str(hours),
     ]
+    line = ""
     for n in (devices // 10, devices):
         out = subprocess.run(
             [*exe, "--devices", str(n)], capture_output=True, text=True, check=True, cwd=ROOT
         )
-        print(f"scale: {out.stdout.strip()}")
+        line = out.stdout.strip()
+        print(f"scale: {line}")
     import msgspec
 
     import wire
@@ -132,6 +150,17 @@ def bench_scale(devices: int, hours: float) -> None:
         wire.encode(env)
     per_point = (time.perf_counter() - t) / 200_000
     print(f"scale: encoder ceiling {1 / per_point:,.0f} points/s (msgspec {msgspec.__version__})")
+    # The stream's own summary line (of the largest run) carries its rate and peak RSS.
+    rate = re.search(r"([\d,.]+) points/s", line)
+    rss = re.search(r"peak RSS ([\d,.]+) MB", line)
+    per_s = re.search(r"([\d,.]+) devices/s", line)
+    label = f"scale {devices:,} devices x {hours:g} h"
+    if rate is None or rss is None or per_s is None:
+        print(f"scale: could not read devices/s, points/s and peak RSS from {line!r}")
+        return
+    emit(f"{label} devices", float(per_s.group(1).replace(",", "")), "devices/s", None, "")
+    emit(label, float(rate.group(1).replace(",", "")), "points/s", 1 / per_point, "msgspec encoder alone")
+    emit(f"{label} peak RSS", float(rss.group(1).replace(",", "")), "MB", None, "")
 
 
 def main() -> None:
@@ -140,6 +169,9 @@ def main() -> None:
     )
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument("--months", type=int, default=6)
+    parser.add_argument(
+        "--weeks", type=int, default=None, help="history length in weeks (overrides --months)"
+    )
     parser.add_argument("--interval", type=float, default=60.0, help="sample interval, s")
     parser.add_argument("--mqtt", help="broker URL (default: start a local Mosquitto)")
     parser.add_argument("--scale-devices", type=int, default=30_000)
@@ -154,11 +186,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-sim-"))
     broker = None
     try:
-        plant = load_plant(scenario(workdir / "bench.yaml", args.devices, args.months))
+        plant = load_plant(scenario(workdir / "bench.yaml", args.devices, args.months, args.weeks))
+        span = f"{args.weeks} weeks" if args.weeks is not None else f"{args.months} months"
         t = time.perf_counter()
         model = PlantModel(plant, plant.start_ns, plant.end_ns)
         events = sum(len(model.events(d)) for d in model.device_ids)
-        print(f"model: {len(plant.devices)} devices × {args.months} months: {events:,} state intervals"
+        print(f"model: {len(plant.devices)} devices × {span}: {events:,} state intervals"
               f" in {time.perf_counter() - t:.2f} s")  # fmt: skip
         shape = Shape(interval_s=args.interval)
         if "csv" not in args.skip:
