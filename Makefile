@@ -26,8 +26,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The whole suite on the storage path the machine offers (TimescaleDB when installed); where
+# TimescaleDB is installed, the database-facing tests run once more on plain PostgreSQL, the path
+# every fresh machine has.
+DB_TESTS := tests/collector tests/figures tests/kpi tests/evidence tests/models tests/test_import_cli.py
+HAS_TIMESCALEDB = $(PY) -c 'import sys; from plantproof.embedded import postgres_bindir as b, timescaledb_available as t; d = b(); sys.exit(0 if d and t(d) else 1)'
+
 pytest: servers
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@if $(HAS_TIMESCALEDB); then \
+		echo "TimescaleDB is installed: the database tests again on plain PostgreSQL"; \
+		PLANTPROOF_TIMESCALEDB=off $(VENV)/bin/pytest -q -p no:cacheprovider $(DB_TESTS); \
+	fi
 
 test: lint typecheck pytest
 
