@@ -356,7 +356,7 @@ class SimOpcUaServer:
         server.set_security_policy(_POLICIES[self.security])
         if self.security != "none":
             assert self.cert_dir is not None
-            paths = certs_mod.ensure(self.cert_dir, self.application_uri, "plantproof simulator")
+            paths = certs_mod.ensure(self.cert_dir, self.application_uri)
             await server.load_certificate(str(paths.cert))
             await server.load_private_key(str(paths.key))
             self._load_trusted()

@@ -225,7 +225,7 @@ async def test_server_certificate_is_persisted_and_names_the_application(server:
     path = server.certificate_path()
     assert path is not None
     assert certs_mod.application_uri_of(path.read_bytes()) == server.application_uri
-    again = certs_mod.ensure(path.parent, server.application_uri, "x")
+    again = certs_mod.ensure(path.parent, server.application_uri)
     assert again.cert.read_bytes() == path.read_bytes()  # reused, not regenerated
     assert oct(again.key.stat().st_mode & 0o777) == "0o600"
 
