@@ -46,9 +46,10 @@ def test_broker_restart_then_qos1_round_trip(mosquitto_factory: Callable[..., Mo
     time.sleep(0.2)
     broker.stop()
     connected.clear()
-    assert not sub.is_connected() or _wait_false(sub.is_connected, 10)
+    assert _wait_true(lambda: not sub.is_connected(), 10)
     broker.start()  # same port
     assert connected.wait(15), "subscriber did not reconnect to the restarted broker"
+    assert _wait_true(pub.is_connected, 15), "publisher did not reconnect to the restarted broker"
 
     info = pub.publish("fixture/t", b"after-restart", qos=1)
     info.wait_for_publish(timeout=15)
@@ -60,10 +61,10 @@ def test_broker_restart_then_qos1_round_trip(mosquitto_factory: Callable[..., Mo
         c.disconnect()
 
 
-def _wait_false(fn: Callable[[], bool], timeout: float) -> bool:
+def _wait_true(fn: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not fn():
+        if fn():
             return True
         time.sleep(0.05)
     return False
