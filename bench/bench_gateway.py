@@ -92,7 +92,11 @@ def raw_broker_ceiling(port: int, payload_size: int, seconds: float) -> float:
 
 
 async def gateway_run(
-    config: Path, seconds: float, rate: float | None, devices: list[str]
+    config: Path,
+    seconds: float,
+    rate: float | None,
+    devices: list[str],
+    rss: list[tuple[float, float]] | None = None,
 ) -> dict[str, float]:
     gateway = Gateway(load_config(config), connect_devices=False)
     task = asyncio.create_task(gateway.run())
@@ -103,7 +107,11 @@ async def gateway_run(
     fed = 0
     i = 0
     cpu0, t0 = _cpu(), time.perf_counter()
+    next_rss = 0.0
     while (now := time.perf_counter()) - t0 < seconds:
+        if rss is not None and now - t0 >= next_rss:
+            rss.append((now - t0, _rss_mib()))
+            next_rss += 30.0
         ts = time.time_ns()
         for dev in devices:
             readings = [RawReading(name, ts, i + k) for k, name in enumerate(ANALOG)]
@@ -133,6 +141,16 @@ async def gateway_run(
     }
 
 
+def _report_soak(paced: dict[str, float], rss: list[tuple[float, float]]) -> None:
+    print("RSS over the soak (s: MiB): " + ", ".join(f"{t:.0f}: {m:.1f}" for t, m in rss))
+    warm = [m for t, m in rss if t >= 60] or [m for _, m in rss]
+    growth = warm[-1] - warm[0]
+    print(f"paced {paced['points_per_s']:,.0f} points/s at {100 * paced['cpu_share']:.0f} % of a core;"
+          f" RSS after warm-up {warm[0]:.1f} → {warm[-1]:.1f} MiB")  # fmt: skip
+    emit("soak RSS growth after warm-up", growth, "MiB", None, "", target="flat (≈ 0)")
+    emit("soak paced", paced["points_per_s"], "points/s", None, "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -141,13 +159,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20_000.0, help="points/s of the paced run")
     parser.add_argument("--devices", type=int, default=40)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--soak", type=float, default=0.0, help="instead: paced run this long, RSS every 30 s"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     broker, port = _broker(work)
     try:
         devices = [f"d{i}" for i in range(args.devices)]
         results = {}
-        for name, rate in (("paced", args.rate), ("flat-out", None)):
+        rss: list[tuple[float, float]] = []
+        runs: tuple[tuple[str, float | None], ...] = (("paced", args.rate), ("flat-out", None))
+        if args.soak:
+            runs, args.seconds = (("paced", args.rate),), args.soak
+        for name, rate in runs:
             cfg = {
                 "site": "bench",
                 "gateway_id": f"gw-{name}",
@@ -166,7 +191,10 @@ def main() -> None:
             }
             path = work / f"{name}.yaml"
             path.write_text(yaml.safe_dump(cfg))
-            results[name] = asyncio.run(gateway_run(path, args.seconds, rate, devices))
+            results[name] = asyncio.run(gateway_run(path, args.seconds, rate, devices, rss))
+        if args.soak:
+            _report_soak(results["paced"], rss)
+            return
         sample = b'["spindle_speed",1763758000000000000,12345.0,0],'
         envelope_size = args.batch * len(sample) + 120
         ceiling = raw_broker_ceiling(port, envelope_size, min(args.seconds, 3.0))
