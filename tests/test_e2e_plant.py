@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -76,11 +77,19 @@ async def _ingest_history(dsn: str, broker: MosquittoServer) -> tuple[PlantModel
 
 
 @pytest.fixture(scope="module")
-def ingested(pg_server: object, mqtt_broker: MosquittoServer) -> tuple[str, PlantModel, int, int]:
-    dsn = pg_server.create_database()  # type: ignore[attr-defined]
-    migrate(dsn)
-    model, envelopes, samples = asyncio.run(_ingest_history(dsn, mqtt_broker))
-    return dsn, model, envelopes, samples
+def ingested(
+    pg_server: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, PlantModel, int, int]]:
+    # A broker of its own: the session broker holds other tests' retained births.
+    broker = MosquittoServer(tmp_path_factory.mktemp("e2e-broker"))
+    broker.start()
+    try:
+        dsn = pg_server.create_database()  # type: ignore[attr-defined]
+        migrate(dsn)
+        model, envelopes, samples = asyncio.run(_ingest_history(dsn, broker))
+        yield dsn, model, envelopes, samples
+    finally:
+        broker.stop()
 
 
 def test_every_backfilled_sample_is_stored_once(ingested: tuple[str, PlantModel, int, int]) -> None:
