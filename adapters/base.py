@@ -12,7 +12,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from adapters.devicetype import DeviceType
+from adapters.devicetype import DeviceType, PointSpec
+from adapters.errors import ConfigError
 
 QUALITY_GOOD = 0
 QUALITY_UNCERTAIN = 1
@@ -84,3 +85,16 @@ class Connection(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def check_scan_groups(device: DeviceInstance, addressed: Callable[[PointSpec], bool], what: str) -> None:
+    """Every point a scan group names must exist and carry this protocol's address."""
+    by_name = device.device_type.by_name
+    for group in device.scan_groups:
+        for name in group.points:
+            if name not in by_name or not addressed(by_name[name]):
+                raise ConfigError(
+                    f"device {device.id!r}: scan group {group.name!r} names {name!r}, "
+                    f"which is not a point with {what}",
+                    field="scan_groups",
+                )

@@ -19,7 +19,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from adapters.backoff import Backoff
-from adapters.base import QUALITY_BAD, DeviceInstance, LinkStatus, RawReading, ReadingSink
+from adapters.base import QUALITY_BAD, DeviceInstance, LinkStatus, RawReading, ReadingSink, check_scan_groups
 from adapters.devicetype import PointSpec
 from adapters.errors import CodecError, ConfigError, DeviceRejected, DeviceUnavailable
 from adapters.modbus import codec
@@ -132,15 +132,7 @@ class ModbusConnection:
         self.device = device
         self.status = LinkStatus()
         self.endpoint = _endpoint_of(device)
-        dt = device.device_type
-        for group in device.scan_groups:
-            for name in group.points:
-                if name not in dt.by_name or dt.by_name[name].modbus is None:
-                    raise ConfigError(
-                        f"device {device.id!r}: scan group {group.name!r} names {name!r}, "
-                        "which is not a point with a modbus address",
-                        field="scan_groups",
-                    )
+        check_scan_groups(device, lambda p: p.modbus is not None, "a modbus address")
         self.plans: list[list[ReadRequest]] = [list(self._plan(g.points)) for g in device.scan_groups]
         self._link: _Link | None = None
         self._write_lock = asyncio.Lock()

@@ -25,7 +25,15 @@ from asyncua import Client, Node, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from adapters.backoff import Backoff
-from adapters.base import QUALITY_BAD, DeviceInstance, LinkStatus, RawReading, RawValue, ReadingSink
+from adapters.base import (
+    QUALITY_BAD,
+    DeviceInstance,
+    LinkStatus,
+    RawReading,
+    RawValue,
+    ReadingSink,
+    check_scan_groups,
+)
 from adapters.devicetype import PointSpec
 from adapters.errors import AdapterError, ConfigError, DeviceRejected, DeviceUnavailable
 from adapters.opcua.certs import ensure_certificate
@@ -100,15 +108,7 @@ class OpcUaConnection:
         self.device = device
         self.status = LinkStatus()
         self.endpoint = _endpoint_of(device)
-        dt_ = device.device_type
-        for group in device.scan_groups:
-            for name in group.points:
-                if name not in dt_.by_name or dt_.by_name[name].opcua is None:
-                    raise ConfigError(
-                        f"device {device.id!r}: scan group {group.name!r} names {name!r}, "
-                        "which is not a point with an opcua node",
-                        field="scan_groups",
-                    )
+        check_scan_groups(device, lambda p: p.opcua is not None, "an opcua node")
         self._client: Client | None = None
         self._nodes: dict[str, ua.NodeId] = {}  # point -> node id of the current session
         self._points_by_node: dict[ua.NodeId, PointSpec] = {}
