@@ -93,7 +93,7 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
     results = [r.to_json() for r in verify_claims(stack.dsn, claims)]
     _print_claims(console, results, plan)
     bundle = _evidence(stack, plan, declared)
-    console.print(f"evidence: {bundle}")
+    console.print(f"evidence: {bundle}", soft_wrap=True)  # one line, for scripts that look for it
 
 
 def _progress(console: Console) -> Progress:

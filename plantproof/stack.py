@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ class Stack:
     dsn: str = ""
     storage: str = ""
     processes: list[ManagedProcess] = field(default_factory=list)
+    _scratch: list[Path] = field(default_factory=list)
 
     @property
     def mqtt_url(self) -> str:
@@ -51,8 +54,14 @@ class Stack:
     def start_servers(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
-        pg_dir = self.workdir / "postgres"
-        pg_dir.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            # PostgreSQL runs as the `postgres` user, who may not reach the output directory (for
+            # example under /root): its cluster lives in a directory of its own under /tmp.
+            pg_dir = Path(tempfile.mkdtemp(prefix="plantproof-demo-pg-"))
+            self._scratch.append(pg_dir)
+        else:
+            pg_dir = self.workdir / "postgres"
+            pg_dir.mkdir(exist_ok=True)
         pg_dir.chmod(0o755)
         self.pg = PostgresServer(pg_dir)
         self.pg.start()
@@ -109,6 +118,8 @@ class Stack:
             self.broker.stop()
         if self.pg is not None:
             self.pg.stop()
+        for path in self._scratch:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def wait_until(predicate: object, timeout_s: float, interval_s: float = 0.5, what: str = "condition") -> None:
