@@ -93,13 +93,17 @@ def test_exactly_once_through_collector_kill_and_server_restarts(
     )
     collector = Collector(config, tmp_path / "collector.log")
     stored = lambda: scalar(dsn, "SELECT count(*) FROM readings")  # noqa: E731
-    all_items = list(envelopes(total))
+    # seq is unique per gateway: births take 0..3, data follows.
+    all_items = list(envelopes(total, start_seq=len(DEVICES)))
     thirds = [all_items[: len(all_items) // 3], all_items[len(all_items) // 3 : 2 * len(all_items) // 3]]
     thirds.append(all_items[2 * len(all_items) // 3 :])
     try:
         collector.start()
         pub = Publisher(broker.host, broker.port)
-        births = [(wire.device_topic(SITE, "gw1", d, "birth"), wire.encode(birth("gw1", d))) for d in DEVICES]
+        births = [
+            (wire.device_topic(SITE, "gw1", d, "birth"), wire.encode(birth("gw1", d, seq=i)))
+            for i, d in enumerate(DEVICES)
+        ]
         pub.publish(births, retain=True)
         # Retained births registered: the collector's session and subscriptions exist.
         wait_until(lambda: scalar(dsn, "SELECT count(*) FROM devices") == len(DEVICES), 60, "births")
@@ -142,7 +146,9 @@ def test_exactly_once_through_collector_kill_and_server_restarts(
         assert repeated == (0,), "no reading stored twice"
         assert uneven == (0,), "every envelope stored whole"
         assert scalar(dsn, "SELECT count(*) FROM envelopes WHERE kind = 'data'") == total // PER_ENVELOPE
-        assert scalar(dsn, "SELECT count(*) FROM dead_letters") == 0
+        with psycopg.connect(dsn) as conn:
+            dead = conn.execute("SELECT topic, error FROM dead_letters").fetchall()
+        assert dead == []
         assert 0 < killed_at < total, "the kill landed mid-stream"
     finally:
         collector.stop()
