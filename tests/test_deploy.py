@@ -96,3 +96,14 @@ def test_systemd_unit_runs_unprivileged_with_state_under_var_lib() -> None:
     assert "ExecStart=/opt/plantproof/bin/plantproof gateway run -c " in unit
     result = CliRunner().invoke(app, ["gateway", "run", "--help"], terminal_width=200)
     assert result.exit_code == 0 and "-c" in result.output
+
+
+def test_compose_gateway_config_resolves_inside_the_image() -> None:
+    # In the image only /etc/plantproof/configs exists: device types must resolve relative to the file.
+    path = ROOT / "configs" / "gateways" / "compose.yaml"
+    raw = yaml.safe_load(path.read_text())
+    for device in raw["devices"]:
+        assert (path.parent / device["type"]).is_file(), device["type"]
+    from gateway.config import load_config
+
+    assert len(load_config(path).devices) == len(raw["devices"])
