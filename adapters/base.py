@@ -8,7 +8,7 @@ device never stalls another.
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -98,3 +98,19 @@ def check_scan_groups(device: DeviceInstance, addressed: Callable[[PointSpec], b
                     f"which is not a point with {what}",
                     field="scan_groups",
                 )
+
+
+E = TypeVar("E", bound=BaseModel)
+
+
+def endpoint_as(device: DeviceInstance, model: type[E], protocol: str) -> E:
+    """The device's endpoint settings as this adapter's model (validated if given as another model)."""
+    endpoint = device.endpoint
+    if isinstance(endpoint, model):
+        return endpoint
+    try:
+        return model.model_validate(endpoint.model_dump())
+    except ValueError as exc:
+        raise ConfigError(
+            f"device {device.id!r}: invalid {protocol} endpoint: {exc}", field="endpoint"
+        ) from None

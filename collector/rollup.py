@@ -28,14 +28,7 @@ def roll_up(dsn: str, through: date | None = None) -> int:
             return _refresh_cagg(conn, through)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK,))
-            row = conn.execute("SELECT watermark FROM rollup_watermark").fetchone()
-            assert row is not None
-            watermark: date = row[0]
-            if watermark == date(1970, 1, 1):
-                first = conn.execute("SELECT min(time) FROM readings").fetchone()
-                if first is not None and first[0] is not None:
-                    watermark = first[0].astimezone(UTC).date()
-            dirty = [r[0] for r in conn.execute("SELECT day FROM rollup_dirty WHERE day < %s", (through,))]
+            watermark, dirty = _pending(conn, through)
             new_days = [watermark + timedelta(days=i) for i in range(max(0, (through - watermark).days))]
             days = sorted(set(dirty) | set(new_days))
             if days:
@@ -56,6 +49,20 @@ def roll_up(dsn: str, through: date | None = None) -> int:
             return len(days)
 
 
+def _pending(conn: psycopg.Connection, through: date) -> tuple[date, list[date]]:
+    """The rollup watermark (the first day with readings, before any rollup) and the days before
+    `through` that received late data since the last rollup."""
+    row = conn.execute("SELECT watermark FROM rollup_watermark").fetchone()
+    assert row is not None
+    watermark: date = row[0]
+    if watermark == date(1970, 1, 1):
+        first = conn.execute("SELECT min(time) FROM readings").fetchone()
+        if first is not None and first[0] is not None:
+            watermark = first[0].astimezone(UTC).date()
+    dirty = [r[0] for r in conn.execute("SELECT day FROM rollup_dirty WHERE day < %s", (through,))]
+    return watermark, dirty
+
+
 def _refresh_cagg(conn: psycopg.Connection, through: date) -> int:
     """TimescaleDB: refresh the continuous aggregate over dirty and new days, then move the watermark.
 
@@ -63,14 +70,7 @@ def _refresh_cagg(conn: psycopg.Connection, through: date) -> int:
     """
     conn.execute("SELECT pg_advisory_lock(%s)", (ROLLUP_LOCK,))
     try:
-        row = conn.execute("SELECT watermark FROM rollup_watermark").fetchone()
-        assert row is not None
-        watermark: date = row[0]
-        if watermark == date(1970, 1, 1):
-            first = conn.execute("SELECT min(time) FROM readings").fetchone()
-            if first is not None and first[0] is not None:
-                watermark = first[0].astimezone(UTC).date()
-        dirty = [r[0] for r in conn.execute("SELECT day FROM rollup_dirty WHERE day < %s", (through,))]
+        watermark, dirty = _pending(conn, through)
         start = min([watermark, *dirty])
         days = len(set(dirty) | {start + timedelta(days=i) for i in range(max(0, (through - start).days))})
         if start < through:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,10 +123,12 @@ class Stack:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def wait_until(predicate: object, timeout_s: float, interval_s: float = 0.5, what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.5, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
+        if predicate():
             return
         time.sleep(interval_s)
     raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")

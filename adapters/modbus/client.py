@@ -19,7 +19,15 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from adapters.backoff import Backoff
-from adapters.base import QUALITY_BAD, DeviceInstance, LinkStatus, RawReading, ReadingSink, check_scan_groups
+from adapters.base import (
+    QUALITY_BAD,
+    DeviceInstance,
+    LinkStatus,
+    RawReading,
+    ReadingSink,
+    check_scan_groups,
+    endpoint_as,
+)
 from adapters.devicetype import PointSpec
 from adapters.errors import CodecError, ConfigError, DeviceRejected, DeviceUnavailable
 from adapters.modbus import codec
@@ -115,23 +123,13 @@ def _release_link(link: _Link) -> None:
                 del _BUSES[key]
 
 
-def _endpoint_of(device: DeviceInstance) -> ModbusEndpoint:
-    ep = device.endpoint
-    if isinstance(ep, ModbusEndpoint):
-        return ep
-    try:
-        return ModbusEndpoint.model_validate(ep.model_dump())
-    except ValueError as exc:
-        raise ConfigError(f"device {device.id!r}: invalid modbus endpoint: {exc}", field="endpoint") from None
-
-
 class ModbusConnection:
     """The `adapters.base.Connection` of one Modbus device instance."""
 
     def __init__(self, device: DeviceInstance) -> None:
         self.device = device
         self.status = LinkStatus()
-        self.endpoint = _endpoint_of(device)
+        self.endpoint = endpoint_as(device, ModbusEndpoint, "modbus")
         check_scan_groups(device, lambda p: p.modbus is not None, "a modbus address")
         self.plans: list[list[ReadRequest]] = [list(self._plan(g.points)) for g in device.scan_groups]
         self._link: _Link | None = None

@@ -33,6 +33,7 @@ from adapters.base import (
     RawValue,
     ReadingSink,
     check_scan_groups,
+    endpoint_as,
 )
 from adapters.devicetype import PointSpec
 from adapters.errors import AdapterError, ConfigError, DeviceRejected, DeviceUnavailable
@@ -76,16 +77,6 @@ def coerce(point: PointSpec, value: Any) -> RawValue:
     return int(value)
 
 
-def _endpoint_of(device: DeviceInstance) -> OpcUaEndpoint:
-    ep = device.endpoint
-    if isinstance(ep, OpcUaEndpoint):
-        return ep
-    try:
-        return OpcUaEndpoint.model_validate(ep.model_dump())
-    except ValueError as exc:
-        raise ConfigError(f"device {device.id!r}: invalid opcua endpoint: {exc}", field="endpoint") from None
-
-
 class _Handler:
     """asyncua subscription callbacks, forwarded to the connection."""
 
@@ -107,7 +98,7 @@ class OpcUaConnection:
     def __init__(self, device: DeviceInstance) -> None:
         self.device = device
         self.status = LinkStatus()
-        self.endpoint = _endpoint_of(device)
+        self.endpoint = endpoint_as(device, OpcUaEndpoint, "opcua")
         check_scan_groups(device, lambda p: p.opcua is not None, "an opcua node")
         self._client: Client | None = None
         self._nodes: dict[str, ua.NodeId] = {}  # point -> node id of the current session
