@@ -11,6 +11,7 @@ Everything the demo shows is simulated data, and it says so.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
 import threading
 import time
@@ -137,8 +138,12 @@ def _start_services(stack: Stack, plan: DemoPlan) -> None:
     gateway_file = stack.workdir / "gateway.yaml"
     gateway_file.write_text(yaml.safe_dump(config, sort_keys=False))
     for port in (modbus_port, opcua_port):
-        wait_until(lambda p=port: stack.alive_and(_port_open(p)), 60, what=f"simulator port {port}")
+        wait_until(functools.partial(_serving, stack, port), 60, what=f"simulator port {port}")
     stack.spawn("gateway", "gateway", "run", "-c", str(gateway_file))
+
+
+def _serving(stack: Stack, port: int) -> bool:
+    return stack.alive_and(_port_open(port))
 
 
 def _port_open(port: int) -> bool:
