@@ -8,6 +8,7 @@ COPY gateway gateway
 COPY collector collector
 COPY simulators simulators
 COPY plantproof plantproof
+COPY assessment assessment
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
