@@ -53,7 +53,8 @@ dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.15em 1em;font-si
 figure{margin:.6em 0}figcaption{color:#59636e;font-size:.88em}
 svg{max-width:100%;height:auto}.nowrap{white-space:nowrap}code,pre{background:#f6f8fa;border-radius:4px}
 pre{padding:.6em .8em;overflow-x:auto;white-space:pre-wrap}.fp{font-family:monospace;word-break:break-all}
-ul.inline{padding-left:1.2em;columns:3 16em}article.claim{border-top:1px solid #d0d7de;margin-top:1.5em}
+ul.inline{padding-left:1.2em;columns:3 16em}article.claim{margin-top:1.5em}
+article.claim+article.claim{border-top:1px solid #d0d7de}
 details summary{cursor:pointer;margin:.4em 0}
 @media print{#en,#zh{display:block!important}nav.langs{display:none}#en{page-break-after:always}}
 """
