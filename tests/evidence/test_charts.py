@@ -54,3 +54,15 @@ def test_series_and_active_days_charts() -> None:
     )
     bars = charts.active_days_chart([("a", 30, False), ("b", 3, True)], 30, 15, "zh", "d")
     _self_contained(bars, "d")
+
+
+def test_without_a_cjk_font_charts_are_still_repeatable(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = charts.cjk_font()
+    with_font = charts.interval_chart(CLAIM, "zh", "f", simulated=True)
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
+    boxes = charts.interval_chart(CLAIM, "zh", "f", simulated=True)
+    assert boxes == charts.interval_chart(CLAIM, "zh", "f", simulated=True)
+    if found is None:
+        pytest.skip("no CJK font installed: only the rendering without one was checked")
+    glyphs = found.replace(" ", "")  # matplotlib names glyph ids after the font they come from
+    assert f'id="f-{glyphs}' in with_font and glyphs not in boxes
