@@ -28,7 +28,7 @@ class OpcUaEndpoint(BaseModel):
     auth: Literal["anonymous", "username", "certificate"] = "anonymous"
     username: str | None = None
     password: SecretStr | None = None
-    cert_dir: ConfigPath = Path("pki")
+    cert_dir: Annotated[ConfigPath, Field(validate_default=True)] = Path("pki")
     application_uri: str = "urn:plantproof:gateway"
     server_certificate: ConfigPath | None = None  # pin the server's certificate (DER or PEM) when given
     server_trust: Literal["tofu", "strict"] | None = None

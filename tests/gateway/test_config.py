@@ -52,6 +52,29 @@ def test_relative_paths_and_defaults(tmp_path: Path) -> None:
     assert instance.endpoint.port == 1502  # type: ignore[attr-defined]
 
 
+def test_endpoint_paths_resolve_against_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the working directory must not matter
+    opcua = {
+        "id": "m1",
+        "type": "cnc_machine.yaml",
+        "protocol": "opcua",
+        "endpoint": {"url": "opc.tcp://127.0.0.1:4840", "security": "sign", "cert_dir": "pki"},
+    }
+    pinned = {**opcua, "id": "m2", "endpoint": {**opcua["endpoint"], "server_certificate": "certs/s.der"}}
+    default = {**opcua, "id": "m3", "endpoint": {"url": "opc.tcp://127.0.0.1:4840"}}
+    (tmp_path / "gw").mkdir()
+    cfg = load_config(write_config(tmp_path / "gw", "mqtt://127.0.0.1:1883", [opcua, pinned, default]))
+    endpoints = [d.instance().endpoint for d in cfg.devices]
+    gw = (tmp_path / "gw").resolve()
+    assert endpoints[0].cert_dir == gw / "pki"  # type: ignore[attr-defined]
+    assert endpoints[1].server_certificate == gw / "certs" / "s.der"  # type: ignore[attr-defined]
+    assert endpoints[2].cert_dir == gw / "pki"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("mutate", "line", "field", "words"),
     [
