@@ -31,8 +31,8 @@ def _modbus_requests(device: DeviceConfig, names: tuple[str, ...]) -> list[str]:
         requests = plan_reads(
             [p for p in specs if p.modbus is not None],
             max_gap=endpoint.max_gap,
-            max_registers=endpoint.max_registers,
-            max_bits=endpoint.max_bits,
+            max_registers=endpoint.max_registers_per_read,
+            max_bits=endpoint.max_bits_per_read,
             per_point=endpoint.per_point_requests,
         )
     except AdapterError as exc:

@@ -25,13 +25,19 @@ class ModbusEndpoint(BaseModel):
     stopbits: Literal[1, 2] = 1
     unit_id: Annotated[int, Field(ge=0, le=255)] = 1
     timeout: Annotated[float, Field(gt=0, le=60)] = 1.0  # seconds per request
-    # Request planning: registers left unread between two points of one request, request size caps,
-    # and the opt-out for devices that reject reads spanning unmapped registers.
+    # Request planning: registers left unread between two points of one request, request size caps
+    # (some devices refuse the protocol's 125 registers or 2000 bits per read), and the opt-out for
+    # devices that reject reads spanning unmapped registers.
     max_gap: Annotated[int, Field(ge=0, le=124)] = 8
-    max_registers: Annotated[int, Field(ge=1, le=125)] = 125
-    max_bits: Annotated[int, Field(ge=1, le=2000)] = 2000
+    max_registers_per_read: Annotated[int, Field(ge=1, le=125)] = 125
+    max_bits_per_read: Annotated[int, Field(ge=1, le=2000)] = 2000
     per_point_requests: bool = False
-    # Reconnect (TCP) or unit back-off (RTU) after a failure.
+    # Pauses some devices need: between the end of one answer and the next request (on an RTU bus,
+    # before this unit's next request), and after a TCP connection opens, before its first request.
+    request_gap_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    connect_delay_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    # Reconnect (TCP) or unit back-off (RTU) after a failure; back to `backoff_initial` once the
+    # device answers again.
     backoff_initial: Annotated[float, Field(gt=0, le=60)] = 0.5
     backoff_max: Annotated[float, Field(gt=0, le=3600)] = 30.0
 

@@ -82,6 +82,7 @@ class ModbusTestServer:
     bits: int = 2048
     server: ModbusTcpServer | None = None
     trace_packet: Any = None  # fault injection: pymodbus trace_packet(sending, data) -> data
+    trace_connect: Any = None  # pymodbus trace_connect(connected: bool), to see connections open
     rtu: bool = False  # RTU framing over TCP (a serial line behind a terminal server)
 
     def _device(self, unit: int) -> SimDevice:
@@ -97,6 +98,8 @@ class ModbusTestServer:
         kwargs: dict[str, Any] = {"address": ("127.0.0.1", self.port)}
         if self.trace_packet is not None:
             kwargs["trace_packet"] = self.trace_packet
+        if self.trace_connect is not None:
+            kwargs["trace_connect"] = self.trace_connect
         if self.rtu:
             kwargs["framer"] = FramerType.RTU
         server = ModbusTcpServer([self._device(u) for u in self.units], **kwargs)
