@@ -2,7 +2,8 @@
 
 - Protocol libraries (asyncua, pymodbus, pyserial, paho) log at WARNING unless asked otherwise:
   their INFO records run to kilobytes each and their debug output dumps every frame.
-- Every record is one line: a traceback becomes "Type: message (at file:line in function)".
+- Every record is one line: a traceback becomes "Type: message (at file:line in function)"; a
+  protocol library's record is cut at 300 characters (frame dumps), any other at 4,000.
 - The same event repeated within `window_s` is logged once; the next one after the window says
   how many were held back. The table of recent events is bounded (oldest forgotten first) and the
   held-back count is exported as `plantproof_gateway_log_suppressed`.
@@ -17,6 +18,8 @@ from collections import OrderedDict
 from typing import Literal, TextIO
 
 PROTOCOL_LOGGERS = ("asyncua", "pymodbus", "serial", "paho")
+PROTOCOL_MAX_CHARS = 300
+MAX_CHARS = 4000
 LogFormat = Literal["text", "json"]
 _HANDLER_NAME = "plantproof"
 
@@ -71,6 +74,9 @@ def _exception(record: logging.LogRecord) -> str | None:
 
 def _message(record: logging.LogRecord) -> str:
     text = _one_line(record.getMessage())
+    limit = PROTOCOL_MAX_CHARS if record.name.split(".", 1)[0] in PROTOCOL_LOGGERS else MAX_CHARS
+    if len(text) > limit:  # a frame dump or a whole response structure: the start says what it was
+        text = f"{text[:limit]}… ({len(text) - limit} more characters)"
     repeated = getattr(record, "repeated", 0)
     if repeated:
         text += f" (repeated {repeated} times before, not logged)"

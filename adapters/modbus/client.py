@@ -186,7 +186,7 @@ class ModbusConnection:
         self._closed = False
         self._links = LinkLog(log, device.id)
         ep = self.endpoint
-        self._backoff = Backoff(initial=ep.backoff_initial, maximum=ep.backoff_max)
+        self._backoff = Backoff(initial=ep.backoff_initial, maximum=ep.backoff_cap)
         self._last_answer = 0.0  # monotonic time this unit last answered (for request_gap_ms)
         self._said: set[tuple[str, ...]] = set()  # what was already logged once (bounded by points)
         self._last_reject: str | None = None

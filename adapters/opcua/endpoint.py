@@ -39,7 +39,7 @@ class OpcUaEndpoint(BaseModel):
     max_items_per_call: Annotated[int, Field(ge=1)] | None = None  # cap below the server's limit
     queue_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000  # readings buffered for the sink
     backoff_initial: Annotated[float, Field(gt=0, le=60)] = 0.5
-    backoff_max: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    backoff_max: Annotated[float, Field(gt=0, le=3600)] = 10.0  # a server back is read within 10 s
 
     @model_validator(mode="after")
     def _auth_fields(self) -> "OpcUaEndpoint":
