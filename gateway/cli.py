@@ -1,10 +1,12 @@
-"""`plantproof gateway` commands: `run` and `check`."""
+"""`plantproof gateway` commands: `run` and `check`, and the tools `browse`, `read`, `probe`."""
 
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from gateway import tools
 
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
@@ -22,6 +24,9 @@ class LogFormatChoice(StrEnum):
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Gateway YAML config", exists=False, dir_okay=False)
 ]
+
+
+tools.register(app)
 
 
 @app.callback()
