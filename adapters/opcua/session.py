@@ -18,6 +18,7 @@ from typing import Any
 
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from asyncua.ua.ua_binary import nodeid_from_binary, struct_from_binary
 
 from adapters.errors import AdapterError, ConfigError, DeviceRejected, DeviceUnavailable
 from adapters.opcua.certs import (
@@ -114,6 +115,54 @@ def translate(ctx: Context, exc: BaseException, paths: CertPaths | None, step: s
         return DeviceUnavailable(f"{where}: {step} failed: {exc.strerror or exc}")
     text = str(exc) or type(exc).__name__
     return DeviceUnavailable(f"{where}: {step} failed: {text}", "error")
+
+
+_SERVICE_FAULT = 397  # ServiceFault_Encoding_DefaultBinary
+
+
+def _hear_service_faults(client: Client) -> list[int]:
+    """Status codes of ServiceFaults the server answers an OpenSecureChannel with.
+
+    Some servers (node-opcua, for one) refuse an unknown client certificate with a ServiceFault in
+    the OPN response, which asyncua cannot parse (it reports an AssertionError); the code the server
+    sent is what the user needs. Hooks this client's protocol only; a no-op where asyncua differs.
+    """
+    heard: list[int] = []
+    uaclient = client.uaclient
+    make = getattr(uaclient, "_make_protocol", None)
+    if make is None:
+        return heard
+
+    def make_protocol() -> Any:
+        protocol = make()
+        connection: Any = getattr(protocol, "_connection", None)
+        receive = getattr(connection, "receive_from_header_and_body", None)
+        if receive is None:
+            return protocol
+
+        def hearing(header: Any, buf: Any) -> Any:
+            msg = receive(header, buf)
+            if header.MessageType == ua.MessageType.SecureOpen and isinstance(msg, ua.Message):
+                with contextlib.suppress(Exception):
+                    body = msg.body()
+                    type_id = nodeid_from_binary(body)
+                    if type_id.Identifier == _SERVICE_FAULT:
+                        heard.append(int(struct_from_binary(ua.ResponseHeader, body).ServiceResult.value))
+            return msg
+
+        connection.receive_from_header_and_body = hearing
+        return protocol
+
+    uaclient._make_protocol = make_protocol  # type: ignore[method-assign]
+    return heard
+
+
+class _ServerSaid(Exception):
+    """What a server answered that asyncua could not parse: carries its status code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(status_name(code))
+        self.code = code
 
 
 async def disconnect(client: Client, within_s: float) -> None:
@@ -215,6 +264,7 @@ async def open_client(ctx: Context, lost: asyncio.Event | None = None) -> Client
     client.session_timeout = int(ep.session_timeout_s * 1000)
     paths: CertPaths | None = None
     step = "connect"
+    heard = _hear_service_faults(client)
     try:
         if ep.security != "none":
             mode = _MODES[ep.security]
@@ -237,11 +287,21 @@ async def open_client(ctx: Context, lost: asyncio.Event | None = None) -> Client
             client.set_user(ep.username)
             client.set_password(ep.password.get_secret_value())
         step = "opening a session"
-        await asyncio.wait_for(client.connect(), ep.timeout * 3)
+        # Cancelled mid-handshake, asyncua would leave a created session on the server: the attempt
+        # is let finish (bounded by its timeout) so that it can be closed properly.
+        attempt = asyncio.ensure_future(asyncio.wait_for(client.connect(), ep.timeout * 3))
+        try:
+            await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                await attempt
+            raise
     except BaseException as exc:
         await disconnect(client, ep.timeout)
         if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
             raise
+        if heard and status_of(exc) is None:
+            exc = _ServerSaid(heard[-1])
         raise translate(ctx, exc, paths, step) from None
     if lost is not None:
 
