@@ -24,7 +24,7 @@ class LinkLog:
         text = str(exc)
         if text != self._last:
             self._last = text
-            self.log.warning("%s; retrying in %.1f s (repeats are not logged)", text, retry_in)
+            self.log.warning("%s; retrying (next in %.1f s; logged again when it changes)", text, retry_in)
         else:
             self.log.debug("%s; retrying in %.1f s", text, retry_in)
 

@@ -79,7 +79,7 @@ def _message(record: logging.LogRecord) -> str:
         text = f"{text[:limit]}… ({len(text) - limit} more characters)"
     repeated = getattr(record, "repeated", 0)
     if repeated:
-        text += f" (repeated {repeated} times before, not logged)"
+        text += f" ({repeated} more like it held back in the last {_LIMIT.window_s:.0f} s)"
     return text
 
 

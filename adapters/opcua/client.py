@@ -45,18 +45,11 @@ from adapters.linklog import LinkLog
 from adapters.opcua import nodes
 from adapters.opcua.endpoint import OpcUaEndpoint
 from adapters.opcua.session import LINK_ERRORS, Context, disconnect, open_client, status_of, translate
+from adapters.opcua.subscribe import NODE_REFUSALS, max_items_per_call, subscribe
 
 log = logging.getLogger(__name__)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-# Monitored-item refusals that mean the node itself is wrong: the point is bad, polling cannot help.
-_NODE_REFUSALS = {
-    int(ua.StatusCodes.BadNodeIdUnknown),
-    int(ua.StatusCodes.BadNodeIdInvalid),
-    int(ua.StatusCodes.BadAttributeIdInvalid),
-    int(ua.StatusCodes.BadNotReadable),
-    int(ua.StatusCodes.BadUserAccessDenied),
-}
 
 
 def quality_of(status: ua.StatusCode | None) -> int:
@@ -201,7 +194,7 @@ class OpcUaConnection:
         raw = variant.Value if variant is not None else None
         ts = ts_ns_of(value)
         if quality >= QUALITY_BAD:
-            if status is not None and status in _NODE_REFUSALS:
+            if status is not None and status in NODE_REFUSALS:
                 self._node_refused(point, status)
             return RawReading(point.name, ts, None, QUALITY_BAD, status)
         mismatch = nodes.type_mismatch(point, variant.VariantType, raw) if variant is not None else None
@@ -328,72 +321,30 @@ class OpcUaConnection:
             await asyncio.gather(*tasks, return_exceptions=True)
         raise DeviceUnavailable(f"device {self.device.id!r}: connection to {self.endpoint.url} lost")
 
-    async def _max_items_per_call(self, client: Client) -> int | None:
-        limit = self.endpoint.max_items_per_call
-        node = client.get_node(
-            ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall
-        )
-        try:
-            server_limit = int(await node.read_value() or 0)
-        except (ua.UaError, TypeError, ValueError):
-            server_limit = 0  # not published: no limit
-        if server_limit > 0:
-            limit = min(limit, server_limit) if limit else server_limit
-        return limit
-
     async def _subscribe(self, client: Client, lost: asyncio.Event) -> dict[float, list[str]]:
         """Monitored items for every scan group; returns {interval: points to poll instead}."""
-        polled: dict[float, list[str]] = {}
+        groups = self.device.scan_groups
         if self.endpoint.mode == "poll":
-            for group in self.device.scan_groups:
-                names = [n for n in group.points if n in self._nodes]
-                polled.setdefault(group.interval_s, []).extend(names)
+            polled: dict[float, list[str]] = {}
+            for group in groups:
+                polled.setdefault(group.interval_s, []).extend(n for n in group.points if n in self._nodes)
             return polled
-        limit = await self._max_items_per_call(client)
-        handler = _Handler(self, lost)
-        results: list[Any] = []
-        calls = 0
-        for group in self.device.scan_groups:
-            period_ms = group.interval_s * 1000
-            names = [n for n in group.points if n in self._nodes]
-            try:
-                sub = await client.create_subscription(period_ms, handler)
-            except ua.UaStatusCodeError as exc:
-                log.warning("device %s: subscription refused (%s); polling instead", self.device.id, exc)
-                polled.setdefault(group.interval_s, []).extend(names)
-                continue
-            _capture_item_results(sub, results)
-            step = limit or len(names) or 1
-            for start in range(0, len(names), step):
-                chunk = names[start : start + step]
-                results.clear()
-                handles = await sub.subscribe_data_change(
-                    [client.get_node(self._nodes[n]) for n in chunk],
-                    sampling_interval=ua.Double(period_ms),
-                    queuesize=10,
-                )
-                calls += 1
-                for name, handle in zip(chunk, handles, strict=True):
-                    if not isinstance(handle, ua.StatusCode):
-                        continue
-                    if int(handle.value) in _NODE_REFUSALS:
-                        self._node_refused(self.device.device_type.by_name[name], int(handle.value))
-                    else:  # refused for another reason: read it at the scan interval
-                        polled.setdefault(group.interval_s, []).append(name)
-                self._revised(group.name, period_ms, results)
-        self.status.extra["monitored_item_calls"] = float(calls)
-        return polled
-
-    def _revised(self, group: str, asked_ms: float, results: list[Any]) -> None:
-        got = sorted({float(r.RevisedSamplingInterval) for r in results if r.StatusCode.is_good()})
-        slower = [g for g in got if g > asked_ms + 1e-6]
-        if slower:
+        limit = await max_items_per_call(client, self.endpoint.max_items_per_call)
+        done = await subscribe(client, groups, self._nodes, _Handler(self, lost), limit)
+        for refusal in done.refusals:
+            self._once(("subscription", refusal), "device %s: subscription refused (%s); polling instead",
+                       self.device.id, refusal)  # fmt: skip
+        for name, code in done.refused.items():
+            self._node_refused(self.device.device_type.by_name[name], code)
+        for group_name, (asked_ms, slower) in done.slower.items():
             self._once(
-                ("revised", group),
+                ("revised", group_name),
                 "device %s scan group %s: asked the server to sample every %g ms, it revised that to "
                 "%s ms; values may change between samples unseen. For a fixed rate, set 'mode: poll'",
-                self.device.id, group, asked_ms, "/".join(f"{g:g}" for g in slower),
+                self.device.id, group_name, asked_ms, "/".join(f"{g:g}" for g in slower),
             )  # fmt: skip
+        self.status.extra["monitored_item_calls"] = float(done.calls)
+        return done.polled
 
     async def _poll(self, client: Client, interval: float, names: list[str]) -> None:
         next_due = time.monotonic()
@@ -488,30 +439,3 @@ class OpcUaConnection:
     async def close(self) -> None:
         self._closed = True
         await self._close_client()
-
-
-def _capture_item_results(sub: Any, captured: list[Any]) -> None:
-    """Collect the raw CreateMonitoredItems results of a subscription, for the revised intervals.
-
-    asyncua keeps only the item ids; the server's revised sampling interval is in the results, so
-    the service call of this subscription's session object is wrapped (for this subscription only).
-    """
-    server = sub.server
-    original = server.create_monitored_items
-
-    async def create_monitored_items(params: Any) -> Any:
-        results = await original(params)
-        captured.extend(results)
-        return results
-
-    sub.server = _Capturing(server, create_monitored_items)
-
-
-class _Capturing:
-    """The subscription's service object, with create_monitored_items replaced."""
-
-    def __init__(self, inner: Any, create: Any) -> None:
-        self._inner, self.create_monitored_items = inner, create
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)

@@ -56,7 +56,7 @@ def test_repeats_are_held_back_and_counted(stream: io.StringIO) -> None:
     assert limit.suppressed == 3 + 4 and logs.suppressed() == 7
     limit.window_s = 0  # the window passes: the next one says how many were held back
     log.warning("device %s: no answer; retrying in %.1f s", "mb-1", 16.0)
-    assert "(repeated 3 times before, not logged)" in lines(stream)[-1]
+    assert "(3 more like it held back in the last 0 s)" in lines(stream)[-1]
 
 
 def test_bounded_event_table() -> None:
