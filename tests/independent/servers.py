@@ -83,3 +83,53 @@ class NodeOpcUaServer:
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
+
+
+def libmodbus_missing() -> str | None:
+    if shutil.which("cc") is None:
+        return "no C compiler (cc) to build the libmodbus slave"
+    if not Path("/usr/include/modbus/modbus.h").is_file():
+        return "libmodbus-dev is not installed (`make servers` installs it as root)"
+    return None
+
+
+class LibmodbusSlave:
+    """tests/independent/modbus_slave.c, built against Debian's libmodbus, serving given words."""
+
+    def __init__(self, workdir: Path, words: list[tuple[str, int, int]]) -> None:
+        self.workdir, self.words = workdir, words
+        self.port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        reason = libmodbus_missing()
+        if reason:
+            pytest.skip(reason)
+        binary = self.workdir / "modbus_slave"
+        subprocess.run(
+            [
+                "cc",
+                "-O2",
+                "-o",
+                str(binary),
+                str(HERE / "modbus_slave.c"),
+                "-I/usr/include/modbus",
+                "-lmodbus",
+            ],
+            check=True,
+        )
+        values = self.workdir / "values.txt"
+        values.write_text("".join(f"{t} {a} {w}\n" for t, a, w in self.words))
+        self.proc = subprocess.Popen(
+            [str(binary), str(self.port), str(values)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            raise RuntimeError(f"libmodbus slave did not start: {line!r}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(5)
+            self.proc = None
