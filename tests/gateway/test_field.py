@@ -114,3 +114,60 @@ async def test_unmapped_state_codes_are_named_once(
         await asyncio.gather(task, return_exceptions=True)
         sub.stop()
         await srv.stop()
+
+
+async def test_an_outage_costs_a_few_lines_of_log(tmp_path: Path, mqtt_broker: MosquittoServer) -> None:
+    """Two OPC UA and two Modbus devices at default log settings; one of each loses its server and
+    gets it back: a handful of one-line events, not kilobytes per retry (the short version of
+    `python -m bench.log_volume`)."""
+    import io
+
+    from gateway import logs
+
+    opc = [OpcUaTestServer([(f"opc-{i}", CNC_DT)]) for i in (1, 2)]
+    mb = [ModbusTestServer({1: CNC_DT}) for _ in (1, 2)]
+    for server in (*opc, *mb):
+        await server.start()
+    devices = [
+        {
+            "id": f"opc-{i}",
+            "type": "cnc_machine.yaml",
+            "protocol": "opcua",
+            "endpoint": {"url": s.url, "backoff_max": 1},
+        }
+        for i, s in ((1, opc[0]), (2, opc[1]))
+    ] + [modbus_device(f"mb-{i}", port=s.port, interval=1.0) for i, s in ((1, mb[0]), (2, mb[1]))]
+    for d in devices[2:]:
+        d["endpoint"] = {"host": "127.0.0.1", "port": d["endpoint"]["port"], "unit_id": 1, "backoff_max": 1}
+    gw = f"gw-{uuid.uuid4().hex[:6]}"
+    path = write_config(tmp_path, mqtt_broker.url, devices, gateway_id=gw, link_lost_after_s=2.0)
+    out = io.StringIO()
+    logs.configure("INFO", "text", stream=out)
+    gateway = Gateway(load_config(path))
+    task = asyncio.create_task(gateway.run())
+    try:
+        await asyncio.sleep(3)
+        await opc[1].stop()
+        await mb[1].stop()
+        await asyncio.sleep(4)  # many retries, past link_lost_after_s: deaths published
+        await opc[1].start()
+        await mb[1].start()
+        for _ in range(300):
+            if "opc-2 back after" in out.getvalue() and "mb-2 back after" in out.getvalue():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for handler in list(logging.getLogger().handlers):
+            if handler.get_name() == "plantproof":
+                logging.getLogger().removeHandler(handler)
+        for server in (*opc, *mb):
+            await server.stop()
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert "opc-2 back after" in text and "mb-2 back after" in text and "opc-2 lost for" in text, text
+    assert not any(" INFO asyncua" in line or " DEBUG " in line for line in lines), text
+    assert max(len(line) for line in lines) < 700, text
+    assert len(text.encode()) < 8000, text  # the outage of two devices, start and stop included
+    print(f"{len(lines)} lines, {len(text.encode())} bytes for an outage of two devices")
