@@ -108,7 +108,11 @@ class _Process:
                     f"(log {self.log}):\n{_tail(self.log)}"
                 )
             time.sleep(0.05)
-        self._after_start()
+        try:
+            self._after_start()
+        except BaseException:
+            self.kill()  # never leave a half-started server behind
+            raise
 
     def _ready(self, log_start: int) -> bool:
         try:
