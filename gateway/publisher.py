@@ -4,9 +4,10 @@ With end-to-end acknowledgement (`confirm`, the default) a PUBACK only frees a s
 an envelope leaves the spool when a collector's `$stored` watermark covers it, so a broker that
 crashes with acknowledged messages not yet on its disk loses nothing. The publisher sends again
 what lies beyond the watermark on every new connection (paho itself re-sends its in-flight
-window), and when a collector is evidently alive — a `$stored` arrives — but its watermark has not
-moved for `resend_after_s` although the broker acknowledged more: what a crashed broker lost, or
-sent to a collector session that did not exist yet. The collector's ledger makes copies harmless.
+window), and when a collector answers — a `$stored` arrives — without moving its watermark, which
+then stays for `resend_after_s` although the broker acknowledged more: what a crashed broker lost,
+or passed on before the collector's session existed again. A collector that is down answers
+nothing, so it causes no resends. The collector's ledger makes copies harmless.
 Without end-to-end acknowledgement an envelope leaves on its PUBACK.
 
 An outage of any length (within the spool's byte bound) loses nothing either way.
@@ -48,27 +49,29 @@ class Publisher:
         self.stored = NOTHING_STORED  # the collectors' watermark: every seq up to it is committed
         self._acked_through = NOTHING_STORED  # highest seq the broker acknowledged
         self._moved_at = time.monotonic()  # the watermark last moved (or the last resend began)
-        self._resend = False
+        self._stuck = False  # a collector answered since then without moving the watermark
         self._confirmed = asyncio.Event()
 
     def confirmed(self, seq: int) -> None:
         """A `$stored` watermark arrived (it never moves back)."""
         if not self.confirm:
             return
-        now = time.monotonic()
         if seq > self.stored:
             self.stored = seq
-            self._moved_at = now
+            self._moved_at = time.monotonic()
+            self._stuck = False
             self._confirmed.set()
             if self.metrics is not None:
                 self.metrics.stored_seq.set(seq)
-        elif self._acked_through > self.stored and now - self._moved_at >= self.resend_after_s:
-            log.warning("the collectors' watermark stays at %d for %.0f s although the broker has up to %d:"
-                        " sending again what lies beyond it", self.stored, now - self._moved_at,
-                        self._acked_through)  # fmt: skip
-            self._moved_at = now
-            self._resend = True
+        else:
+            self._stuck = True
             self._confirmed.set()
+
+    def _resend_in(self, now: float) -> float | None:
+        """Seconds until what lies beyond a stuck watermark is sent again (None: nothing to resend)."""
+        if not (self.confirm and self._stuck and self._acked_through > self.stored):
+            return None
+        return max(0.0, self._moved_at + self.resend_after_s - now)
 
     async def run(self) -> None:
         cursor = -1  # highest seq handed to paho on this connection
@@ -77,13 +80,21 @@ class Publisher:
         inflight: dict[asyncio.Future[Any], tuple[int, str, int, float]] = {}
         while True:
             connected = self.client.connected.is_set()
-            if connected and (self.client.connects != connection or self._resend):
+            resend_in = self._resend_in(time.monotonic())
+            if connected and resend_in == 0:
+                log.warning(
+                    "the collectors' watermark stays at %d although the broker acknowledged up to %d:"
+                    " sending again what lies beyond it",
+                    self.stored,
+                    self._acked_through,
+                )
+            if connected and (self.client.connects != connection or resend_in == 0):
                 connection = self.client.connects
                 if self.confirm:  # a broker may have lost what it acknowledged: resend it
                     cursor = self.stored
                     self._moved_at = time.monotonic()
+                    self._stuck = False
                     self.resends += 1
-                    self._resend = False
             if self.stored > deleted_through:
                 self._confirmed.clear()
                 deleted = await self.spool.delete_through(self.stored)
@@ -111,9 +122,11 @@ class Publisher:
                 wake.add(asyncio.ensure_future(self.spool.appended.wait()))
             if self.confirm:
                 wake.add(asyncio.ensure_future(self._confirmed.wait()))
+            resend_in = self._resend_in(time.monotonic())
+            timeout = 5.0 if resend_in is None else min(5.0, resend_in + 0.01)
             try:
                 done, _ = await asyncio.wait(
-                    set(inflight) | wake, timeout=5.0, return_when=asyncio.FIRST_COMPLETED
+                    set(inflight) | wake, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
                 for waiter in wake:
