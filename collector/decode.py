@@ -5,6 +5,7 @@ Pure: no I/O. The pipeline looks devices up in the registry between `parse` and 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -168,7 +169,20 @@ def parse(topic: str, payload: bytes, limits: Limits, size: int | None = None) -
         raise RejectedError(
             f"envelope dev {envelope.dev!r} differs from the topic's device {parsed.device!r}"
         )
+    if isinstance(envelope, wire.Birth):
+        twice = _repeated(p.name for p in envelope.points)
+        if twice is not None:
+            raise RejectedError(f"invalid envelope at $.points: point {twice!r} appears twice")
     return Parsed(parsed, envelope, None, payload)
+
+
+def _repeated(names: Iterable[str]) -> str | None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _parse_ack(topic: Topic, payload: bytes) -> Parsed:

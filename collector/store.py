@@ -156,8 +156,8 @@ class Store:
             except RejectedError as exc:
                 why = str(exc)
             except Exception as exc:  # a decoder fault must cost one message, never the process
-                log.exception("decoding a message on %r failed", msg.topic[:200])
                 why = f"could not be decoded: {type(exc).__name__}: {exc}"
+                log.error("message on %r: %s", msg.topic[:200], why)
             ident = identify(msg.topic, msg.payload) if msg.size is None else None
             dead.append(dead_letter(msg.topic, msg.payload, why, self.limits, msg.size, ident))
         return parsed, dead

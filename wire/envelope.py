@@ -146,7 +146,7 @@ def decode(payload: bytes | bytearray | memoryview | str) -> Envelope:
     try:
         envelope = _decoder.decode(payload)
     except RecursionError:
-        raise WireError(f"nesting deeper than {MAX_DEPTH} levels", "$") from None
+        raise WireError("nesting deeper than the decoder allows", "$") from None
     except msgspec.ValidationError as exc:
         message = str(exc)
         match = _AT.search(message)
