@@ -202,7 +202,9 @@ class MqttSource:
                 return
             self._buffer.append(d)
             self._held += len(d.payload)
+            held = self._held
             wake = len(self._buffer) == 1
+        self.metrics.queue_bytes.set(held)
         if wake:
             self.loop.call_soon_threadsafe(self._ready.set)
 
@@ -222,5 +224,7 @@ class MqttSource:
             out = [self._buffer.popleft() for _ in range(n)]
             if not self._buffer:
                 self._ready.clear()
+            held = self._held
         self.metrics.received.inc(n)
+        self.metrics.queue_bytes.set(held)
         return out

@@ -128,7 +128,7 @@ class Store:
                 self._conn.commit()
             except psycopg.OperationalError as exc:
                 self._conn = None
-                raise StoreUnavailableError(f"database unavailable: {exc}") from None
+                raise StoreUnavailableError(f"database unavailable: {_one_line(exc)}") from None
             self.storage = "timescaledb" if row else "postgresql"
         return self._conn
 
@@ -177,7 +177,7 @@ class Store:
         except psycopg.OperationalError as exc:
             self.registry.rollback()
             self.close()
-            raise StoreUnavailableError(f"batch not committed: {exc}") from None
+            raise StoreUnavailableError(f"batch not committed: {_one_line(exc)}") from None
         except BaseException:
             self.registry.rollback()
             if conn.closed or conn.broken:
@@ -378,6 +378,10 @@ class Store:
             " WHERE d < (SELECT watermark FROM rollup_watermark) ON CONFLICT DO NOTHING",
             ([date.fromordinal(date(1970, 1, 1).toordinal() + d) for d in sorted(days)],),
         )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _check_sent(env: wire.Birth | wire.Death, window: tuple[int, int]) -> None:
