@@ -94,11 +94,9 @@ def test_gateway_environment_errors_name_the_variable(
     monkeypatch.setenv(name, value)
     result = CliRunner().invoke(gateway_app, ["check", "--config", str(_gateway(tmp_path))])
     assert result.exit_code == 2
-    assert (
-        result.output.strip().splitlines() == [f"error: environment variable {expected}"]
-        or expected in result.output
-    )
-    assert len(result.output.strip().splitlines()) == 1 and SECRET not in result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"error: environment variable {expected}"), line
+    assert SECRET not in result.output
 
 
 def test_an_mqtt_url_from_the_environment_gives_up_its_credentials(
