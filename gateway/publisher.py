@@ -4,10 +4,10 @@ With end-to-end acknowledgement (`confirm`, the default) a PUBACK only frees a s
 an envelope leaves the spool when a collector's `$stored` watermark covers it, so a broker that
 crashes with acknowledged messages not yet on its disk loses nothing. The publisher sends again
 what lies beyond the watermark on every new connection (paho itself re-sends its in-flight
-window), and when a collector answers — a `$stored` arrives — without moving its watermark, which
-then stays for `resend_after_s` although the broker acknowledged more: what a crashed broker lost,
-or passed on before the collector's session existed again. A collector that is down answers
-nothing, so it causes no resends. The collector's ledger makes copies harmless.
+window), and when a collector has answered since the last sending — a `$stored` arrived — but its
+watermark then stays below what the broker acknowledged for `resend_after_s`: what a crashed broker
+lost, or passed on before the collector's session existed (again). A collector that is down answers
+nothing, so it causes one resend at most. The collector's ledger makes copies harmless.
 Without end-to-end acknowledgement an envelope leaves on its PUBACK.
 
 An outage of any length (within the spool's byte bound) loses nothing either way.
@@ -49,27 +49,24 @@ class Publisher:
         self.stored = NOTHING_STORED  # the collectors' watermark: every seq up to it is committed
         self._acked_through = NOTHING_STORED  # highest seq the broker acknowledged
         self._moved_at = time.monotonic()  # the watermark last moved (or the last resend began)
-        self._stuck = False  # a collector answered since then without moving the watermark
+        self._heard = False  # a collector answered since the last (re)sending began
         self._confirmed = asyncio.Event()
 
     def confirmed(self, seq: int) -> None:
         """A `$stored` watermark arrived (it never moves back)."""
         if not self.confirm:
             return
+        self._heard = True
         if seq > self.stored:
             self.stored = seq
             self._moved_at = time.monotonic()
-            self._stuck = False
-            self._confirmed.set()
             if self.metrics is not None:
                 self.metrics.stored_seq.set(seq)
-        else:
-            self._stuck = True
-            self._confirmed.set()
+        self._confirmed.set()
 
     def _resend_in(self, now: float) -> float | None:
         """Seconds until what lies beyond a stuck watermark is sent again (None: nothing to resend)."""
-        if not (self.confirm and self._stuck and self._acked_through > self.stored):
+        if not (self.confirm and self._heard and self._acked_through > self.stored):
             return None
         return max(0.0, self._moved_at + self.resend_after_s - now)
 
@@ -93,7 +90,7 @@ class Publisher:
                 if self.confirm:  # a broker may have lost what it acknowledged: resend it
                     cursor = self.stored
                     self._moved_at = time.monotonic()
-                    self._stuck = False
+                    self._heard = False
                     self.resends += 1
             if self.stored > deleted_through:
                 self._confirmed.clear()
