@@ -183,8 +183,8 @@ class Pipeline:
             return total
 
     def _store_refused(self, msg: Message, exc: Exception, store: Store) -> BatchResult:
-        log.error("message on %r could not be stored: %s: %s", msg.topic[:200], type(exc).__name__, exc)
-        why = f"could not be stored: {type(exc).__name__}: {exc}"
+        why = f"could not be stored: {type(exc).__name__}: {' '.join(str(exc).split())}"
+        log.error("message on %r %s", msg.topic[:200], why)
         letter = dead_letter(
             msg.topic, msg.payload, why, store.limits, msg.size, identify(msg.topic, msg.payload)
         )
@@ -192,10 +192,18 @@ class Pipeline:
             result = store.write_parsed([], [letter])
         except StoreUnavailableError:
             raise
-        except Exception as again:  # not even the dead letter: keep its reason, drop what it refused
+        except Exception as again:  # not even the dead letter: keep its reason without the payload
             log.error("dead letter refused too (%s); storing it without its payload", again)
-            bare = DeadLetter(repr(msg.topic)[:1000], b"", f"{why}; dead letter refused: {again}")
-            result = store.write_parsed([], [bare])
+            bare = DeadLetter(repr(msg.topic)[:1000], b"", f"{why}; dead letter refused: {again}"[:4000])
+            try:
+                result = store.write_parsed([], [bare])
+            except StoreUnavailableError:
+                raise
+            except Exception as last:  # the database refuses plain text: say so, and go on
+                log.error(
+                    "message on %r lost: not even its reason could be stored: %s", msg.topic[:200], last
+                )
+                return BatchResult(messages=1)
         result.gateways |= {(wire.parse_topic(msg.topic).site, letter.gw)} if letter.gw else set()
         return result
 

@@ -139,6 +139,7 @@ class MqttSource:
         self.metrics.overflow_reconnects.inc()
         with self._lock:
             self._overflowed = False
+            self.generation += 1  # a mid of the old connection must never be acknowledged on the new one
         try:
             await asyncio.to_thread(self._restart)
         finally:
@@ -176,6 +177,8 @@ class MqttSource:
         log.info("MQTT connected (session present: %s)", flags.session_present)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        with self._lock:
+            self.generation += 1  # what came on this connection is redelivered: never ack it later
         self.loop.call_soon_threadsafe(self.connected.clear)
         log.warning("MQTT disconnected: %s", reason)
 
