@@ -192,6 +192,7 @@ class Store:
         now_ns: int | None,
     ) -> tuple[BatchResult, set[date]]:  # fmt: skip
         reg, limits = self.registry, self.limits
+        history = source.startswith("import:")  # a history import describes devices it does not own
         result = BatchResult(dead_letters=dead)
         window = limits.window(now_ns if now_ns is not None else time.time_ns())
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ROLLUP_LOCK,))
@@ -232,7 +233,6 @@ class Store:
                     continue
                 try:
                     _check_sent(env, window)
-                    history = source != "mqtt"
                     if isinstance(env, wire.Birth):
                         reg.birth(conn, topic.site, env, history=history)
                     else:
@@ -247,7 +247,7 @@ class Store:
             env, site = entry.env, entry.parsed.topic.site
             assert isinstance(env, wire.Data)
             try:
-                r = self._rows(conn, site, env, window, history=source != "mqtt")
+                r = self._rows(conn, site, env, window, history=history)
             except RejectedError as exc:
                 dead.append(entry.refused(str(exc), limits))
                 continue
