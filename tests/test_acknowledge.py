@@ -228,10 +228,9 @@ async def test_what_was_sent_before_any_collector_subscribed_is_sent_again_once_
         await _until(lambda: gateway.publisher is not None and gateway.publisher.published > 0, 30, "PUBACKs")
         collector.start()  # a collector that never saw those: it answers with the retained birth only
         await _until(lambda: gateway.spool.stats().depth == 0, 120, "the resend")
+        # stored at all only because the gateway sent them again once the collector answered
         assert scalar(dsn, "SELECT count(*) FROM readings") == 200
-        assert (
-            gateway.publisher is not None and gateway.publisher.resends >= 2
-        )  # the first connect, then this
+        assert gateway.publisher is not None and gateway.publisher.resends >= 1
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
