@@ -2,6 +2,7 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY infra infra
 COPY adapters adapters
 COPY wire wire
 COPY gateway gateway

@@ -54,6 +54,12 @@ MODULES = (
         120,
         results_optional=True,
     ),
+    Module(
+        "bench_ack",
+        ("--points", "200000"),
+        "gateway to database, 200,000 points, with and without end-to-end acknowledgement",
+        150,
+    ),
     Module("bench_kpi", (), "1,000 devices x 10,000 state events (10 M), computation only", 90),
     Module(
         "bench_simulators",

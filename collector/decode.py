@@ -5,7 +5,10 @@ Pure: no I/O. The pipeline looks devices up in the registry between `parse` and 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import msgspec
 
 import wire
 from collector.errors import CollectorError
@@ -37,16 +40,21 @@ class DeadLetter:
     topic: str
     payload: bytes
     error: str
+    # The (gw, seq) of a refused gateway envelope, when it can be told: the watermark counts it handled.
+    gw: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """A message that follows the wire contract; `envelope` is None for `$status`."""
+    """A message that follows the wire contract; `envelope` is None for the gateway-level topics
+    (`$status` carries `status`, `$dropped` carries `dropped`, `$stored` is a collector's own)."""
 
     topic: Topic
     envelope: wire.Envelope | None
     status: bytes | None = None
     payload: bytes = b""
+    dropped: wire.Dropped | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +70,17 @@ class DevicePoints:
 
     device_id: int
     points: dict[str, PointRef]
+    owner: str = ""  # the gateway that registered the device; only it may send data or births for it
     ids: dict[str, int] = field(default_factory=dict, compare=False)
     # Points whose values are plain numbers (not state, string or bool): the fast path of to_rows.
     plain: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
-    def of(cls, device_id: int, points: dict[str, PointRef]) -> DevicePoints:
+    def of(cls, device_id: int, points: dict[str, PointRef], owner: str = "") -> DevicePoints:
         plain = frozenset(
             n for n, r in points.items() if r.kind != "state" and r.dtype not in ("string", "bool")
         )
-        return cls(device_id, points, {n: r.point_id for n, r in points.items()}, plain)
+        return cls(device_id, points, owner, {n: r.point_id for n, r in points.items()}, plain)
 
 
 @dataclass(slots=True)
@@ -92,17 +101,55 @@ class Rows:
         return len(self.times) + len(self.text)
 
 
-def dead_letter(topic: str, payload: bytes, error: str, limits: Limits) -> DeadLetter:
+def dead_letter(
+    topic: str, payload: bytes, error: str, limits: Limits, size: int | None = None,
+    ident: tuple[str, int] | None = None,
+) -> DeadLetter:  # fmt: skip
+    """A dead letter keeping at most `dead_letter_payload_bytes` of the payload (`size`: its real size)."""
+    size = len(payload) if size is None else size
     keep = payload[: limits.dead_letter_payload_bytes]
-    if len(keep) < len(payload):
-        error = f"{error} (payload truncated to {len(keep)} of {len(payload)} bytes)"
-    return DeadLetter(topic, bytes(keep), error)
+    if len(keep) < size:
+        error = f"{error} (payload truncated to {len(keep)} of {size} bytes)"
+    # Text columns hold no NUL character: the reason is always storable.
+    gw, seq = ident if ident is not None else (None, None)
+    return DeadLetter(topic.replace("\x00", "\\x00"), bytes(keep), error.replace("\x00", "\\x00"), gw, seq)
 
 
-def parse(topic: str, payload: bytes, limits: Limits) -> Parsed:
-    """Topic and envelope checks that need no registry; raises RejectedError with the reason."""
-    if len(payload) > limits.max_payload_bytes:
-        raise RejectedError(f"oversized: {len(payload)} bytes > limit {limits.max_payload_bytes}")
+class _Identity(msgspec.Struct):
+    schema: str = ""
+    gw: str = ""
+    seq: int = -1
+
+
+_identity = msgspec.json.Decoder(_Identity)
+_SEQUENCED_SCHEMAS = {"data": "plantproof.data/", "birth": "plantproof.birth/", "death": "plantproof.death/"}
+
+
+def identify(topic: str, payload: bytes) -> tuple[str, int] | None:
+    """(gw, seq) of a gateway envelope that failed validation, if its topic and fields still say so.
+
+    Only an envelope on its own gateway's topic counts: the broker's ACL lets a gateway publish only
+    there, so no account can mark another gateway's seqs handled.
+    """
+    try:
+        parsed = wire.parse_topic(topic)
+        ident = _identity.decode(payload)
+    except (wire.WireError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    prefix = _SEQUENCED_SCHEMAS.get(parsed.kind)
+    if prefix is None or not ident.schema.startswith(prefix) or ident.gw != parsed.gateway:
+        return None
+    return (ident.gw, ident.seq) if 0 <= ident.seq < 2**63 else None
+
+
+def parse(topic: str, payload: bytes, limits: Limits, size: int | None = None) -> Parsed:
+    """Topic and envelope checks that need no registry; raises RejectedError with the reason.
+
+    `size` is the payload's size on the wire when `payload` holds only its beginning (oversized).
+    """
+    size = len(payload) if size is None else size
+    if size > limits.max_payload_bytes:
+        raise RejectedError(f"oversized: {size} bytes > limit {limits.max_payload_bytes}")
     try:
         parsed = wire.parse_topic(topic)
     except wire.WireError as exc:
@@ -111,6 +158,8 @@ def parse(topic: str, payload: bytes, limits: Limits) -> Parsed:
         if payload not in (wire.STATUS_ONLINE, wire.STATUS_OFFLINE):
             raise RejectedError(f"bad $status payload {payload[:32]!r}: expected b'online' or b'offline'")
         return Parsed(parsed, None, bytes(payload))
+    if parsed.kind in ("$stored", "$dropped"):
+        return _parse_ack(parsed, payload)
     try:
         envelope = wire.decode_as(parsed.kind, payload)
     except wire.WireError as exc:
@@ -122,7 +171,30 @@ def parse(topic: str, payload: bytes, limits: Limits) -> Parsed:
         raise RejectedError(
             f"envelope dev {envelope.dev!r} differs from the topic's device {parsed.device!r}"
         )
+    if isinstance(envelope, wire.Birth):
+        twice = _repeated(p.name for p in envelope.points)
+        if twice is not None:
+            raise RejectedError(f"invalid envelope at $.points: point {twice!r} appears twice")
     return Parsed(parsed, envelope, None, payload)
+
+
+def _repeated(names: Iterable[str]) -> str | None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def _parse_ack(topic: Topic, payload: bytes) -> Parsed:
+    try:
+        ack = wire.decode_stored(payload) if topic.kind == "$stored" else wire.decode_dropped(payload)
+    except wire.WireError as exc:
+        raise RejectedError(f"invalid {topic.kind} message: {exc}") from None
+    if ack.gw != topic.gateway:
+        raise RejectedError(f"{topic.kind} gw {ack.gw!r} differs from the topic's gateway {topic.gateway!r}")
+    return Parsed(topic, None, payload=payload, dropped=ack if isinstance(ack, wire.Dropped) else None)
 
 
 _NUMBERS = frozenset((int, float))

@@ -139,19 +139,32 @@ def import_csv(
 def _read(
     path: Path, raw: bytes, devices: dict[str, ImportDevice]
 ) -> dict[str, list[tuple[str, int, object, int]]]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    reader = csv.DictReader(text.splitlines())
+    try:
+        missing = {"time", "device", "point", "value"} - set(reader.fieldnames or [])
+        return _read_rows(path, reader, missing, devices)
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def _read_rows(
+    path: Path, reader: csv.DictReader[str], missing: set[str], devices: dict[str, ImportDevice]
+) -> dict[str, list[tuple[str, int, object, int]]]:
     points = {dev: {p.name: p for p in d.points} for dev, d in devices.items()}
     samples: dict[str, list[tuple[str, int, object, int]]] = defaultdict(list)
     unknown_devices: dict[str, int] = {}
     unknown_points: dict[tuple[str, str], int] = {}
     bad: list[str] = []
-    reader = csv.DictReader(raw.decode("utf-8-sig").splitlines())
-    missing = {"time", "device", "point", "value"} - set(reader.fieldnames or [])
     if missing:
         raise ImportFileError(
             f"{path}: missing column(s) {sorted(missing)} (need time, device, point, value[, quality])"
         )
     for line, row in enumerate(reader, start=2):
-        dev, name = row["device"].strip(), row["point"].strip()
+        dev, name = (row["device"] or "").strip(), (row["point"] or "").strip()  # None: a short row
         if dev not in devices:
             unknown_devices.setdefault(dev, line)
             continue
@@ -163,8 +176,10 @@ def _read(
             quality = int(row.get("quality") or 0)
             if quality not in (0, 1, 2):
                 raise ValueError(f"quality {quality} is not 0, 1 or 2")
-            value, quality = _value(row["value"].strip(), point, devices[dev].state_maps.get(name), quality)
-            samples[dev].append((name, _time_ns(row["time"]), value, quality))
+            value, quality = _value(
+                (row["value"] or "").strip(), point, devices[dev].state_maps.get(name), quality
+            )
+            samples[dev].append((name, _time_ns(row["time"] or ""), value, quality))
         except ValueError as exc:
             bad.append(f"line {line}: {exc}")
     problems: list[str] = []

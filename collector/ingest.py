@@ -1,8 +1,10 @@
 """The ingest pipeline: MQTT source → bounded queue → batches → store → acknowledgement.
 
-A batch is acknowledged only after it is committed. If the database is unreachable the batch is
-retried with backoff (nothing more is acknowledged meanwhile, so the broker holds the backlog). A
-batch the database refuses for another reason is split so that one bad message cannot stall ingest.
+A batch is acknowledged only after it is committed; then the watermarks of its gateways move
+(`collector.acknowledge`). If the database is unreachable the batch is retried with backoff (nothing
+more is acknowledged meanwhile, so the broker holds the backlog). A batch the database refuses for
+another reason is split so that one bad message cannot stall ingest; a message that still cannot be
+stored becomes a dead letter with the reason.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from collections.abc import Sequence
 import psycopg
 
 import wire
-from collector.decode import DeadLetter, Limits, Parsed, dead_letter
+from collector.acknowledge import Acknowledger
+from collector.decode import DeadLetter, Limits, Parsed, dead_letter, identify
 from collector.metrics import Metrics
 from collector.rollup import roll_up
 from collector.settings import CollectorSettings
-from collector.source import Delivery, MqttSource
+from collector.source import Budget, Delivery, MqttSource
 from collector.store import BatchResult, Message, Store, StoreUnavailableError
 
 log = logging.getLogger(__name__)
@@ -40,12 +43,24 @@ class Pipeline:
         self.stores = [Store(settings.dsn, limits_of(settings)) for _ in range(settings.batch.concurrency)]
         self.store = self.stores[0]
         self.source: MqttSource | None = None
+        self.acknowledger: Acknowledger | None = None
+
+    def budget(self) -> Budget:
+        s = self.settings
+        return Budget(
+            s.queue_max, s.queue_max_bytes, s.limits.max_payload_bytes, s.limits.dead_letter_payload_bytes
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        self.source = MqttSource(self.settings.mqtt, loop, self.metrics, self.settings.queue_max)
+        self.source = MqttSource(self.settings.mqtt, loop, self.metrics, self.budget())
+        self.metrics.queue_limit_bytes.set(self.settings.queue_max_bytes)
         self.source.start()
         rollups = asyncio.create_task(self._rollups(stop))
+        acknowledger = None
+        if self.settings.acknowledge:
+            self.acknowledger = Acknowledger(self.settings.dsn, self.source, self.metrics)
+            acknowledger = asyncio.create_task(self.acknowledger.run(stop))
         idle: asyncio.Queue[Store] = asyncio.Queue()
         for store in self.stores:
             idle.put_nowait(store)
@@ -59,7 +74,7 @@ class Pipeline:
                 batch = await self._collect(stop)
                 if not batch:
                     continue
-                messages = [Message(d.topic, d.payload) for d in batch]
+                messages = [Message(d.topic, d.payload, d.size) for d in batch]
                 prepared = await asyncio.to_thread(self.store.prepare, messages)
                 exclusive = any(not isinstance(p.envelope, wire.Data) for p in prepared[0])
                 inflight = [t for t in inflight if not t.done() or not t.result()]
@@ -80,6 +95,9 @@ class Pipeline:
                 await asyncio.gather(*inflight)
         finally:
             rollups.cancel()
+            if acknowledger is not None:
+                stop.set()
+                await asyncio.gather(acknowledger, return_exceptions=True)
             self.source.stop()
             for store in self.stores:
                 await asyncio.to_thread(store.close)
@@ -131,11 +149,14 @@ class Pipeline:
         m.stored_rows.inc(result.rows + result.text_rows)
         m.stored_envelopes.inc(result.envelopes_new)
         m.duplicates.inc(result.duplicates)
+        m.seq_reuse.inc(result.seq_reuse)
         m.dead_letters.inc(len(result.dead_letters))
         if after is not None:
             await asyncio.wait([after])  # acknowledge in the order received
         assert self.source is not None
         self.source.ack(batch)
+        if self.acknowledger is not None:
+            self.acknowledger.committed(result.gateways)
         return True
 
     def _write(
@@ -154,20 +175,37 @@ class Pipeline:
             # Refused by the database (or an internal error) for one message of the batch: find it,
             # record it as a dead letter and move on, so one message can never stall ingest.
             if len(messages) == 1:
-                msg = messages[0]
-                log.exception("message on %s could not be stored", msg.topic)
-                why = f"could not be stored: {type(exc).__name__}: {exc}"
-                return store.write_parsed([], [dead_letter(msg.topic, msg.payload, why, store.limits)])
+                return self._store_refused(messages[0], exc, store)
             log.warning("batch refused (%s); storing its %d messages one by one", exc, len(messages))
             total = BatchResult(messages=len(messages))
             for msg in messages:
-                r = self._write([msg], None, store)
-                total.envelopes_new += r.envelopes_new
-                total.duplicates += r.duplicates
-                total.rows += r.rows
-                total.text_rows += r.text_rows
-                total.dead_letters += r.dead_letters
+                total.add(self._write([msg], None, store))
             return total
+
+    def _store_refused(self, msg: Message, exc: Exception, store: Store) -> BatchResult:
+        why = f"could not be stored: {type(exc).__name__}: {' '.join(str(exc).split())}"
+        log.error("message on %r %s", msg.topic[:200], why)
+        letter = dead_letter(
+            msg.topic, msg.payload, why, store.limits, msg.size, identify(msg.topic, msg.payload)
+        )
+        try:
+            result = store.write_parsed([], [letter])
+        except StoreUnavailableError:
+            raise
+        except Exception as again:  # not even the dead letter: keep its reason without the payload
+            log.error("dead letter refused too (%s); storing it without its payload", again)
+            bare = DeadLetter(repr(msg.topic)[:1000], b"", f"{why}; dead letter refused: {again}"[:4000])
+            try:
+                result = store.write_parsed([], [bare])
+            except StoreUnavailableError:
+                raise
+            except Exception as last:  # the database refuses plain text: say so, and go on
+                log.error(
+                    "message on %r lost: not even its reason could be stored: %s", msg.topic[:200], last
+                )
+                return BatchResult(messages=1)
+        result.gateways |= {(wire.parse_topic(msg.topic).site, letter.gw)} if letter.gw else set()
+        return result
 
     async def _rollups(self, stop: asyncio.Event) -> None:
         interval = self.settings.storage.rollup_interval_s

@@ -26,7 +26,36 @@ class Metrics:
         )
         self.dropped = Counter(
             "plantproof_collector_queue_overflow",
-            "Messages dropped unacknowledged because the queue was full (redelivered after reconnect)",
+            "Messages left unacknowledged because the queue was full in messages or bytes"
+            " (the broker resends them after the reconnect that follows)",
+            registry=r,
+        )
+        self.overflow_reconnects = Counter(
+            "plantproof_collector_overflow_reconnects",
+            "Reconnects made so that the broker resends messages left unacknowledged on overflow",
+            registry=r,
+        )
+        self.queue_bytes = Gauge(
+            "plantproof_collector_queue_bytes",
+            "Payload bytes held in memory: queued or in a batch not yet acknowledged",
+            registry=r,
+        )
+        self.queue_limit_bytes = Gauge(
+            "plantproof_collector_queue_limit_bytes", "The byte budget of the in-memory queue", registry=r
+        )
+        self.seq_reuse = Counter(
+            "plantproof_collector_seq_reuse",
+            "Envelopes refused because their (gw, seq) names another envelope",
+            registry=r,
+        )
+        self.watermarks_published = Counter(
+            "plantproof_collector_watermarks_published",
+            "Retained $stored watermarks published to gateways",
+            registry=r,
+        )
+        self.watermark_lag = Gauge(
+            "plantproof_collector_watermark_pending",
+            "Gateways whose $stored watermark waits to be computed or published",
             registry=r,
         )
         self.batch_seconds = Histogram(

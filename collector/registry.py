@@ -12,10 +12,15 @@ from datetime import UTC, datetime
 import psycopg
 
 import wire
-from collector.decode import DevicePoints, PointRef
+from collector.decode import DevicePoints, PointRef, RejectedError
 
 BACKFILL_PREFIX = "backfill-"
 DeviceKey = tuple[str, str]  # (site, dev)
+
+
+def is_history_writer(gw: str) -> bool:
+    """Backfill gateways write history for devices they do not own (their accounts are operators')."""
+    return gw.startswith(BACKFILL_PREFIX)
 
 
 def ns_to_dt(ns: int) -> datetime:
@@ -52,49 +57,72 @@ class Registry:
             found = self._cache.get(key)
         if found is not None:
             return found
-        row = conn.execute("SELECT device_id FROM devices WHERE site = %s AND dev = %s", key).fetchone()
+        row = conn.execute("SELECT device_id, gw FROM devices WHERE site = %s AND dev = %s", key).fetchone()
         if row is None:
             return None
-        found = self._load(conn, int(row[0]))
+        found = self._load(conn, int(row[0]), str(row[1]))
         if not found.points:
             return None  # registered without points (never a birth): treat as unknown
         self._staged[key] = found
         return found
 
-    def _load(self, conn: psycopg.Connection, device_id: int) -> DevicePoints:
+    def _load(self, conn: psycopg.Connection, device_id: int, owner: str = "") -> DevicePoints:
         rows = conn.execute(
             "SELECT name, point_id, kind, dtype FROM points WHERE device_id = %s", (device_id,)
         ).fetchall()
-        return DevicePoints.of(device_id, {r[0]: PointRef(int(r[1]), r[2], r[3]) for r in rows})
+        return DevicePoints.of(device_id, {r[0]: PointRef(int(r[1]), r[2], r[3]) for r in rows}, owner)
+
+    def check_owner(self, conn: psycopg.Connection, site: str, dev: str, gw: str) -> None:
+        """RejectedError unless `gw` may speak for the device: its owner, or any gateway while only
+        history writers have registered it (a device belongs to the first live gateway that does)."""
+        row = conn.execute(
+            "SELECT d.gw, g.backfill FROM devices d JOIN gateways g ON g.gw = d.gw"
+            " WHERE d.site = %s AND d.dev = %s",
+            (site, dev),
+        ).fetchone()
+        if row is not None and row[0] != gw and not row[1]:
+            raise RejectedError(f"device {dev!r} at site {site!r} is owned by {row[0]}")
 
     # -- updates -----------------------------------------------------------------------------
-    def gateway(self, conn: psycopg.Connection, site: str, gw: str, seen: datetime) -> None:
+    def gateway(
+        self, conn: psycopg.Connection, site: str, gw: str, seen: datetime, *, history: bool = False
+    ) -> None:
         if gw in self._known_gateways or gw in self._staged_gateways:
             return
         conn.execute(
             "INSERT INTO gateways (gw, site, backfill, first_seen, last_seen) VALUES (%s, %s, %s, %s, %s)"
             " ON CONFLICT (gw) DO UPDATE SET site = EXCLUDED.site,"
             " last_seen = greatest(gateways.last_seen, EXCLUDED.last_seen)",
-            (gw, site, gw.startswith(BACKFILL_PREFIX), seen, seen),
+            (gw, site, history or is_history_writer(gw), seen, seen),
         )
         self._staged_gateways.add(gw)
 
-    def birth(self, conn: psycopg.Connection, site: str, birth: wire.Birth) -> DevicePoints:
-        """Upsert device and points; idempotent, so retained births re-sent change nothing."""
+    def birth(
+        self, conn: psycopg.Connection, site: str, birth: wire.Birth, *, history: bool = False
+    ) -> DevicePoints:
+        """Upsert device and points; idempotent, so retained births re-sent change nothing.
+
+        A birth from a gateway other than the device's owner is refused before anything is written.
+        A history writer (import, backfill gateway) describes the device without taking it over.
+        """
+        history = history or is_history_writer(birth.gw)
+        if not history:
+            self.check_owner(conn, site, birth.dev, birth.gw)
         seen = ns_to_dt(birth.sent)
-        self.gateway(conn, site, birth.gw, seen)
+        self.gateway(conn, site, birth.gw, seen, history=history)
         info = birth.device
         row = conn.execute(
             "INSERT INTO devices (site, dev, gw, area, line, type, industry, sector, simulated, managed,"
             " protocol, ideal_rate_per_hour, online, first_seen, last_seen)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, true, %s, %s)"
-            " ON CONFLICT (site, dev) DO UPDATE SET gw = EXCLUDED.gw, area = EXCLUDED.area,"
+            " ON CONFLICT (site, dev) DO UPDATE SET"
+            " gw = CASE WHEN %s THEN devices.gw ELSE EXCLUDED.gw END, area = EXCLUDED.area,"
             " line = EXCLUDED.line, type = EXCLUDED.type, industry = EXCLUDED.industry,"
             " sector = EXCLUDED.sector, simulated = EXCLUDED.simulated, managed = EXCLUDED.managed,"
             " protocol = EXCLUDED.protocol, ideal_rate_per_hour = EXCLUDED.ideal_rate_per_hour,"
             " online = true, first_seen = least(devices.first_seen, EXCLUDED.first_seen),"
             " last_seen = greatest(devices.last_seen, EXCLUDED.last_seen)"
-            " RETURNING device_id",
+            " RETURNING device_id, gw",
             (
                 site,
                 birth.dev,
@@ -110,10 +138,11 @@ class Registry:
                 info.ideal_rate_per_hour,
                 seen,
                 seen,
+                history,
             ),
         ).fetchone()
         assert row is not None
-        device_id = int(row[0])
+        device_id, owner = int(row[0]), str(row[1])
         pts = birth.points
         conn.execute(
             'INSERT INTO points (device_id, name, kind, dtype, unit, scale, "offset", wrap)'
@@ -135,12 +164,15 @@ class Registry:
         )
         loaded = self._load(conn, device_id)
         # Only the points of the latest birth are valid for new data.
-        found = DevicePoints.of(device_id, {p.name: loaded.points[p.name] for p in pts})
+        found = DevicePoints.of(device_id, {p.name: loaded.points[p.name] for p in pts}, owner)
         self._staged[(site, birth.dev)] = found
         return found
 
-    def death(self, conn: psycopg.Connection, site: str, death: wire.Death) -> None:
-        self.gateway(conn, site, death.gw, ns_to_dt(death.sent))
+    def death(self, conn: psycopg.Connection, site: str, death: wire.Death, *, history: bool = False) -> None:
+        history = history or is_history_writer(death.gw)
+        if not history:
+            self.check_owner(conn, site, death.dev, death.gw)
+        self.gateway(conn, site, death.gw, ns_to_dt(death.sent), history=history)
         conn.execute(
             "UPDATE devices SET online = false, last_seen = greatest(last_seen, %s)"
             " WHERE site = %s AND dev = %s",
@@ -206,3 +238,30 @@ class Registry:
             " FROM (SELECT * FROM unnest(%s::text[], %s::timestamptz[])) AS u(gw, hi) WHERE g.gw = u.gw",
             (list(gws), [ns_to_dt(v) for v in gws.values()]),
         )
+
+
+def move_device(conn: psycopg.Connection, site: str, dev: str, to_gw: str, reason: str = "") -> str:
+    """An operator gives a device to another gateway; returns the previous owner.
+
+    From then on only `to_gw` may send its data and births; the move is recorded in `device_moves`.
+    Runs in the caller's transaction.
+    """
+    wire.topics.check_id(to_gw, "gateway")
+    row = conn.execute(
+        "SELECT gw FROM devices WHERE site = %s AND dev = %s FOR UPDATE", (site, dev)
+    ).fetchone()
+    if row is None:
+        raise RejectedError(f"no device {dev!r} at site {site!r}")
+    previous = str(row[0])
+    now = datetime.now(UTC)
+    conn.execute(
+        "INSERT INTO gateways (gw, site, backfill, first_seen, last_seen) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (gw) DO NOTHING",
+        (to_gw, site, is_history_writer(to_gw), now, now),
+    )
+    conn.execute("UPDATE devices SET gw = %s WHERE site = %s AND dev = %s", (to_gw, site, dev))
+    conn.execute(
+        "INSERT INTO device_moves (site, dev, from_gw, to_gw, reason) VALUES (%s, %s, %s, %s, %s)",
+        (site, dev, previous, to_gw, reason),
+    )
+    return previous

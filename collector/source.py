@@ -1,8 +1,12 @@
 """MQTT source: a paho-mqtt 2.x MQTT 5 subscriber with a persistent session, bridged to asyncio.
 
 Messages are acknowledged by `ack()` only, after their rows are committed. The broker bounds what
-is in flight to us by our Receive Maximum, so the in-memory queue cannot grow past it; when the
-database is down we simply stop acknowledging and the broker keeps the rest in our session.
+is in flight to us by our Receive Maximum; the source bounds what it holds (queued or in a batch not
+yet acknowledged) by a byte budget as well. A message beyond either bound is not acknowledged and
+not kept (counted): it stays in our session on the broker, and once everything held is acknowledged
+the source reconnects so that the broker sends it again. So when the database is down memory stays
+within the budget and the broker keeps the backlog. A payload larger than the accepted maximum is
+kept only as far as its dead letter needs.
 """
 
 from __future__ import annotations
@@ -35,22 +39,40 @@ class Delivery:
     mid: int
     qos: int
     generation: int  # connection the message came on: a mid means nothing on another one
+    size: int | None = None  # size on the wire when `payload` keeps only the beginning (oversized)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What the source may hold in memory."""
+
+    messages: int
+    bytes: int
+    max_payload: int  # larger payloads are kept only up to `keep_oversized` bytes
+    keep_oversized: int
 
 
 class MqttSource:
     def __init__(
-        self, settings: MqttSettings, loop: asyncio.AbstractEventLoop, metrics: Metrics, max_buffer: int
+        self, settings: MqttSettings, loop: asyncio.AbstractEventLoop, metrics: Metrics, budget: Budget
     ) -> None:
         self.settings = settings
         self.loop = loop
         self.metrics = metrics
-        self.max_buffer = max_buffer
+        self.budget = budget
         self.generation = 0
         self.connected = asyncio.Event()
         self._lock = threading.Lock()
         # Filled by the paho thread, drained by take(); the loop is woken only when it was empty.
         self._buffer: deque[Delivery] = deque()
+        self._held = 0  # payload bytes received and not yet acknowledged (queued or in a batch)
+        self._overflowed = False  # a message was left unacknowledged: reconnect once all is acked
+        self._reconnecting: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self.client = self._client()
+
+    def _client(self) -> mqtt.Client:
+        settings = self.settings
         c = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -68,7 +90,7 @@ class MqttSource:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
-        self.client = c
+        return c
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
@@ -87,17 +109,47 @@ class MqttSource:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def publish(self, topic: str, payload: bytes, *, retain: bool = True) -> bool:
+        """QoS 1 publish (the `$stored` watermarks); False when not connected (the caller retries)."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
     def ack(self, deliveries: Sequence[Delivery]) -> int:
         """Acknowledge committed messages of the current connection; returns how many were acked."""
         acked = 0
         with self._lock:
             generation = self.generation
+            self._held -= sum(len(d.payload) for d in deliveries)
+            resend = self._overflowed and self._held <= 0 and not self._buffer
         for d in deliveries:
             # Messages of an older connection are redelivered by the broker; the ledger skips them.
             if d.qos > 0 and d.generation == generation:
                 self.client.ack(d.mid, d.qos)
                 acked += 1
+        self.metrics.queue_bytes.set(max(self._held, 0))
+        if resend and self._reconnecting is None:
+            self._reconnecting = self.loop.create_task(self._reconnect())
         return acked
+
+    async def _reconnect(self) -> None:
+        """Everything held is acknowledged: reconnect so the broker resends what was left unacked."""
+        log.warning("MQTT: reconnecting so that the broker resends the messages beyond the memory budget")
+        self.metrics.overflow_reconnects.inc()
+        with self._lock:
+            self._overflowed = False
+            self.generation += 1  # a mid of the old connection must never be acknowledged on the new one
+        try:
+            await asyncio.to_thread(self._restart)
+        finally:
+            self._reconnecting = None
+
+    def _restart(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.client = self._client()
+        self.start()
 
     # -- paho thread ---------------------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
@@ -125,6 +177,8 @@ class MqttSource:
         log.info("MQTT connected (session present: %s)", flags.session_present)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        with self._lock:
+            self.generation += 1  # what came on this connection is redelivered: never ack it later
         self.loop.call_soon_threadsafe(self.connected.clear)
         log.warning("MQTT disconnected: %s", reason)
 
@@ -134,15 +188,26 @@ class MqttSource:
             if msg.qos:
                 client.ack(msg.mid, msg.qos)
             return
-        d = Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.generation)
+        b = self.budget
+        size = len(msg.payload)
+        if size > b.max_payload:  # refused anyway: keep what its dead letter keeps
+            d = Delivery(
+                msg.topic, bytes(msg.payload[: b.keep_oversized]), msg.mid, msg.qos, self.generation, size
+            )
+        else:
+            d = Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.generation)
         with self._lock:
-            if len(self._buffer) >= self.max_buffer:
-                # Only possible for QoS 0 or a broker ignoring Receive Maximum; an unacked QoS 1
-                # message comes back after the next reconnect.
+            if len(self._buffer) >= b.messages or self._held + len(d.payload) > b.bytes:
+                # Not acknowledged, not kept: it stays in our session and comes back after the
+                # reconnect that follows once all we hold is acknowledged (QoS 0 is lost).
+                self._overflowed = True
                 self.metrics.dropped.inc()
                 return
             self._buffer.append(d)
+            self._held += len(d.payload)
+            held = self._held
             wake = len(self._buffer) == 1
+        self.metrics.queue_bytes.set(held)
         if wake:
             self.loop.call_soon_threadsafe(self._ready.set)
 
@@ -162,5 +227,7 @@ class MqttSource:
             out = [self._buffer.popleft() for _ in range(n)]
             if not self._buffer:
                 self._ready.clear()
+            held = self._held
         self.metrics.received.inc(n)
+        self.metrics.queue_bytes.set(held)
         return out

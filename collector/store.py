@@ -1,11 +1,14 @@
 """One transaction per batch: registry updates, ledger insert, binary COPY of new envelopes' rows.
 
 Envelope ids go into `envelopes` with ON CONFLICT DO NOTHING RETURNING; only the rows of envelopes
-that came back are copied, so a redelivered envelope stores nothing twice.
+that came back are copied, so a redelivered envelope stores nothing twice. A message refused for any
+reason — malformed, mis-addressed, another gateway's device, a reused seq — is refused before it
+changes anything, and goes to dead letters with its reason.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,20 +19,23 @@ import numpy as np
 import psycopg
 
 import wire
+from collector import ledger
 from collector.decode import (
     DeadLetter,
+    DevicePoints,
     Limits,
     Parsed,
     RejectedError,
     Rows,
     dead_letter,
+    identify,
     parse,
     to_rows,
 )
 from collector.errors import CollectorError
-from collector.registry import Registry, ns_to_dt
+from collector.registry import Registry, is_history_writer, ns_to_dt
 
-Ledger = dict[tuple[str, int], tuple[wire.Data | wire.Birth | wire.Death, str]]
+log = logging.getLogger(__name__)
 # Batches hold this shared; the rollup job takes it exclusively while it moves its watermark.
 ROLLUP_LOCK = 7203115
 PARTITION_LOCK = 7203116
@@ -47,12 +53,6 @@ _ROW_NULL = np.dtype(
 )  # fmt: skip
 
 
-def _size(env: wire.Data | wire.Birth | wire.Death) -> int:
-    if isinstance(env, wire.Data):
-        return len(env.samples)
-    return len(env.points) if isinstance(env, wire.Birth) else 0
-
-
 class StoreUnavailableError(CollectorError):
     """The database cannot be reached; the batch was not committed and may be retried as is."""
 
@@ -61,6 +61,7 @@ class StoreUnavailableError(CollectorError):
 class Message:
     topic: str
     payload: bytes
+    size: int | None = None  # on the wire, when `payload` holds only the beginning of an oversized one
 
 
 @dataclass(slots=True)
@@ -70,7 +71,19 @@ class BatchResult:
     duplicates: int = 0
     rows: int = 0
     text_rows: int = 0
+    seq_reuse: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # (site, gw) of every gateway whose envelopes (or drop declaration) this batch handled
+    gateways: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, other: BatchResult) -> None:
+        self.envelopes_new += other.envelopes_new
+        self.duplicates += other.duplicates
+        self.rows += other.rows
+        self.text_rows += other.text_rows
+        self.seq_reuse += other.seq_reuse
+        self.dead_letters += other.dead_letters
+        self.gateways |= other.gateways
 
 
 def copy_payload(times_ns: np.ndarray, pids: np.ndarray, values: np.ndarray, quals: np.ndarray,
@@ -115,7 +128,7 @@ class Store:
                 self._conn.commit()
             except psycopg.OperationalError as exc:
                 self._conn = None
-                raise StoreUnavailableError(f"database unavailable: {exc}") from None
+                raise StoreUnavailableError(f"database unavailable: {_one_line(exc)}") from None
             self.storage = "timescaledb" if row else "postgresql"
         return self._conn
 
@@ -138,9 +151,15 @@ class Store:
         dead: list[DeadLetter] = []
         for msg in messages:
             try:
-                parsed.append(parse(msg.topic, msg.payload, self.limits))
+                parsed.append(parse(msg.topic, msg.payload, self.limits, msg.size))
+                continue
             except RejectedError as exc:
-                dead.append(dead_letter(msg.topic, msg.payload, str(exc), self.limits))
+                why = str(exc)
+            except Exception as exc:  # a decoder fault must cost one message, never the process
+                why = f"could not be decoded: {type(exc).__name__}: {exc}"
+                log.error("message on %r: %s", msg.topic[:200], why)
+            ident = identify(msg.topic, msg.payload) if msg.size is None else None
+            dead.append(dead_letter(msg.topic, msg.payload, why, self.limits, msg.size, ident))
         return parsed, dead
 
     def write_parsed(
@@ -158,7 +177,7 @@ class Store:
         except psycopg.OperationalError as exc:
             self.registry.rollback()
             self.close()
-            raise StoreUnavailableError(f"batch not committed: {exc}") from None
+            raise StoreUnavailableError(f"batch not committed: {_one_line(exc)}") from None
         except BaseException:
             self.registry.rollback()
             if conn.closed or conn.broken:
@@ -172,63 +191,77 @@ class Store:
         self, conn: psycopg.Connection, parsed: Sequence[Parsed], dead: list[DeadLetter], source: str,
         now_ns: int | None,
     ) -> tuple[BatchResult, set[date]]:  # fmt: skip
-        reg = self.registry
+        reg, limits = self.registry, self.limits
+        history = source.startswith("import:")  # a history import describes devices it does not own
         result = BatchResult(dead_letters=dead)
-        window = self.limits.window(now_ns if now_ns is not None else time.time_ns())
+        window = limits.window(now_ns if now_ns is not None else time.time_ns())
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ROLLUP_LOCK,))
-        ledger: Ledger = {}
-        rows: dict[tuple[str, int], Rows] = {}
-        data: list[Parsed] = []
-        # Registry traffic first, so data after a birth in the same batch finds its points.
+        batch = ledger.sort_batch(parsed, limits)
+        result.duplicates, result.seq_reuse = batch.duplicates, len(batch.reused)
+        dead += batch.reused
+        # Births and deaths already in the ledger are redeliveries: re-applying an old birth would
+        # undo a newer one, so they change nothing.
+        known = ledger.stored_digests(
+            conn, [k for k, e in batch.entries.items() if not isinstance(e.env, wire.Data)]
+        )
+        accepted: dict[ledger.Key, ledger.Entry] = {}
+        data: list[ledger.Entry] = []
+        # Registry traffic first, in order, so data after a birth in the same batch finds its points.
         for p in parsed:
             env, topic = p.envelope, p.topic
             if env is None:
-                assert p.status is not None
-                reg.status(conn, topic.site, topic.gateway, p.status)
-            elif isinstance(env, wire.Data):
-                data.append(p)
-            elif isinstance(env, wire.Birth):
-                reg.birth(conn, topic.site, env)
-                ledger.setdefault((env.gw, env.seq), (env, topic.site))
-            elif isinstance(env, wire.Death):
-                reg.death(conn, topic.site, env)
-                ledger.setdefault((env.gw, env.seq), (env, topic.site))
+                self._gateway_message(conn, p, result)
             elif isinstance(env, wire.Command):
                 reg.command(conn, topic.site, topic.gateway, env)
-            else:
+            elif isinstance(env, wire.CommandResult):
                 reg.result(conn, topic.site, env)
+            else:
+                entry = batch.entries[(env.gw, env.seq)]
+                if entry.parsed is not p:
+                    continue  # repeated in this batch: counted or refused by sort_batch
+                result.gateways.add((topic.site, env.gw))
+                if isinstance(env, wire.Data):
+                    data.append(entry)
+                    continue
+                stored = known.get(entry.key)
+                if stored is not None:
+                    if stored == entry.digest:
+                        result.duplicates += 1
+                    else:
+                        result.seq_reuse += 1
+                        dead.append(ledger.reuse_letter(entry, stored, limits))
+                    continue
+                try:
+                    _check_sent(env, window)
+                    if isinstance(env, wire.Birth):
+                        reg.birth(conn, topic.site, env, history=history)
+                    else:
+                        reg.death(conn, topic.site, env, history=history)
+                except RejectedError as exc:
+                    dead.append(entry.refused(str(exc), limits))
+                    continue
+                accepted[entry.key] = entry
+        rows: dict[ledger.Key, Rows] = {}
         seen: dict[tuple[str, str, str], tuple[int, int]] = {}
-        for p in data:
-            env, site = p.envelope, p.topic.site
+        for entry in data:
+            env, site = entry.env, entry.parsed.topic.site
             assert isinstance(env, wire.Data)
             try:
-                device = reg.lookup(conn, site, env.dev)
-                if device is None:
-                    raise RejectedError(f"no birth yet for device {env.dev!r} at site {site!r}")
-                try:
-                    r = to_rows(env, device, window)
-                except RejectedError:
-                    fresh = reg.lookup(conn, site, env.dev, refresh=True)  # another process saw a new birth
-                    if fresh is None or fresh == device:
-                        raise
-                    r = to_rows(env, fresh, window)
+                r = self._rows(conn, site, env, window, history=history)
             except RejectedError as exc:
-                dead.append(dead_letter(str(p.topic), p.payload or wire.encode(env), str(exc), self.limits))
+                dead.append(entry.refused(str(exc), limits))
                 continue
-            key = (env.gw, env.seq)
-            if key in ledger:
-                continue  # the same envelope twice in one batch
-            ledger[key] = (env, site)
-            rows[key] = r
+            accepted[entry.key] = entry
+            rows[entry.key] = r
             k = (site, env.dev, env.gw)
             lo, hi = seen.get(k, (r.min_ts, r.max_ts))
             seen[k] = (min(lo, r.min_ts), max(hi, r.max_ts))
         months = self._ensure_partitions(conn, rows.values())
-        new_ids = self._insert_ledger(conn, ledger, source, dead)
+        new_ids, reused = ledger.insert(conn, accepted, source, limits)
+        dead += reused
         result.envelopes_new = len(new_ids)
-        result.duplicates = (
-            len(ledger) - len(new_ids) - sum(1 for d in dead if d.error.startswith("seq reuse"))
-        )
+        result.seq_reuse += len(reused)
+        result.duplicates += len(accepted) - len(new_ids) - len(reused)
         new_rows = [(new_ids[k], r) for k, r in rows.items() if k in new_ids]
         result.rows, result.text_rows = self._copy(conn, new_rows)
         self._store_status(conn, new_rows)
@@ -238,10 +271,45 @@ class Store:
         if dead:
             with conn.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO dead_letters (topic, payload, error) VALUES (%s, %s, %s)",
-                    [(d.topic, d.payload, d.error) for d in dead],
+                    "INSERT INTO dead_letters (topic, payload, error, gw, seq) VALUES (%s, %s, %s, %s, %s)",
+                    [(d.topic, d.payload, d.error, d.gw, d.seq) for d in dead],
                 )
+            result.gateways |= {(wire.parse_topic(d.topic).site, d.gw) for d in dead if d.gw is not None}
         return result, months
+
+    def _rows(
+        self, conn: psycopg.Connection, site: str, env: wire.Data, window: tuple[int, int], *, history: bool
+    ) -> Rows:
+        """The envelope's readings, checked against its device's latest birth and owner."""
+        device = self.registry.lookup(conn, site, env.dev)
+        if device is None:
+            raise RejectedError(f"no birth yet for device {env.dev!r} at site {site!r}")
+        try:
+            _check_owner(device, env, site, history)
+            return to_rows(env, device, window)
+        except RejectedError:
+            # Another process may have seen a newer birth, or an operator moved the device.
+            fresh = self.registry.lookup(conn, site, env.dev, refresh=True)
+            if fresh is None or fresh == device:
+                raise
+            _check_owner(fresh, env, site, history)
+            return to_rows(env, fresh, window)
+
+    def _gateway_message(self, conn: psycopg.Connection, p: Parsed, result: BatchResult) -> None:
+        topic = p.topic
+        if p.status is not None:
+            self.registry.status(conn, topic.site, topic.gateway, p.status)
+        elif p.dropped is not None:
+            d = p.dropped
+            conn.execute(
+                "INSERT INTO ack_watermarks AS a (gw, site, dropped_through, dropped_count)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (gw) DO UPDATE SET"
+                " dropped_through = greatest(a.dropped_through, EXCLUDED.dropped_through),"
+                " dropped_count = greatest(a.dropped_count, EXCLUDED.dropped_count), updated_at = now()",
+                (d.gw, topic.site, d.through, d.count),
+            )
+            result.gateways.add((topic.site, d.gw))
+        # `$stored`: a collector's own watermark, nothing to store
 
     def _ensure_partitions(self, conn: psycopg.Connection, rows: object) -> set[date]:
         if self.storage != "postgresql":
@@ -265,61 +333,6 @@ class Store:
             for m in sorted(missing):
                 conn.execute("SELECT ensure_readings_partitions(%s::date, 1)", (m,))
         return missing
-
-    def _insert_ledger(
-        self, conn: psycopg.Connection, ledger: Ledger,
-        source: str, dead: list[DeadLetter],
-    ) -> dict[tuple[str, int], int]:  # fmt: skip
-        if not ledger:
-            return {}
-        keys = sorted(ledger)  # one order for every process: no deadlocks between collectors
-        envs = [ledger[k] for k in keys]
-        digests = [wire.digest(e) for e, _ in envs]
-        kinds = ["data" if isinstance(e, wire.Data) else "birth" if isinstance(e, wire.Birth) else "death"
-                 for e, _ in envs]  # fmt: skip
-        ns = [_size(e) for e, _ in envs]
-        cur = conn.execute(
-            "INSERT INTO envelopes (gw, seq, kind, site, dev, sent_at, n, sha256, source)"
-            " SELECT g, s, k, si, d, to_timestamp(t::float8 / 1e9), n, h, %s FROM unnest("
-            "%s::text[], %s::int8[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::int4[], %s::text[])"
-            " AS u(g, s, k, si, d, t, n, h) ON CONFLICT (gw, seq) DO NOTHING RETURNING gw, seq, envelope_id",
-            (
-                source,
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                kinds,
-                [s for _, s in envs],
-                [e.dev for e, _ in envs],
-                [e.sent for e, _ in envs],
-                ns,
-                digests,
-            ),
-        )
-        new = {(r[0], int(r[1])): int(r[2]) for r in cur.fetchall()}
-        if len(new) < len(keys):
-            self._check_reuse(conn, keys, digests, new, dead)
-        return new
-
-    def _check_reuse(
-        self, conn: psycopg.Connection, keys: list[tuple[str, int]], digests: list[str],
-        new: dict[tuple[str, int], int], dead: list[DeadLetter],
-    ) -> None:  # fmt: skip
-        """A known (gw, seq) with another digest means a gateway reused a seq: never silently dropped."""
-        old = [(k, h) for k, h in zip(keys, digests, strict=True) if k not in new]
-        stored = dict(
-            ((r[0], int(r[1])), r[2])
-            for r in conn.execute(
-                "SELECT e.gw, e.seq, e.sha256 FROM envelopes e JOIN unnest(%s::text[], %s::int8[]) AS u(g, s)"
-                " ON e.gw = u.g AND e.seq = u.s",
-                ([k[0] for k, _ in old], [k[1] for k, _ in old]),
-            )
-        )
-        for k, h in old:
-            if stored.get(k, h) != h:
-                why = (
-                    f"seq reuse: ({k[0]}, {k[1]}) is already stored with digest {stored[k]}, this one has {h}"
-                )
-                dead.append(DeadLetter(f"ledger/{k[0]}/{k[1]}", b"", why))
 
     def _copy(self, conn: psycopg.Connection, new_rows: list[tuple[int, Rows]]) -> tuple[int, int]:
         if not new_rows:
@@ -378,3 +391,18 @@ class Store:
             " WHERE d < (SELECT watermark FROM rollup_watermark) ON CONFLICT DO NOTHING",
             ([date.fromordinal(date(1970, 1, 1).toordinal() + d) for d in sorted(days)],),
         )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_sent(env: wire.Birth | wire.Death, window: tuple[int, int]) -> None:
+    lo, hi = window
+    if not lo <= env.sent <= hi:
+        raise RejectedError(f"$.sent: {env.sent} ns is outside the window [{lo}, {hi}]")
+
+
+def _check_owner(device: DevicePoints, env: wire.Data, site: str, history: bool) -> None:
+    if device.owner and device.owner != env.gw and not history and not is_history_writer(env.gw):
+        raise RejectedError(f"device {env.dev!r} at site {site!r} is owned by {device.owner}")

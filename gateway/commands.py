@@ -76,7 +76,7 @@ class CommandHandler:
         except WireError as exc:
             log.warning("undecodable command on %s: %s", topic, exc)
             result = CommandResult(
-                id="invalid", gw=gw, dev=dev, ok=False, sent=time.time_ns(), error=str(exc)
+                id="invalid", gw=gw, dev=dev, ok=False, sent=time.time_ns(), error=str(exc)[:1000]
             )
             op = "invalid"
         else:
@@ -97,6 +97,12 @@ class CommandHandler:
         except (CommandError, AdapterError, TimeoutError) as exc:
             message = str(exc) or type(exc).__name__
             log.info("command %s %s on %s failed: %s", command.id, command.op, command.dev, message)
+            return CommandResult(
+                id=command.id, gw=gw, dev=command.dev, ok=False, sent=time.time_ns(), error=message[:1000]
+            )
+        except Exception as exc:  # one bad command is answered, never the end of the command loop
+            log.exception("command %s %s on %s raised", command.id, command.op, command.dev)
+            message = f"internal error: {type(exc).__name__}"
             return CommandResult(
                 id=command.id, gw=gw, dev=command.dev, ok=False, sent=time.time_ns(), error=message
             )

@@ -7,7 +7,7 @@ file's folder; a type file is also looked up in the shipped `configs/devices/`.
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from pydantic import (
     BaseModel,
@@ -32,6 +32,8 @@ from gateway.errors import GatewayConfigError
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 SHIPPED_DEVICES = Path(__file__).resolve().parent.parent / "configs" / "devices"
+# The broker's message_size_limit and the collector's limits.max_payload_bytes (they must agree).
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 class _Strict(BaseModel):
@@ -68,7 +70,9 @@ class TlsConfig(_Strict):
 
 
 class MqttConfig(_Strict):
-    url: str = "mqtt://127.0.0.1:1883"  # mqtts:// implies TLS with the system CAs unless tls.ca is set
+    # mqtts:// implies TLS with the system CAs unless tls.ca is set. Credentials in the URL
+    # (mqtt://user:password@host) are taken out of it into username and password when loading.
+    url: str = "mqtt://127.0.0.1:1883"
     client_id: str | None = None
     username: str | None = None
     password: SecretStr | None = None
@@ -78,6 +82,26 @@ class MqttConfig(_Strict):
     reconnect_min_s: Annotated[float, Field(gt=0)] = 0.5
     reconnect_max_s: Annotated[float, Field(gt=0)] = 30.0
     qos: Literal[1] = 1
+    # No envelope larger than this is built (a batch is split instead): the broker's
+    # message_size_limit. Mosquitto drops larger messages of MQTT 3.1.1 clients without a word.
+    max_message_bytes: Annotated[int, Field(ge=4096, le=256 * 1024 * 1024)] = DEFAULT_MAX_MESSAGE_BYTES
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_out_of_url(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        parsed = urlparse(data["url"])
+        if parsed.username is None and parsed.password is None:
+            return data
+        data = dict(data)
+        host = parsed.netloc.rpartition("@")[2]
+        data["url"] = parsed._replace(netloc=host).geturl()
+        if parsed.username and data.get("username") is None:
+            data["username"] = unquote(parsed.username)
+        if parsed.password is not None and data.get("password") is None:
+            data["password"] = unquote(parsed.password)
+        return data
 
     @field_validator("url")
     @classmethod
@@ -85,6 +109,12 @@ class MqttConfig(_Strict):
         parsed = urlparse(value)
         if parsed.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parsed.hostname:
             raise ValueError("expected mqtt://host[:port] or mqtts://host[:port]")
+        try:
+            parsed.port  # noqa: B018 - raises for a port outside 0-65535
+        except ValueError:
+            raise ValueError("the port must be a number from 1 to 65535") from None
+        if parsed.port == 0:
+            raise ValueError("the port must be a number from 1 to 65535")
         return value
 
     @property
@@ -103,6 +133,14 @@ class MqttConfig(_Strict):
 class SpoolConfig(_Strict):
     path: Path = Path("spool.db")
     max_bytes: Annotated[int, Field(ge=64 * 1024)] = 256 * 1024 * 1024
+    # stored: an envelope leaves the spool once a collector's `$stored` watermark covers it
+    # (end-to-end acknowledgement; a broker crash loses nothing). puback: once the broker has it
+    # (for consumers that publish no watermark). With `stored` and no collector running, the spool
+    # fills to max_bytes and then drops the oldest envelopes (counted, declared on `$dropped`).
+    delete_on: Literal["stored", "puback"] = "stored"
+    # Send again what lies beyond the watermark when it has not moved for this long while a
+    # collector is answering (a crashed broker lost what it had acknowledged).
+    resend_after_s: Annotated[float, Field(gt=0, le=86400)] = 10.0
 
     @field_validator("path")
     @classmethod
@@ -244,28 +282,43 @@ class GatewayEnv(BaseSettings):
 
 
 def load_config(path: str | Path) -> GatewayConfig:
-    """Load, validate and apply environment overrides; GatewayConfigError names file, line and field."""
+    """Load, validate and apply environment overrides; GatewayConfigError names file, line and field
+    (or the environment variable). Neither ever quotes a value: it may be a secret."""
     path = Path(path)
     try:
         config = load_yaml_model(path, GatewayConfig, context={"base": path.resolve().parent})
     except AdapterConfigError as exc:
         raise GatewayConfigError(str(exc)) from None
-    env = GatewayEnv()
+    try:
+        env = GatewayEnv()
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        name = "PLANTPROOF_GATEWAY_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise GatewayConfigError(f"environment variable {name}: {first['msg']}") from None
     mqtt_update: dict[str, Any] = {}
     for name in ("url", "username", "password", "client_id"):
         value = getattr(env, f"mqtt_{name}")
         if value is not None:
-            mqtt_update[name] = value
-    if "url" in mqtt_update:
-        try:
-            MqttConfig._url(mqtt_update["url"])
-        except ValueError as exc:
-            raise GatewayConfigError(f"PLANTPROOF_GATEWAY_MQTT_URL: {exc}") from None
+            mqtt_update[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
     update: dict[str, Any] = {}
-    if mqtt_update:
-        update["mqtt"] = config.mqtt.model_copy(update=mqtt_update)
-    if env.spool_path is not None:
-        update["spool"] = config.spool.model_copy(update={"path": env.spool_path.resolve()})
-    if env.metrics_port is not None:
-        update["metrics"] = config.metrics.model_copy(update={"port": env.metrics_port})
+    spool_update = {"path": env.spool_path.resolve()} if env.spool_path else {}
+    metrics_update = {} if env.metrics_port is None else {"port": env.metrics_port}
+    sections: tuple[tuple[str, type[BaseModel], dict[str, Any]], ...] = (
+        ("mqtt", MqttConfig, mqtt_update),
+        ("spool", SpoolConfig, spool_update),
+        ("metrics", MetricsConfig, metrics_update),
+    )
+    for section, model, changes in sections:
+        if not changes:
+            continue
+        current = getattr(config, section).model_dump()
+        try:
+            update[section] = model.model_validate(
+                {**current, **changes}, context={"base": path.resolve().parent}
+            )
+        except ValidationError as exc:
+            first = exc.errors(include_input=False)[0]
+            field = str(first["loc"][0]) if first["loc"] else ""
+            name = f"PLANTPROOF_GATEWAY_{section}_{field}".upper()
+            raise GatewayConfigError(f"environment variable {name}: {first['msg']}") from None
     return config.model_copy(update=update) if update else config

@@ -28,12 +28,38 @@ class GatewayMetrics:
         self.envelopes_published = Counter(
             f"{p}envelopes_published", "Envelopes acknowledged by the broker (PUBACK)", registry=r
         )
+        self.envelopes_confirmed = Counter(
+            f"{p}envelopes_confirmed",
+            "Envelopes deleted from the spool because a collector's $stored watermark covers them",
+            registry=r,
+        )
+        self.stored_seq = Gauge(
+            f"{p}stored_seq",
+            "The collectors' $stored watermark: every envelope up to this seq is committed (-1: none)",
+            registry=r,
+        )
+        self.stored_seq.set(-1)
+        self.overflow_episodes = Counter(
+            f"{p}spool_overflow_episodes",
+            "Times the spool began dropping its oldest envelopes (devices are announced again once each)",
+            registry=r,
+        )
+        self.oversized_samples = Counter(
+            f"{p}oversized_samples",
+            "Samples refused because alone they would make an envelope larger than mqtt.max_message_bytes",
+            ["device"],
+            registry=r,
+        )
         self.read_errors = Gauge(f"{p}read_errors", "Failed reads since start", ["device"], registry=r)
         self.reads = Gauge(f"{p}reads", "Successful reads since start", ["device"], registry=r)
         self.rtt = Gauge(f"{p}read_rtt_seconds", "Last request round-trip time", ["device"], registry=r)
         self.link_up = Gauge(f"{p}link_up", "1 while the device link is connected", ["device"], registry=r)
         self.reconnects = Gauge(f"{p}reconnects", "Device reconnects since start", ["device"], registry=r)
-        self.spool_depth = Gauge(f"{p}spool_depth", "Envelopes waiting in the spool", registry=r)
+        self.spool_depth = Gauge(
+            f"{p}spool_depth",
+            "Envelopes in the spool: not yet sent, or sent and not yet covered by the $stored watermark",
+            registry=r,
+        )
         self.spool_bytes = Gauge(f"{p}spool_bytes", "Bytes held by the spool", registry=r)
         self.spool_limit = Gauge(f"{p}spool_limit_bytes", "Spool bound in bytes", registry=r)
         self.spool_dropped = Gauge(

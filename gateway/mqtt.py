@@ -11,6 +11,7 @@ import asyncio
 import logging
 import ssl
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ class MqttClient:
         *,
         will: Will | None = None,
         subscriptions: tuple[str, ...] = (),
-        on_connect_publish: tuple[tuple[str, bytes, bool], ...] = (),
+        on_connect_publish: Callable[[], Sequence[tuple[str, bytes, bool]]] = tuple,
         incoming_limit: int = 1000,
     ) -> None:
         self.config = config
@@ -108,7 +109,7 @@ class MqttClient:
             return
         for topic in self._subscriptions:
             client.subscribe(topic, qos=1)
-        for topic, payload, retain in self._on_connect_publish:
+        for topic, payload, retain in self._on_connect_publish():
             info = client.publish(topic, payload, qos=1, retain=retain)
             with self._lock:
                 self._own.add(info.mid)

@@ -1,8 +1,16 @@
-"""Sends the spool to the broker in seq order with a bounded in-flight window; deletes on PUBACK.
+"""Sends the spool to the broker in seq order with a bounded in-flight window.
 
-Nothing leaves the spool before the broker acknowledged it, so an outage of any length (within the
-spool's byte bound) loses nothing: paho keeps the in-flight window in its session and re-sends it on
-reconnect, and the publisher goes on reading the spool from where it stopped.
+With end-to-end acknowledgement (`confirm`, the default) a PUBACK only frees a slot of the window:
+an envelope leaves the spool when a collector's `$stored` watermark covers it, so a broker that
+crashes with acknowledged messages not yet on its disk loses nothing. The publisher sends again
+what lies beyond the watermark on every new connection (paho itself re-sends its in-flight
+window), and when a collector has answered since the last sending — a `$stored` arrived — but its
+watermark then stays below what the broker acknowledged for `resend_after_s`: what a crashed broker
+lost, or passed on before the collector's session existed (again). A collector that is down answers
+nothing, so it causes one resend at most. The collector's ledger makes copies harmless.
+Without end-to-end acknowledgement an envelope leaves on its PUBACK.
+
+An outage of any length (within the spool's byte bound) loses nothing either way.
 """
 
 import asyncio
@@ -13,52 +21,118 @@ from typing import Any
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt import MqttClient
 from gateway.spool import AsyncSpool
+from wire import NOTHING_STORED
 
 log = logging.getLogger("plantproof.gateway.publisher")
 
 
 class Publisher:
     def __init__(
-        self, spool: AsyncSpool, client: MqttClient, window: int, metrics: GatewayMetrics | None = None
+        self,
+        spool: AsyncSpool,
+        client: MqttClient,
+        window: int,
+        metrics: GatewayMetrics | None = None,
+        *,
+        confirm: bool = True,
+        resend_after_s: float = 10.0,
     ) -> None:
         self.spool = spool
         self.client = client
         self.window = window
         self.metrics = metrics
-        self.published = 0  # envelopes acknowledged
+        self.confirm = confirm
+        self.resend_after_s = resend_after_s
+        self.published = 0  # envelopes acknowledged by the broker
         self.failed = 0
+        self.resends = 0
+        self.stored = NOTHING_STORED  # the collectors' watermark: every seq up to it is committed
+        self._acked_through = NOTHING_STORED  # highest seq the broker acknowledged
+        self._moved_at = time.monotonic()  # the watermark last moved (or the last resend began)
+        self._heard = False  # a collector answered since the last (re)sending began
+        self._confirmed = asyncio.Event()
+
+    def confirmed(self, seq: int) -> None:
+        """A `$stored` watermark arrived (it never moves back)."""
+        if not self.confirm:
+            return
+        self._heard = True
+        if seq > self.stored:
+            self.stored = seq
+            self._moved_at = time.monotonic()
+            if self.metrics is not None:
+                self.metrics.stored_seq.set(seq)
+        self._confirmed.set()
+
+    def _resend_in(self, now: float) -> float | None:
+        """Seconds until what lies beyond a stuck watermark is sent again (None: nothing to resend)."""
+        if not (self.confirm and self._heard and self._acked_through > self.stored):
+            return None
+        return max(0.0, self._moved_at + self.resend_after_s - now)
 
     async def run(self) -> None:
-        cursor = -1  # highest seq handed to paho
+        cursor = -1  # highest seq handed to paho on this connection
+        connection = self.client.connects
+        deleted_through = NOTHING_STORED
         inflight: dict[asyncio.Future[Any], tuple[int, str, int, float]] = {}
         while True:
             connected = self.client.connected.is_set()
+            resend_in = self._resend_in(time.monotonic())
+            if connected and resend_in == 0:
+                log.warning(
+                    "the collectors' watermark stays at %d although the broker acknowledged up to %d:"
+                    " sending again what lies beyond it",
+                    self.stored,
+                    self._acked_through,
+                )
+            if connected and (self.client.connects != connection or resend_in == 0):
+                connection = self.client.connects
+                if self.confirm:  # a broker may have lost what it acknowledged: resend it
+                    cursor = self.stored
+                    self._moved_at = time.monotonic()
+                    self._heard = False
+                    self.resends += 1
+            if self.stored > deleted_through:
+                self._confirmed.clear()
+                deleted = await self.spool.delete_through(self.stored)
+                deleted_through = self.stored
+                if self.metrics is not None:
+                    self.metrics.envelopes_confirmed.inc(deleted)
             room = self.window - len(inflight)
             if connected and room > 0:
                 self.spool.appended.clear()
-                for entry in await self.spool.read(cursor, room):
+                sending = {seq for seq, *_ in inflight.values()}
+                for entry in await self.spool.read(max(cursor, self.stored), room + len(sending)):
+                    cursor = entry.seq
+                    if entry.seq in sending:
+                        continue  # still in flight: paho re-sends it itself
+                    if room == 0:
+                        cursor = entry.seq - 1
+                        break
                     future = self.client.publish(entry.topic, entry.payload, entry.retain)
                     inflight[future] = (entry.seq, entry.dev, entry.n, time.perf_counter())
-                    cursor = entry.seq
-                room = self.window - len(inflight)
-            wake: asyncio.Future[Any] | None = None
+                    room -= 1
+            wake: set[asyncio.Future[Any]] = set()
             if not connected:
-                wake = asyncio.ensure_future(self.client.connected.wait())
+                wake.add(asyncio.ensure_future(self.client.connected.wait()))
             elif room > 0:
-                wake = asyncio.ensure_future(self.spool.appended.wait())
-            waiters: set[asyncio.Future[Any]] = set(inflight)
-            if wake is not None:
-                waiters.add(wake)
+                wake.add(asyncio.ensure_future(self.spool.appended.wait()))
+            if self.confirm:
+                wake.add(asyncio.ensure_future(self._confirmed.wait()))
+            resend_in = self._resend_in(time.monotonic())
+            timeout = 5.0 if resend_in is None else min(5.0, resend_in + 0.01)
             try:
-                done, _ = await asyncio.wait(waiters, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    set(inflight) | wake, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
-                if wake is not None:
-                    wake.cancel()
+                for waiter in wake:
+                    waiter.cancel()
             acked: list[int] = []
             retry_from: int | None = None
             now = time.perf_counter()
             for future in done:
-                if future is wake or future not in inflight:
+                if future not in inflight:
                     continue
                 seq, dev, n, started = inflight.pop(future)
                 exc = future.exception()
@@ -68,12 +142,14 @@ class Publisher:
                     retry_from = seq - 1 if retry_from is None else min(retry_from, seq - 1)
                     continue
                 acked.append(seq)
+                self._acked_through = max(self._acked_through, seq)
                 if self.metrics is not None:
                     self.metrics.publish_latency.observe(now - started)
                     if n:
                         self.metrics.points_published.labels(dev).inc(n)
             if acked:
-                await self.spool.delete(acked)
+                if not self.confirm:
+                    await self.spool.delete(acked)
                 self.published += len(acked)
                 if self.metrics is not None:
                     self.metrics.envelopes_published.inc(len(acked))

@@ -1,7 +1,9 @@
 """The gateway process: supervised device tasks → edge → batcher → spool → publisher; commands; metrics.
 
-Data path: readings → edge processing → batcher → envelope numbered with the next seq → spool
-(committed) → publisher (seq order, bounded window) → broker; deleted from the spool on PUBACK.
+Data path: readings → edge processing → batcher → envelope (never larger than the broker accepts)
+numbered with the next seq → spool (committed) → publisher (seq order, bounded window) → broker;
+deleted from the spool once a collector's `$stored` watermark covers it (or on PUBACK, with
+`spool.delete_on: puback`). When the spool overflows, what it dropped is declared on `$dropped`.
 """
 
 import asyncio
@@ -23,13 +25,28 @@ from gateway.metrics import GatewayMetrics
 from gateway.mqtt import MqttClient, Will
 from gateway.notices import UnmappedStates
 from gateway.publisher import Publisher
+from gateway.sizing import split, upper_bound
 from gateway.spool import AsyncSpool, Builder, Built
-from wire import STATUS_OFFLINE, STATUS_ONLINE, Data, device_topic, encode, status_topic, subscription
+from wire import (
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    Data,
+    Dropped,
+    WireError,
+    decode_stored,
+    device_topic,
+    encode,
+    encode_ack,
+    gateway_topic,
+    status_topic,
+    subscription,
+)
 
 log = logging.getLogger("plantproof.gateway")
 MONITOR_INTERVAL_S = 0.5
 SUPERVISOR_BACKOFF_MAX_S = 30.0
 MAX_CONCURRENT_COMMANDS = 16  # beyond this, incoming commands wait in the (bounded) MQTT queue
+WIDEST = 2**63 - 1  # the widest seq and timestamp, for sizing envelopes before they are numbered
 
 
 class Gateway:
@@ -49,14 +66,32 @@ class Gateway:
         self.connections: dict[str, Connection] = {}
         self.started = asyncio.Event()
         self.metrics_port: int | None = None
+        self.confirm = config.spool.delete_on == "stored"
+        self.publisher: Publisher | None = None
         self._born: set[str] = set()
         self._dropped_seen = 0
+        self._overflowing = False
         self._down_since: dict[str, float] = {}
         self._reported_down: set[str] = set()  # devices whose death was published, until good again
         self._unmapped = UnmappedStates()
         self._types = {d.id: d.device_type for d in config.devices}
         self._spool: AsyncSpool | None = None
         self._client: MqttClient | None = None
+        limit = config.mqtt.max_message_bytes
+        # per device: its longest point name, and whether a string point makes sizes unpredictable
+        self._shape: dict[str, tuple[int, bool]] = {}
+        for device in config.devices:
+            points = device.device_type.points
+            self._shape[device.id] = (
+                max(len(p.name) for p in points),
+                any(p.dtype == "string" for p in points),
+            )
+            size = len(encode(births.birth(self.gw, device, WIDEST, WIDEST)))
+            if size > limit:
+                raise GatewayConfigError(
+                    f"device {device.id}: its birth takes {size} bytes, more than mqtt.max_message_bytes"
+                    f" ({limit}); split its device type"
+                )
 
     @property
     def spool(self) -> AsyncSpool:
@@ -69,7 +104,24 @@ class Gateway:
         return self._client
 
     # --- data path -------------------------------------------------------------------------------
-    def _data(self, dev: str, samples: list[Sample]) -> Builder:
+    def _data(self, dev: str, samples: list[Sample]) -> list[Builder]:
+        """Builders of the envelopes carrying `samples`: one, or more if one would be too large."""
+        limit = self.config.mqtt.max_message_bytes
+        longest, strings = self._shape[dev]
+        parts = [samples]
+        if strings or upper_bound(samples, longest) > limit:
+
+            def size(part: list[Sample]) -> int:
+                return len(encode(Data(gw=self.gw, dev=dev, seq=WIDEST, sent=WIDEST, samples=part)))
+
+            parts, refused = split(samples, limit, size)
+            if refused:
+                self.metrics.oversized_samples.labels(dev).inc(len(refused))
+                log.warning("device %s: %d sample(s) refused, each alone larger than %d bytes (point %s)",
+                            dev, len(refused), limit, refused[0][0])  # fmt: skip
+        return [self._data_part(dev, part) for part in parts]
+
+    def _data_part(self, dev: str, samples: list[Sample]) -> Builder:
         topic = device_topic(self.config.site, self.gw, dev, "data")
 
         def build(seq: int) -> Built:
@@ -112,8 +164,10 @@ class Gateway:
         if dev not in self._born:
             self._born.add(dev)
             builders.append(self._birth(dev))
-            builders.extend(self._data(d, s) for d, s in self.batcher.drain_device(dev))
-        builders.extend(self._data(d, s) for d, s in self.batcher.add(dev, samples, time.monotonic()))
+            builders.extend(b for d, s in self.batcher.drain_device(dev) for b in self._data(d, s))
+        builders.extend(
+            b for d, s in self.batcher.add(dev, samples, time.monotonic()) for b in self._data(d, s)
+        )
         if builders:
             await self.spool.append(builders)
 
@@ -121,7 +175,7 @@ class Gateway:
         """Write batches that reached their age (or all of them) to the spool."""
         ready = self.batcher.drain() if everything else self.batcher.due(time.monotonic())
         if ready:
-            await self.spool.append([self._data(d, s) for d, s in ready])
+            await self.spool.append([b for d, s in ready for b in self._data(d, s)])
 
     async def _flusher(self) -> None:
         while True:
@@ -158,11 +212,7 @@ class Gateway:
                 if dev not in self._reported_down and now - since >= self.config.link_lost_after_s:
                     await self._report_down(dev, now - since, status.last_error or "link down")
             stats = self.spool.stats()
-            if stats.dropped > self._dropped_seen:
-                # the overflow may have taken a birth with it: announce every device again
-                log.warning("spool full: %d envelopes dropped so far", stats.dropped)
-                self._dropped_seen = stats.dropped
-                self._born.clear()
+            self._watch_overflow(stats.dropped, stats.bytes)
             self.metrics.observe_spool(stats, self.config.spool.max_bytes)
             self.metrics.mqtt_connected.set(1 if self.client.connected.is_set() else 0)
             self.metrics.mqtt_inflight.set(self.client.inflight)
@@ -177,13 +227,58 @@ class Gateway:
         builders: list[Builder] = []
         if dev in self._born:
             self._born.discard(dev)
-            builders += [self._data(d, s) for d, s in self.batcher.drain_device(dev)]
+            builders += [b for d, s in self.batcher.drain_device(dev) for b in self._data(d, s)]
             log.warning("device %s lost for %.0f s: %s", dev, down_s, reason)
         else:
             builders.append(self._birth(dev))
             log.warning("device %s: no data for %.0f s since start: %s", dev, down_s, reason)
         self.edge[dev].forget()
         await self.spool.append([*builders, self._death(dev, reason)])
+
+    def _watch_overflow(self, dropped: int, size: int) -> None:
+        """An overflow episode runs from the first drop until the spool is half empty again."""
+        max_bytes = self.config.spool.max_bytes
+        if dropped > self._dropped_seen:
+            if not self._overflowing:
+                # the drops may take a birth with them: announce every device again, once per episode
+                self._overflowing = True
+                self._born.clear()
+                self.metrics.overflow_episodes.inc()
+                log.warning("spool full (%d bytes): dropping the oldest envelopes", max_bytes)
+            self._dropped_seen = dropped
+            declaration = self._dropped_declaration()
+            if declaration is not None and self.client.connected.is_set():
+                self.client.publish(*declaration)  # retained; sent again on every connect
+        elif self._overflowing and size <= max_bytes // 2:
+            self._overflowing = False
+            log.warning("spool overflow over: %d envelopes dropped in all", dropped)
+
+    def _dropped_declaration(self) -> tuple[str, bytes, bool] | None:
+        stats = self.spool.stats()
+        if not self.confirm or stats.dropped_through < 0:
+            return None
+        message = Dropped(self.gw, stats.dropped_through, stats.dropped, time.time_ns())
+        return gateway_topic(self.config.site, self.gw, "$dropped"), encode_ack(message), True
+
+    def _on_connect_publish(self) -> list[tuple[str, bytes, bool]]:
+        """Sent from paho's thread on every connect: `online`, and what the spool dropped."""
+        declaration = self._dropped_declaration()
+        status = (status_topic(self.config.site, self.gw), STATUS_ONLINE, True)
+        return [status] if declaration is None else [status, declaration]
+
+    def _on_stored(self, payload: bytes) -> None:
+        try:
+            stored = decode_stored(payload)
+        except WireError as exc:
+            log.warning("ignored an invalid $stored message: %s", exc)
+            return
+        next_seq = self.spool.stats().next_seq
+        if stored.gw != self.gw or stored.seq >= next_seq:
+            log.warning("ignored $stored %d for %s: this gateway has numbered up to %d only (a new spool?)",
+                        stored.seq, stored.gw, next_seq - 1)  # fmt: skip
+            return
+        if self.publisher is not None:
+            self.publisher.confirmed(stored.seq)
 
     # --- commands --------------------------------------------------------------------------------
     async def _commands(self) -> None:
@@ -199,9 +294,13 @@ class Gateway:
             finally:
                 slots.release()
 
+        stored_topic = gateway_topic(self.config.site, self.gw, "$stored")
         try:
             while True:
                 message = await self.client.incoming.get()
+                if message.topic == stored_topic:
+                    self._on_stored(message.payload)
+                    continue
                 await slots.acquire()  # a slow write does not hold up a ping, within the bound
                 task = asyncio.create_task(answer(message.topic, message.payload))
                 running.add(task)
@@ -215,13 +314,17 @@ class Gateway:
         """Run until cancelled; on cancellation flush, publish `$status offline` and close."""
         config = self.config
         self._spool = AsyncSpool(config.spool.path, config.spool.max_bytes)
+        self._dropped_seen = self._spool.stats().dropped
         status = status_topic(config.site, self.gw)
+        subscriptions = [subscription(config.site, self.gw).removesuffix("#") + "+/cmd"]
+        if self.confirm:
+            subscriptions.append(gateway_topic(config.site, self.gw, "$stored"))
         self._client = MqttClient(
             config.mqtt,
             config.mqtt.client_id or f"plantproof-{config.site}-{self.gw}",
             will=Will(status, STATUS_OFFLINE),
-            subscriptions=(subscription(config.site, self.gw).removesuffix("#") + "+/cmd",),
-            on_connect_publish=((status, STATUS_ONLINE, True),),
+            subscriptions=tuple(subscriptions),
+            on_connect_publish=self._on_connect_publish,
         )
         if config.metrics.port is not None:
             self.metrics_port = self.metrics.serve(config.metrics.host, config.metrics.port)
@@ -232,7 +335,15 @@ class Gateway:
                 except AdapterError as exc:
                     raise GatewayConfigError(f"device {device.id}: {exc}") from None
                 self.connections[device.id] = connection
-        publisher = Publisher(self._spool, self._client, config.mqtt.max_inflight, self.metrics)
+        publisher = Publisher(
+            self._spool,
+            self._client,
+            config.mqtt.max_inflight,
+            self.metrics,
+            confirm=self.confirm,
+            resend_after_s=config.spool.resend_after_s,
+        )
+        self.publisher = publisher
         self._client.start()
         tasks = [
             asyncio.create_task(publisher.run(), name="publisher"),

@@ -2,8 +2,10 @@
 
 Every envelope is numbered and committed here before it is sent: the `seq` counter lives in the same
 database and advances in the same transaction as the insert, so a `kill -9` can neither reuse a seq
-nor lose a committed envelope. Entries leave only when the broker acknowledged them (PUBACK), or when
-the byte bound forces the oldest out; that overflow is counted, persisted and reported.
+nor lose a committed envelope. Entries leave when a collector's watermark covers them
+(`delete_through`; or, without end-to-end acknowledgement, on PUBACK: `delete`), or when the byte
+bound forces the oldest out; that overflow is counted, persisted and reported, and the highest seq
+it took (`dropped_through`) is kept so the collectors can be told which seqs will never come.
 
 `Spool` is synchronous; `AsyncSpool` runs it on one worker thread so the event loop never blocks on disk.
 """
@@ -45,7 +47,7 @@ CREATE TABLE IF NOT EXISTS entries (
     dev TEXT NOT NULL,
     n INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO meta VALUES ('next_seq', 0), ('dropped', 0);
+INSERT OR IGNORE INTO meta VALUES ('next_seq', 0), ('dropped', 0), ('dropped_through', -1);
 """
 
 
@@ -65,6 +67,7 @@ class SpoolStats:
     bytes: int
     dropped: int
     next_seq: int
+    dropped_through: int = -1  # highest seq the bound dropped (-1: none)
 
 
 class Spool:
@@ -85,6 +88,7 @@ class Spool:
             self._depth, self._bytes = int(row[0]), int(row[1])
             self._next_seq = self._meta("next_seq")
             self._dropped = self._meta("dropped")
+            self._dropped_through = self._meta("dropped_through")
         except (sqlite3.Error, OSError) as exc:
             raise SpoolError(f"{self.path}: cannot open the spool: {exc}") from None
 
@@ -109,7 +113,7 @@ class Spool:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq,))
-            dropped, freed = self._evict(self._bytes + added - self.max_bytes)
+            dropped, freed, last = self._evict(self._bytes + added - self.max_bytes)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
@@ -118,12 +122,14 @@ class Spool:
         self._depth += len(rows) - dropped
         self._bytes += added - freed
         self._dropped += dropped
+        self._dropped_through = max(self._dropped_through, last)
         return [r[0] for r in rows]
 
-    def _evict(self, excess: int) -> tuple[int, int]:
-        """Delete the oldest entries until `excess` bytes are freed (inside the caller's transaction)."""
+    def _evict(self, excess: int) -> tuple[int, int, int]:
+        """Delete the oldest entries until `excess` bytes are freed (inside the caller's transaction);
+        returns how many, their bytes and the highest seq deleted (-1: none)."""
         if excess <= 0:
-            return 0, 0
+            return 0, 0, -1
         dropped = freed = 0
         last = -1
         for seq, size in self._db.execute("SELECT seq, size FROM entries ORDER BY seq"):
@@ -135,7 +141,8 @@ class Spool:
         if dropped:
             self._db.execute("DELETE FROM entries WHERE seq <= ?", (last,))
             self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (dropped,))
-        return dropped, freed
+            self._db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'dropped_through'", (last,))
+        return dropped, freed, last
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
@@ -171,8 +178,25 @@ class Spool:
         self._bytes -= int(size)
         return int(n)
 
+    def delete_through(self, seq: int) -> int:
+        """Remove every entry with seq <= `seq` (a collector's watermark); returns how many."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            n, size = self._db.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE seq <= ?", (seq,)
+            ).fetchone()
+            if n:
+                self._db.execute("DELETE FROM entries WHERE seq <= ?", (seq,))
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise SpoolError(f"{self.path}: cannot delete from the spool: {exc}") from None
+        self._depth -= int(n)
+        self._bytes -= int(size)
+        return int(n)
+
     def stats(self) -> SpoolStats:
-        return SpoolStats(self._depth, self._bytes, self._dropped, self._next_seq)
+        return SpoolStats(self._depth, self._bytes, self._dropped, self._next_seq, self._dropped_through)
 
     def close(self) -> None:
         self._db.close()
@@ -203,6 +227,9 @@ class AsyncSpool:
 
     async def delete(self, seqs: Sequence[int]) -> int:
         return await self._run(self._spool.delete, list(seqs))
+
+    async def delete_through(self, seq: int) -> int:
+        return await self._run(self._spool.delete_through, seq)
 
     def stats(self) -> SpoolStats:
         return self._spool.stats()  # plain attribute reads; a slightly stale view is fine

@@ -107,3 +107,64 @@ def test_compose_gateway_config_resolves_inside_the_image() -> None:
     from gateway.config import load_config
 
     assert len(load_config(path).devices) == len(raw["devices"])
+
+
+def _published(service: dict[str, Any]) -> list[str]:
+    """Port mappings as written (short syntax) or as `docker compose config` writes them (long)."""
+    out = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            out.append(f"{port.get('host_ip', '')}:{port.get('published')}:{port.get('target')}")
+        else:
+            out.append(str(port))
+    return out
+
+
+def _check_exposure(services: dict[str, dict[str, Any]]) -> None:
+    for name in ("collector", "gateway"):
+        ports = _published(services[name])
+        assert ports and all(p.startswith("127.0.0.1:") for p in ports), f"{name} metrics exposed: {ports}"
+    for name, service in services.items():
+        for port in _published(service):
+            open_to_all = not port.startswith("127.0.0.1:")
+            assert not open_to_all or (name == "mosquitto" and port.endswith("8883:8883")), (name, port)
+
+
+def test_only_the_brokers_tls_port_is_published_beyond_loopback() -> None:
+    _check_exposure(_services())
+
+
+def test_compose_config_agrees_where_docker_compose_is_installed() -> None:
+    import shutil
+    import subprocess
+
+    docker = shutil.which("docker")
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True) if docker else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("no docker compose client on this machine")
+    env = ROOT / "deploy.env"
+    created = not env.exists()
+    if created:  # `config` needs the env file the operator would create
+        env.write_text((ROOT / "deploy.env.example").read_text())
+    try:
+        out = subprocess.run(
+            [docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+    finally:
+        if created:
+            env.unlink()
+    import json
+
+    _check_exposure(json.loads(out.stdout)["services"])
+
+
+def test_the_brokers_health_check_has_an_account_of_its_own() -> None:
+    # the broker binds client ids to usernames: a check logging in as the collector would take over
+    # the collector's session every few seconds
+    check = str(_services()["mosquitto"]["healthcheck"]["test"])
+    assert "-u healthcheck" in check and "collector" not in check
+    acl = (ROOT / "configs" / "mosquitto" / "acl").read_text()
+    assert "user healthcheck\ntopic read $SYS/broker/uptime" in acl
+    conf = (ROOT / "configs" / "mosquitto" / "mosquitto.conf").read_text()
+    assert conf.count("use_username_as_clientid true") == conf.count("\nlistener ")

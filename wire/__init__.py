@@ -1,5 +1,6 @@
 """The versioned wire contract between gateways and collectors. Imports nothing of ours."""
 
+from wire.ack import NOTHING_STORED, Dropped, Stored, decode_dropped, decode_stored, encode_ack
 from wire.envelope import (
     QUALITY_BAD,
     QUALITY_GOOD,
@@ -26,10 +27,19 @@ from wire.envelope import (
 )
 from wire.errors import WireError
 from wire.states import CANONICAL_STATES, STATE_CODES
-from wire.topics import Topic, device_topic, gateway_prefix, parse_topic, status_topic, subscription
+from wire.topics import (
+    Topic,
+    device_topic,
+    gateway_prefix,
+    gateway_topic,
+    parse_topic,
+    status_topic,
+    subscription,
+)
 
 __all__ = [
     "CANONICAL_STATES",
+    "NOTHING_STORED",
     "QUALITY_BAD",
     "QUALITY_GOOD",
     "QUALITY_UNCERTAIN",
@@ -42,20 +52,26 @@ __all__ = [
     "Data",
     "Death",
     "DeviceInfo",
+    "Dropped",
     "Envelope",
     "PointInfo",
     "Sample",
     "SampleWithStatus",
     "Sequenced",
+    "Stored",
     "Topic",
     "WireError",
     "canonical_bytes",
     "decode",
     "decode_as",
+    "decode_dropped",
+    "decode_stored",
     "device_topic",
     "digest",
     "encode",
+    "encode_ack",
     "gateway_prefix",
+    "gateway_topic",
     "parse_topic",
     "schema_of",
     "status_topic",

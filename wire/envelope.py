@@ -20,12 +20,18 @@ from wire.topics import ID_PATTERN
 
 MAX_SAMPLES: Final = 10_000
 MAX_POINTS: Final = 10_000
+# Free-form command arguments and results: at most this deep and this many values in all, so no
+# consumer (collector, gateway, management client) meets a structure it cannot walk.
+MAX_DEPTH: Final = 16
+MAX_NODES: Final = 10_000
+MAX_TEXT: Final = 1_024  # descriptive strings (unit, area, line, reasons, errors)
 
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
 PointName = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Nanos = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Quality = Annotated[int, msgspec.Meta(ge=0, le=2)]
+Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
 Value = bool | int | float | str | None
 # [point, source timestamp (ns since epoch), value, quality]
 Sample = tuple[PointName, Nanos, Value, Quality]
@@ -71,7 +77,7 @@ class PointInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: PointName
     kind: PointKind
     dtype: DType
-    unit: str = ""
+    unit: Text = ""
     scale: float = 1.0
     offset: float = 0.0
     # For counters and energy registers: the value (in engineering units) at which the raw register
@@ -85,9 +91,9 @@ class DeviceInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sector: Sector
     simulated: bool = False
     managed: bool = False
-    area: str | None = None
-    line: str | None = None
-    protocol: str | None = None
+    area: Text | None = None
+    line: Text | None = None
+    protocol: Text | None = None
     ideal_rate_per_hour: float | None = None
 
 
@@ -105,7 +111,7 @@ class Death(_Envelope, frozen=True, tag="plantproof.death/1"):
     dev: Id
     seq: Seq
     sent: Nanos
-    reason: str = ""
+    reason: Text = ""
 
 
 class Command(_Envelope, frozen=True, tag="plantproof.cmd/1"):
@@ -113,7 +119,7 @@ class Command(_Envelope, frozen=True, tag="plantproof.cmd/1"):
     dev: Id
     op: CommandOp
     sent: Nanos
-    args: dict[str, Any] = {}
+    args: Annotated[dict[str, Any], msgspec.Meta(max_length=64)] = {}
 
 
 class CommandResult(_Envelope, frozen=True, tag="plantproof.cmdres/1"):
@@ -123,7 +129,7 @@ class CommandResult(_Envelope, frozen=True, tag="plantproof.cmdres/1"):
     ok: bool
     sent: Nanos
     result: dict[str, Any] | None = None
-    error: str | None = None
+    error: Text | None = None
 
 
 # Envelopes a gateway numbers with its `seq` (they enter the provenance ledger).
@@ -153,9 +159,14 @@ def encode(envelope: Envelope) -> bytes:
 
 
 def decode(payload: bytes | bytearray | memoryview | str) -> Envelope:
-    """Decode and validate; WireError names the offending field as a JSON path."""
+    """Decode and validate; WireError names the offending field as a JSON path.
+
+    WireError is the only exception: nesting too deep for the decoder is one too.
+    """
     try:
-        return _decoder.decode(payload)
+        envelope = _decoder.decode(payload)
+    except RecursionError:
+        raise WireError("nesting deeper than the decoder allows", "$") from None
     except msgspec.ValidationError as exc:
         message = str(exc)
         if fifth_element_error(message):
@@ -167,6 +178,27 @@ def decode(payload: bytes | bytearray | memoryview | str) -> Envelope:
         raise WireError(message, field) from None
     except msgspec.DecodeError as exc:
         raise WireError(f"malformed JSON: {exc}", "$") from None
+    if isinstance(envelope, Command):
+        _check_free_form(envelope.args, "$.args")
+    elif isinstance(envelope, CommandResult) and envelope.result is not None:
+        _check_free_form(envelope.result, "$.result")
+    return envelope
+
+
+def _check_free_form(value: object, field: str) -> None:
+    """Refuse free-form values nested deeper than MAX_DEPTH or holding more than MAX_NODES values."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise WireError(f"more than {MAX_NODES} values", field)
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise WireError(f"nesting deeper than {MAX_DEPTH} levels", field)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _decode_with_status(payload: bytes | bytearray | memoryview | str) -> Data:

@@ -1,4 +1,6 @@
-"""Topic builder and parser: `pp/v1/{site}/{gateway}/{device}/{kind}` and `pp/v1/{site}/{gateway}/$status`."""
+"""Topic builder and parser: `pp/v1/{site}/{gateway}/{device}/{kind}` and the gateway-level topics
+`pp/v1/{site}/{gateway}/$status`, `.../$stored` (the collector's watermark) and `.../$dropped` (the
+gateway's declaration of envelopes its spool dropped)."""
 
 import re
 from dataclasses import dataclass
@@ -9,7 +11,11 @@ from wire.errors import WireError
 PREFIX: Final = "pp/v1"
 DEVICE_KINDS: Final = ("data", "birth", "death", "cmd", "cmd/res")
 STATUS: Final = "$status"
-TopicKind = Literal["data", "birth", "death", "cmd", "cmd/res", "$status"]
+STORED: Final = "$stored"
+DROPPED: Final = "$dropped"
+GATEWAY_KINDS: Final = (STATUS, STORED, DROPPED)
+TopicKind = Literal["data", "birth", "death", "cmd", "cmd/res", "$status", "$stored", "$dropped"]
+MAX_TOPIC_LENGTH: Final = 512
 
 # Identifiers must be safe as single MQTT topic levels and as file names.
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -32,8 +38,8 @@ class Topic:
     kind: TopicKind
 
     def __str__(self) -> str:
-        if self.kind == STATUS:
-            return f"{PREFIX}/{self.site}/{self.gateway}/{STATUS}"
+        if self.device is None:
+            return f"{PREFIX}/{self.site}/{self.gateway}/{self.kind}"
         return f"{PREFIX}/{self.site}/{self.gateway}/{self.device}/{self.kind}"
 
 
@@ -47,9 +53,16 @@ def device_topic(site: str, gateway: str, device: str, kind: TopicKind) -> str:
 
 
 def status_topic(site: str, gateway: str) -> str:
+    return gateway_topic(site, gateway, STATUS)
+
+
+def gateway_topic(site: str, gateway: str, kind: str) -> str:
+    """`pp/v1/{site}/{gateway}/{kind}` for one of the gateway-level kinds ($status, $stored, $dropped)."""
+    if kind not in GATEWAY_KINDS:
+        raise WireError(f"unknown gateway topic kind {kind!r}", "kind")
     check_id(site, "site")
     check_id(gateway, "gateway")
-    return f"{PREFIX}/{site}/{gateway}/{STATUS}"
+    return f"{PREFIX}/{site}/{gateway}/{kind}"
 
 
 def subscription(site: str = "+", gateway: str = "+") -> str:
@@ -63,6 +76,8 @@ def gateway_prefix(site: str, gateway: str) -> str:
 
 
 def parse_topic(topic: str) -> Topic:
+    if len(topic) > MAX_TOPIC_LENGTH:
+        raise WireError(f"topic of {len(topic)} characters is longer than {MAX_TOPIC_LENGTH}", "topic")
     parts = topic.split("/")
     if len(parts) < 5 or f"{parts[0]}/{parts[1]}" != PREFIX:
         raise WireError(f"topic {topic!r} is not under {PREFIX}/", "topic")
@@ -70,8 +85,8 @@ def parse_topic(topic: str) -> Topic:
     check_id(site, "site")
     check_id(gateway, "gateway")
     rest = parts[4:]
-    if rest == [STATUS]:
-        return Topic(site, gateway, None, "$status")
+    if len(rest) == 1 and rest[0] in GATEWAY_KINDS:
+        return Topic(site, gateway, None, rest[0])  # type: ignore[arg-type]
     if len(rest) < 2:
         raise WireError(f"topic {topic!r} names no device and kind", "topic")
     device, kind = rest[0], "/".join(rest[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 from pathlib import Path
 
@@ -33,10 +34,46 @@ def test_missing_or_invalid_config_is_a_clear_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("mqtt:\n  port: many\n")
-    with pytest.raises(ValueError, match=r"mqtt\.port"):
+    with pytest.raises(CollectorError, match=r"bad\.yaml:2: .*integer.*\(field mqtt\.port\)$"):
         load_settings(bad)
-    with pytest.raises(ValueError, match="queue_max"):
+    with pytest.raises(CollectorError, match="queue_max"):
         load_settings(None, queue_max=10, mqtt={"receive_maximum": 100})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "dsn: postgresql://h/db\nmqtt:\n  host: h\n  port: 70000\n",
+            r"c\.yaml:4: .*less than or equal to 65535 \(field mqtt\.port\)",
+        ),
+        (
+            "limits:\n  max_payload_bytes: -1\n",
+            r"c\.yaml:2: .*greater than or equal to 1024 \(field limits\.max_payload_bytes\)",
+        ),
+        ("metrics_port: 70000\n", r"c\.yaml:1: .*\(field metrics_port\)"),
+        ("mqtt:\n  host: a\n  host: b\n", r"c\.yaml:3: .*duplicate key 'host' \(first given on line 2\)"),
+        ("mqtt: [\n", r"c\.yaml:2: invalid YAML"),
+        ("mqtt:\n  hots: a\n", r"c\.yaml:2: .*\(field mqtt\.hots\)"),
+        ("dsn: 'postgresql//admin:s3cr3t@db'\n", r"c\.yaml:1: not a PostgreSQL connection string"),
+        ("dsn: 'host=db password=s3cr3t port'\n", r"c\.yaml:1: not a PostgreSQL connection string"),
+    ],
+)
+def test_config_errors_name_file_line_and_field_in_one_line(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["migrate", "--config", str(path)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert re.search(expected, lines[0]), lines[0]
+    assert "s3cr3t" not in result.output and "Traceback" not in result.output
+
+
+def test_an_environment_error_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANTPROOF_COLLECTOR_MQTT__PORT", "0")
+    with pytest.raises(CollectorError, match=r"^environment variable PLANTPROOF_COLLECTOR_MQTT__PORT: .*1$"):
+        load_settings(ROOT / "configs" / "collector.yaml")
 
 
 def test_cli_migrate(pg_dsn: str) -> None:

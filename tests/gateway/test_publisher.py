@@ -1,4 +1,9 @@
-"""Publisher against a real Mosquitto: broker outage, Will and $status, births, bounded window."""
+"""Publisher against a real Mosquitto: broker outage, Will and $status, births, bounded window.
+
+These tests look at what reaches the broker, so they delete spooled envelopes on PUBACK
+(`spool.delete_on: puback`); end-to-end acknowledgement through a collector is in
+tests/test_acknowledge.py.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,11 @@ async def test_broker_outage_loses_nothing_and_keeps_order(
     sub = Subscriber(broker.host, broker.port).start()
     cfg = load_config(
         write_config(
-            tmp_path, broker.url, [modbus_device(d, port=1502) for d in DEVICES], mqtt={"max_inflight": 20}
+            tmp_path,
+            broker.url,
+            [modbus_device(d, port=1502) for d in DEVICES],
+            mqtt={"max_inflight": 20},
+            spool={"delete_on": "puback"},
         )
     )
     gateway = Gateway(cfg, connect_devices=False)
@@ -138,14 +147,27 @@ async def test_status_online_and_will_offline(
     sub.stop()
 
 
-async def test_spool_overflow_drops_oldest_counts_and_rebirths(
-    tmp_path: Path, mosquitto_factory: Callable[..., MosquittoServer]
+async def test_spool_overflow_drops_oldest_counts_and_rebirths_once_per_episode(
+    tmp_path: Path, mosquitto_factory: Callable[..., MosquittoServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker = mosquitto_factory()
     cfg = load_config(
-        write_config(tmp_path, broker.url, [modbus_device("m1", port=1502)], spool={"max_bytes": 65536})
+        write_config(
+            tmp_path,
+            broker.url,
+            [modbus_device("m1", port=1502)],
+            spool={"max_bytes": 65536, "delete_on": "puback"},
+        )
     )
     gateway = Gateway(cfg, connect_devices=False)
+    births_built: list[str] = []
+    build_birth = gateway._birth
+
+    def counting_birth(dev: str):  # type: ignore[no-untyped-def]
+        births_built.append(dev)
+        return build_birth(dev)
+
+    monkeypatch.setattr(gateway, "_birth", counting_birth)
     task = asyncio.create_task(gateway.run())
     await asyncio.wait_for(gateway.started.wait(), 30)
     await asyncio.wait_for(gateway.client.connected.wait(), 30)
@@ -154,17 +176,29 @@ async def test_spool_overflow_drops_oldest_counts_and_rebirths(
     await asyncio.to_thread(broker.stop)
     await _wait(lambda: not gateway.client.connected.is_set(), 30, "outage not noticed")
     seen_before = len(sub.messages)
-    for i in range(3000):  # ~100 samples per envelope, far more than 64 KiB in all
-        await gateway.ingest("m1", [RawReading("spindle_speed", time.time_ns(), float(i))])
-    await gateway.flush(everything=True)
+
+    async def overflow(start: int) -> None:
+        # ~100 samples per envelope, far more than 64 KiB in all, over many monitor cycles
+        for i in range(start, start + 3000):
+            await gateway.ingest("m1", [RawReading("spindle_speed", time.time_ns(), float(i))])
+            if i % 100 == 0:
+                await asyncio.sleep(0.1)
+        await gateway.flush(everything=True)
+        await _wait(
+            lambda: gateway.metrics.spool_dropped._value.get() == gateway.spool.stats().dropped,
+            30,
+            "drop not reported",
+        )
+
+    await overflow(0)
     stats = gateway.spool.stats()
     assert stats.dropped > 0 and stats.bytes <= 65536
-    await _wait(lambda: gateway.metrics.spool_dropped._value.get() == stats.dropped, 30, "drop not reported")
-    await gateway.ingest("m1", [RawReading("spindle_speed", time.time_ns(), -1.0)])  # re-announced first
-    await gateway.flush(everything=True)
+    assert gateway.metrics.overflow_episodes._value.get() == 1
+    assert births_built == ["m1", "m1"], "the first birth, then one for the whole overflow episode"
     remaining = {e.seq for e in await gateway.spool.read(-1, 10_000)}
     next_seq = gateway.spool.stats().next_seq
     assert remaining == set(range(min(remaining), next_seq)), "only the oldest went"
+    assert stats.dropped_through == min(remaining) - 1
     await asyncio.to_thread(broker.start)
     await _wait(lambda: gateway.spool.stats().depth == 0, 60, "spool did not drain")
 
@@ -172,10 +206,15 @@ async def test_spool_overflow_drops_oldest_counts_and_rebirths(
         return len({x.payload for x in m[seen_before:] if not x.retain}) >= len(remaining)
 
     msgs = await asyncio.to_thread(sub.wait_for, all_there, 60)
+    delivered = {decode(m.payload).seq for m in msgs[seen_before:] if not m.retain}  # type: ignore[union-attr]
+    assert delivered == remaining
+    # the episode ended when the spool drained; the next overflow is a new episode: one more birth
+    await _wait(lambda: not gateway._overflowing, 30, "episode did not end")
+    await asyncio.to_thread(broker.stop)
+    await _wait(lambda: not gateway.client.connected.is_set(), 30, "second outage not noticed")
+    await overflow(3000)
+    assert gateway.metrics.overflow_episodes._value.get() == 2
+    assert births_built == ["m1"] * 3
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     sub.stop()
-    delivered = {decode(m.payload).seq for m in msgs[seen_before:] if not m.retain}  # type: ignore[union-attr]
-    assert delivered == remaining
-    births = [e for e in sub.envelopes("birth") if isinstance(e, Birth)]
-    assert births and max(b.seq for b in births) == next_seq - 2  # a fresh birth right before the new data
