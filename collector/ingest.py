@@ -131,6 +131,8 @@ class Pipeline:
         m.stored_rows.inc(result.rows + result.text_rows)
         m.stored_envelopes.inc(result.envelopes_new)
         m.duplicates.inc(result.duplicates)
+        m.repeated_readings.inc(result.repeats)
+        m.conflicting_readings.inc(result.conflicts)
         m.dead_letters.inc(len(result.dead_letters))
         if after is not None:
             await asyncio.wait([after])  # acknowledge in the order received
@@ -166,6 +168,8 @@ class Pipeline:
                 total.duplicates += r.duplicates
                 total.rows += r.rows
                 total.text_rows += r.text_rows
+                total.repeats += r.repeats
+                total.conflicts += r.conflicts
                 total.dead_letters += r.dead_letters
             return total
 

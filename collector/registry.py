@@ -1,4 +1,4 @@
-"""Gateways, devices and points from births, deaths, `$status` and management traffic.
+"""Gateways, devices and points from births, deaths and `$status`.
 
 Runs inside the caller's transaction. Point ids are cached in memory; changes made in a transaction
 are staged and become visible to the cache only after `commit()` (a rolled-back batch leaves none).
@@ -80,19 +80,25 @@ class Registry:
         self._staged_gateways.add(gw)
 
     def birth(self, conn: psycopg.Connection, site: str, birth: wire.Birth) -> DevicePoints:
-        """Upsert device and points; idempotent, so retained births re-sent change nothing."""
+        """Upsert device and points; idempotent, so retained births re-sent change nothing.
+
+        A birth marks the device online unless its gateway's `$status` is offline: retained births
+        read at collector start (in any order with the retained `$status`) never revive the devices
+        of a gateway that is gone. A gateway that comes back says `online` before its new births.
+        """
         seen = ns_to_dt(birth.sent)
         self.gateway(conn, site, birth.gw, seen)
         info = birth.device
         row = conn.execute(
             "INSERT INTO devices (site, dev, gw, area, line, type, industry, sector, simulated, managed,"
             " protocol, ideal_rate_per_hour, online, first_seen, last_seen)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, true, %s, %s)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " NOT EXISTS (SELECT 1 FROM gateways WHERE gw = %s AND status = 'offline'), %s, %s)"
             " ON CONFLICT (site, dev) DO UPDATE SET gw = EXCLUDED.gw, area = EXCLUDED.area,"
             " line = EXCLUDED.line, type = EXCLUDED.type, industry = EXCLUDED.industry,"
             " sector = EXCLUDED.sector, simulated = EXCLUDED.simulated, managed = EXCLUDED.managed,"
             " protocol = EXCLUDED.protocol, ideal_rate_per_hour = EXCLUDED.ideal_rate_per_hour,"
-            " online = true, first_seen = least(devices.first_seen, EXCLUDED.first_seen),"
+            " online = EXCLUDED.online, first_seen = least(devices.first_seen, EXCLUDED.first_seen),"
             " last_seen = greatest(devices.last_seen, EXCLUDED.last_seen)"
             " RETURNING device_id",
             (
@@ -108,6 +114,7 @@ class Registry:
                 info.managed,
                 info.protocol,
                 info.ideal_rate_per_hour,
+                birth.gw,
                 seen,
                 seen,
             ),
@@ -161,25 +168,6 @@ class Registry:
         self._staged_gateways.add(gw)
         if status == "offline":
             conn.execute("UPDATE devices SET online = false WHERE gw = %s AND site = %s", (gw, site))
-
-    def command(self, conn: psycopg.Connection, site: str, gw: str, cmd: wire.Command) -> None:
-        conn.execute(
-            "INSERT INTO management_ops (request_id, site, gw, dev, op, sent_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (request_id) DO UPDATE SET op = EXCLUDED.op, sent_at = EXCLUDED.sent_at",
-            (cmd.id, site, gw, cmd.dev, cmd.op, ns_to_dt(cmd.sent)),
-        )
-
-    def result(self, conn: psycopg.Connection, site: str, res: wire.CommandResult) -> None:
-        # An answer to an operation another tool sent is still recorded (op 'unknown').
-        answered = ns_to_dt(res.sent)
-        conn.execute(
-            "INSERT INTO management_ops (request_id, site, gw, dev, op, sent_at, answered_at, ok, error)"
-            " VALUES (%s, %s, %s, %s, 'unknown', %s, %s, %s, %s)"
-            " ON CONFLICT (request_id) DO UPDATE SET answered_at = EXCLUDED.answered_at,"
-            " ok = EXCLUDED.ok, error = EXCLUDED.error",
-            (res.id, site, res.gw, res.dev, answered, answered, res.ok, res.error),
-        )
 
     def touch(self, conn: psycopg.Connection, seen: Iterable[tuple[str, str, str, int, int]]) -> None:
         """Widen first/last seen of devices (site, dev, gw, min ts, max ts) and their gateways."""
