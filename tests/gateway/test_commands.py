@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,53 +12,20 @@ import pytest
 
 from adapters import registry
 from adapters.base import Connection
-from adapters.devicetype import DeviceType, load_device_type
+from adapters.devicetype import load_device_type
 from gateway.commands import CommandHandler
 from gateway.config import GatewayConfig, load_config
 from simulators.servers.modbus import SimModbusServer
-from tests.gateway.helpers import modbus_device, write_config
+from tests.gateway.helpers import BIG, SETPOINTS_TYPE, SetpointSource, modbus_device, write_config
 from wire import Command, CommandResult, decode, encode
-
-BIG = 9_007_199_254_740_993  # 2^53 + 1: a double would make it ...992
-TYPE = """\
-type: generic
-industry: C34
-sector: discrete
-points:
-  - {name: level, kind: analog, dtype: float32, modbus: {table: holding, address: 0}}
-  - {name: big_sp, kind: setpoint, dtype: int64, writable: true, modbus: {table: holding, address: 10}}
-  - {name: f_sp, kind: setpoint, dtype: float64, writable: true, modbus: {table: holding, address: 20}}
-  - {name: f32_sp, kind: setpoint, dtype: float32, writable: true, modbus: {table: holding, address: 30}}
-  - name: tenths_sp
-    kind: setpoint
-    dtype: uint16
-    scale: 0.1
-    writable: true
-    modbus: {table: holding, address: 40}
-"""
-
-
-@dataclass(frozen=True)
-class _Device:
-    id: str
-    device_type: DeviceType
-    unit_id: int
-
-
-class _Source:
-    def __init__(self, device_type: DeviceType) -> None:
-        self.devices = [_Device("m1", device_type, 1)]
-
-    def values_at(self, device_id: str, t_ns: int) -> dict[str, Any]:
-        return {"level": 21.5, "big_sp": 7, "f_sp": 1.5, "f32_sp": 2.5, "tenths_sp": 20.0}
 
 
 @pytest.fixture()
 async def setup(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[SimModbusServer, GatewayConfig, dict[str, Connection]]]:
-    (tmp_path / "generic.yaml").write_text(TYPE)
-    server = SimModbusServer(_Source(load_device_type(tmp_path / "generic.yaml")), port=0)
+    (tmp_path / "generic.yaml").write_text(SETPOINTS_TYPE)
+    server = SimModbusServer(SetpointSource(load_device_type(tmp_path / "generic.yaml")), port=0)
     await server.start()
     device = modbus_device("m1", server.port, 1, type="generic.yaml")
     config = load_config(write_config(tmp_path, "mqtt://127.0.0.1:1", [device]))
