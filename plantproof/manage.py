@@ -26,6 +26,9 @@ MqttOpt = typer.Option(
 TimeoutOpt = typer.Option(10.0, "--timeout", min=0.1, help="seconds to wait for the answer")
 JsonOpt = typer.Option(False, "--json", help="machine-readable output")
 DeviceArg = typer.Argument(..., help="device id, or site/device when the id is not unique")
+GatewayOpt = typer.Option(
+    None, "--gateway", help="gateway to ask (default: the one that last announced the device live)"
+)
 EXIT_ERROR_ANSWER, EXIT_USAGE, EXIT_NO_ANSWER = 1, 2, 3
 
 app = typer.Typer(
@@ -49,7 +52,17 @@ def parse_value(text: str) -> bool | int | float:
         raise typer.BadParameter(f"{text!r} is not a number, true or false") from None
 
 
-def _target(dsn: str, device: str) -> Any:
+# The gateway that last sent the device's birth live (not a history backfill or an import), else the
+# gateway the registry names.
+_LIVE_GATEWAY = """
+SELECT coalesce((SELECT e.gw FROM envelopes e JOIN gateways g ON g.gw = e.gw
+                 WHERE e.site = d.site AND e.dev = d.dev AND e.kind = 'birth' AND NOT g.backfill
+                   AND e.source NOT LIKE 'import:%%'
+                 ORDER BY e.received_at DESC LIMIT 1), d.gw)
+"""
+
+
+def _target(dsn: str, device: str, gateway: str | None) -> Any:
     import psycopg
 
     from collector.errors import CollectorError
@@ -58,8 +71,8 @@ def _target(dsn: str, device: str) -> Any:
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             rows = conn.execute(
-                "SELECT site, dev, gw FROM devices WHERE namespace = 'plant'"
-                " AND (dev = %s OR site || '/' || dev = %s) ORDER BY site",
+                f"SELECT d.site, d.dev, ({_LIVE_GATEWAY}) FROM devices d WHERE d.namespace = 'plant'"
+                " AND (d.dev = %s OR d.site || '/' || d.dev = %s) ORDER BY d.site",
                 (device, device),
             ).fetchall()
     except psycopg.Error as exc:
@@ -70,17 +83,18 @@ def _target(dsn: str, device: str) -> Any:
         sites = ", ".join(f"{r[0]}/{r[1]}" for r in rows)
         raise CollectorError(f"device {device!r} is ambiguous ({sites}): give site/device")
     site, dev, gw = rows[0]
-    return Target(site, gw, dev)
+    return Target(site, gateway or gw, dev)
 
 
 def _run(
-    device: str, op: str, args: dict[str, Any], dsn: str, mqtt: str, timeout: float, as_json: bool
-) -> None:
+    device: str, op: str, args: dict[str, Any], dsn: str, mqtt: str, timeout: float, as_json: bool,
+    gateway: str | None,
+) -> None:  # fmt: skip
     from collector.errors import CollectorError
     from collector.management import send
 
     try:
-        target = _target(dsn, device)
+        target = _target(dsn, device, gateway)
         (outcome,) = send(
             mqtt, dsn, [target], op, args=args, timeout=timeout, requested_by=f"cli:{getpass.getuser()}"
         )
@@ -133,19 +147,19 @@ def _print(o: Any) -> None:
 @app.command("ping")
 def ping(
     device: str = DeviceArg, dsn: str = DsnOpt, mqtt: str = MqttOpt, timeout: float = TimeoutOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = JsonOpt, gateway: str | None = GatewayOpt,
 ) -> None:  # fmt: skip
     """Read the device once through its gateway (ok only if the device itself answered)."""
-    _run(device, "ping", {}, dsn, mqtt, timeout, as_json)
+    _run(device, "ping", {}, dsn, mqtt, timeout, as_json, gateway)
 
 
 @app.command("read-config")
 def read_config(
     device: str = DeviceArg, dsn: str = DsnOpt, mqtt: str = MqttOpt, timeout: float = TimeoutOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = JsonOpt, gateway: str | None = GatewayOpt,
 ) -> None:  # fmt: skip
     """The device's type and points as its gateway has them configured."""
-    _run(device, "read_config", {}, dsn, mqtt, timeout, as_json)
+    _run(device, "read_config", {}, dsn, mqtt, timeout, as_json, gateway)
 
 
 @app.command("write")
@@ -154,6 +168,8 @@ def write(
     point: str = typer.Argument(..., help="a writable point of the device"),
     value: str = typer.Argument(..., help="engineering value: an integer (exact), a number, true or false"),
     dsn: str = DsnOpt, mqtt: str = MqttOpt, timeout: float = TimeoutOpt, as_json: bool = JsonOpt,
+    gateway: str | None = GatewayOpt,
 ) -> None:  # fmt: skip
     """Write a setpoint; the answer reports the value read back from the device."""
-    _run(device, "write_setpoint", {"point": point, "value": parse_value(value)}, dsn, mqtt, timeout, as_json)
+    args = {"point": point, "value": parse_value(value)}
+    _run(device, "write_setpoint", args, dsn, mqtt, timeout, as_json, gateway)
