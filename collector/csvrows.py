@@ -217,9 +217,14 @@ class RowParser:
         if kind == "number":
             try:
                 if "." not in text and "e" not in text and "E" not in text:
-                    return int(text), quality  # integers stay exact (64 bits)
+                    integer = int(text)  # integers stay exact (64 bits)
+                    if not -(2**63) <= integer < 2**63:
+                        raise OverflowError(text)
+                    return integer, quality
             except ValueError:
                 pass
+            except OverflowError:
+                raise ValueError(f"integer {text} does not fit 64 bits (int64)") from None
             try:
                 number = float(text)
             except ValueError:

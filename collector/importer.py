@@ -1,15 +1,17 @@
 """Historian import: a long CSV (time, device, point, value[, quality]) through validation, registry
 and ledger, at any size, with memory flat whatever the file size.
 
-Two passes over the file:
-1. validate — every row is parsed and checked (device, point, time window, value, quality, state
-   code). If anything is wrong nothing is stored, and the error counts and quotes every problem
-   with its line and column: unknown devices and points and unmapped state codes are tallied with
-   their counts (an unmapped code is never taken silently for a state; `unmapped` says what to do).
-2. store — births first, then the rows in envelopes of at most `chunk_rows` samples of one device,
-   committed `batch_rows` at a time, each batch in its own short transaction (a running collector
-   is never held up for long). Monthly partitions are created beforehand in a transaction of their
-   own, so the import never deadlocks with live ingest.
+Two passes:
+1. validate — the file is read once, every row parsed and checked (device, point, time window,
+   value, quality, state code) and, while all is well, batched into envelope chunks spilled to a
+   temporary file. If anything is wrong nothing is stored, and the error counts and quotes every
+   problem with its line and column: unknown devices and points and unmapped state codes are
+   tallied with their counts (an unmapped code is never taken silently for a state; `unmapped`
+   says what to do).
+2. store — births first, then the spilled chunks, `batch_rows` at a time, each batch in its own
+   short transaction committed on a thread of its own while the next one is prepared (a running
+   collector is never held up for long). Monthly partitions are created beforehand in a transaction
+   of their own, so the import never deadlocks with live ingest.
 
 Envelope ids derive from the file's SHA-256 (gw = the import gateway, seq = digest prefix + index,
 `envelopes.source = 'import:<sha256>'`) and every envelope is a function of the file alone, so the
@@ -22,11 +24,14 @@ value, which is kept in reading_conflicts (policy "replace", `import --replace`)
 from __future__ import annotations
 
 import queue
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 import wire
 from collector.csvrows import (
@@ -51,6 +56,8 @@ __all__ = ["Findings", "ImportDevice", "ImportFileError", "ImportResult", "impor
 SEQ_BITS = 24  # seq = (38 bits of the file digest) << 24 | envelope index
 PROGRESS_ROWS = 1 << 16
 _PLAIN = frozenset((int, float))
+Value = bool | int | float | str | None
+Chunk = tuple[str, int, list[Sample]]  # device, its latest sample time (the envelope's `sent`), samples
 Progress = Callable[[str, int, int, int], None]  # phase, bytes read, file size, rows so far
 
 
@@ -90,11 +97,46 @@ class _Totals:
         self.envelopes_skipped += r.duplicates
 
 
+class _Spill:
+    """Batches of envelope chunks on disk between the passes, so memory stays flat.
+
+    Pass 1 writes what pass 2 will store (the file is parsed once); the file lives in TMPDIR, takes
+    about half the CSV's size, and is gone when closed.
+    """
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="plantproof-import-")  # noqa: SIM115 - see close()
+        self.encoder = msgspec.msgpack.Encoder()
+        self.decoder = msgspec.msgpack.Decoder(list[tuple[str, int, list[tuple[str, int, Value, int]]]])
+        self.batches = 0
+        self.envelopes = 0
+
+    def write(self, batch: list[Chunk]) -> None:
+        data = self.encoder.encode(batch)
+        self.file.write(len(data).to_bytes(8, "big"))
+        self.file.write(data)
+        self.batches += 1
+
+    def read(self) -> Iterator[list[Chunk]]:
+        self.file.flush()
+        self.file.seek(0)
+        for _ in range(self.batches):
+            size = int.from_bytes(self.file.read(8), "big")
+            yield self.decoder.decode(self.file.read(size))  # type: ignore[misc]
+
+    def size(self) -> int:
+        return self.file.tell()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def validate(
     path: Path, devices: dict[str, ImportDevice], window: tuple[int, int], unmapped: Unmapped,
-    progress: Progress | None = None,
+    progress: Progress | None = None, batcher: _Batcher | None = None,
 ) -> tuple[Findings, str]:  # fmt: skip
-    """Pass 1: every row checked, nothing stored; the findings and the file's SHA-256."""
+    """Pass 1: every row checked, nothing stored; the findings and the file's SHA-256. With a
+    batcher, the valid rows also go to it for storing (until the first problem: then only counting)."""
     total = path.stat().st_size
     source, rows = open_rows(path)
     parser = RowParser(source, devices, window, unmapped)
@@ -104,10 +146,15 @@ def validate(
         got = parser.parse(line, fields)
         if isinstance(got, Problem):
             found.add_problem(got, fields, parser)
+            batcher = None
         else:
             found.add_sample(got[0], got[1][1])
+            if batcher is not None:
+                batcher.add(*got)
         if progress is not None and found.rows % PROGRESS_ROWS == 0:
             progress("validating", source.bytes_read, total, found.rows)
+    if batcher is not None:
+        batcher.flush()
     if progress is not None:
         progress("validating", total, total, found.rows)
     return found, source.sha256()
@@ -125,17 +172,18 @@ def import_csv(
     started = time.monotonic()
     limits = limits or Limits()
     window = limits.window(time.time_ns())
-    stat = path.stat()
-    found, sha = validate(path, devices, window, unmapped, progress)
-    problems = found.report()
-    if problems:
-        raise ImportFileError(f"{path}: {problems}; nothing was stored")
-    totals = _Totals()
-    if found.valid:
-        if (path.stat().st_size, path.stat().st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-            raise ImportFileError(f"{path}: the file changed while it was validated; nothing was stored")
-        _store(dsn, path, site, gateway_id, devices, found, sha, limits, policy, unmapped, window,
-               chunk_rows, batch_rows, totals, progress)  # fmt: skip
+    spill = _Spill()
+    try:
+        batcher = _Batcher(spill, chunk_rows, batch_rows)
+        found, sha = validate(path, devices, window, unmapped, progress, batcher)
+        problems = found.report()
+        if problems:
+            raise ImportFileError(f"{path}: {problems}; nothing was stored")
+        totals = _Totals()
+        if found.valid:
+            _store(dsn, path, site, gateway_id, devices, found, sha, limits, policy, spill, totals, progress)
+    finally:
+        spill.close()
     t = totals
     return ImportResult(
         path, sha, found.rows, t.rows, t.text_rows, t.repeats, t.conflicts, t.replaced, t.envelopes_new,
@@ -145,10 +193,9 @@ def import_csv(
 
 def _store(
     dsn: str, path: Path, site: str, gw: str, devices: dict[str, ImportDevice], found: Findings, sha: str,
-    limits: Limits, policy: Policy, unmapped: Unmapped, window: tuple[int, int], chunk_rows: int,
-    batch_rows: int, totals: _Totals, progress: Progress | None,
+    limits: Limits, policy: Policy, spill: _Spill, totals: _Totals, progress: Progress | None,
 ) -> None:  # fmt: skip
-    """Pass 2: births, then the rows batch by batch."""
+    """Pass 2: births, then the spilled batches, each envelope named by the file's digest."""
     assert found.first_ns is not None and found.last_ns is not None
     label = f"import:{sha}"
     base = (int(sha[:10], 16) >> 2) << SEQ_BITS
@@ -160,36 +207,36 @@ def _store(
         )
         for i, dev in enumerate(names)
     ]
+    index = len(names)
+    if index + spill.envelopes >= 1 << SEQ_BITS:
+        raise ImportFileError(f"{path}: more than {1 << SEQ_BITS} envelopes; raise chunk_rows")
     store = Store(dsn, limits)
-    line = 0
+    size, done = spill.size(), 0
     try:
         store.connection()
         store.ensure_months(months_between(found.first_ns, found.last_ns))
         totals.add(store.write_parsed(births, [], source=label, strict=True))
         committer = _Committer(store, label, policy, totals)
-        batcher = _Batcher(committer, site, gw, base, len(names), chunk_rows, batch_rows)
-        source, rows = open_rows(path)
-        parser = RowParser(source, devices, window, unmapped)
-        total = path.stat().st_size
         try:
-            for line, fields in rows:
-                got = parser.parse(line, fields)
-                if isinstance(got, Problem):
-                    raise ImportFileError(f"the file changed since it was validated ({got})")
-                if batcher.add(*got) and progress is not None:
-                    progress("storing", source.bytes_read, total, batcher.rows)
-            batcher.flush()
+            for batch in spill.read():
+                envelopes = []
+                for dev, sent, samples in batch:
+                    env = wire.Data(gw, dev, base | index, sent, samples)  # type: ignore[arg-type]
+                    envelopes.append(Parsed(Topic(site, gw, dev, "data"), env))
+                    index += 1
+                    done += len(samples)
+                committer.submit(envelopes)
+                if progress is not None:
+                    progress("storing", spill.file.tell(), size, done)
         finally:
             committer.close()
         if progress is not None:
-            progress("storing", total, total, batcher.rows)
-        if source.sha256() != sha:
-            raise ImportFileError("the file changed while it was imported")
-    except (RejectedError, ImportFileError, CollectorError) as exc:
+            progress("storing", size, size, done)
+    except (RejectedError, CollectorError) as exc:
         stored = totals.rows + totals.text_rows
         raise ImportFileError(
-            f"{path}: stopped near line {line}: {exc}; {stored:,} readings were stored before that"
-            " (run the import again to resume: what is stored is skipped)"
+            f"{path}: stopped after {stored:,} readings were stored: {exc} (run the import again to"
+            " resume: what is stored is skipped)"
         ) from None
     finally:
         store.close()
@@ -236,7 +283,7 @@ class _Committer:
 
 @dataclass(slots=True)
 class _Batcher:
-    """Envelopes of at most `chunk_rows` samples per device, committed `batch_rows` at a time.
+    """Envelope chunks of at most `chunk_rows` samples of one device, in batches of `batch_rows`.
 
     What goes into which envelope depends only on the file's rows, so the envelopes (and their
     ledger ids) come out the same on every run over the same file. A device's plain numbers and its
@@ -244,20 +291,14 @@ class _Batcher:
     checks the former in one pass at C speed.
     """
 
-    committer: _Committer
-    site: str
-    gw: str
-    base: int
-    index: int
+    spill: _Spill
     chunk_rows: int
     batch_rows: int
-    rows: int = 0  # rows handed over for storing
     buffers: dict[tuple[str, bool], list[Sample]] = field(default_factory=dict)
     buffered: int = 0
-    pending: list[Parsed] = field(default_factory=list)
+    pending: list[Chunk] = field(default_factory=list)
 
-    def add(self, dev: str, sample: Sample) -> bool:
-        """Buffer one sample; True when a batch was handed over."""
+    def add(self, dev: str, sample: Sample) -> None:
         key = (dev, sample[2].__class__ in _PLAIN)
         buf = self.buffers.get(key)
         if buf is None:
@@ -268,23 +309,15 @@ class _Batcher:
             self._emit(key)
         if self.buffered >= self.batch_rows:
             self.flush()
-            return True
-        return False
 
     def _emit(self, key: tuple[str, bool]) -> None:
         samples = self.buffers.pop(key)
-        if self.index >= 1 << SEQ_BITS:
-            raise ImportFileError(f"more than {1 << SEQ_BITS} envelopes: raise chunk_rows")
-        dev = key[0]
-        sent = max(s[1] for s in samples)
-        env = wire.Data(self.gw, dev, self.base | self.index, sent, samples)  # type: ignore[arg-type]
-        self.index += 1
-        self.pending.append(Parsed(Topic(self.site, self.gw, dev, "data"), env))
+        self.pending.append((key[0], max(s[1] for s in samples), samples))
 
     def flush(self) -> None:
         for key in sorted(self.buffers):
             self._emit(key)
         if self.pending:
-            self.committer.submit(self.pending)
-            self.rows += self.buffered
+            self.spill.write(self.pending)
+            self.spill.envelopes += len(self.pending)
         self.pending, self.buffered = [], 0

@@ -30,8 +30,8 @@ from collector.decode import (
     to_rows,
 )
 from collector.errors import CollectorError
-from collector.readings import Policy, copy_payload
-from collector.registry import Registry, ns_to_dt
+from collector.readings import Policy, copy_payload, ns_to_time
+from collector.registry import Registry
 
 __all__ = ["BatchResult", "Message", "Store", "StoreUnavailableError", "copy_payload"]
 
@@ -49,8 +49,8 @@ def _size(env: wire.Data | wire.Birth | wire.Death) -> int:
 
 
 def months_between(lo_ns: int, hi_ns: int) -> set[date]:
-    """First days of the months from the one holding `lo_ns` to the one holding `hi_ns`."""
-    first, last = ns_to_dt(lo_ns), ns_to_dt(hi_ns)
+    """First days of the months from the one holding `lo_ns` to the one holding `hi_ns` (as stored)."""
+    first, last = ns_to_time(lo_ns), ns_to_time(hi_ns)
     m, end = date(first.year, first.month, 1), date(last.year, last.month, 1)
     out = {m}
     while m < end:
