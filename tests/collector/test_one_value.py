@@ -124,7 +124,7 @@ def _storage(dsn: str) -> str:
 
 
 def test_migration_removes_stored_twice_rows_and_records_differences(pg_dsn: str) -> None:
-    _apply_until(pg_dsn, 5)
+    _apply_until(pg_dsn, 7)
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("SELECT ensure_readings_partitions(now()::date, 1)")
         rows = [
@@ -145,7 +145,7 @@ def test_migration_removes_stored_twice_rows_and_records_differences(pg_dsn: str
             "INSERT INTO readings_text (time, point_id, value, quality, envelope_id) VALUES"
             " (now(), 9, 'a', 0, 1), (now(), 9, 'b', 0, 2)"
         )
-    assert migrate(pg_dsn)[1] == [5]
+    assert 7 in migrate(pg_dsn)[1]
     assert _rows(pg_dsn, "SELECT point_id, value, envelope_id FROM readings ORDER BY 1") == [
         (1, 10.0, 1),
         (2, 5.0, 1),
