@@ -54,6 +54,12 @@ MODULES = (
         120,
         results_optional=True,
     ),
+    Module(
+        "bench_import",
+        ("--mb", "50", "--small-mb", "5"),
+        "historian CSVs of 5 MB and 50 MB imported; the same files COPYed into a bare table",
+        300,
+    ),
     Module("bench_kpi", (), "1,000 devices x 10,000 state events (10 M), computation only", 90),
     Module(
         "bench_simulators",
