@@ -42,14 +42,18 @@ async def test_manage_ping_read_config_and_exact_write(tmp_path: Path, mqtt_brok
     cfg = load_config(write_config(tmp_path, mqtt_broker.url, [device], gateway_id=gw, link_lost_after_s=1.0))
     settings = load_settings(
         None, dsn=pg_dsn, metrics_port=None,
-        mqtt={"host": mqtt_broker.host, "port": mqtt_broker.port, "client_id": f"c-{uuid.uuid4().hex[:8]}"},
+        mqtt={"host": mqtt_broker.host, "port": mqtt_broker.port, "client_id": f"c-{uuid.uuid4().hex[:8]}",
+              "topics": [f"pp/v1/site1/{gw}/#"]},  # retained births of other tests stay out
     )  # fmt: skip
     stop = asyncio.Event()
     tasks = [asyncio.create_task(Gateway(cfg).run()), asyncio.create_task(Pipeline(settings).run(stop))]
     common = ["--dsn", pg_dsn, "--mqtt", mqtt_broker.url, "--timeout", "10"]
     try:
         await asyncio.to_thread(
-            wait_until, lambda: scalar(pg_dsn, "SELECT count(*) FROM devices") == 1, 60, "the birth"
+            wait_until,
+            lambda: scalar(pg_dsn, "SELECT count(*) FROM devices WHERE dev = 'm1'") == 1,
+            60,
+            "the birth",
         )
         ping = await asyncio.to_thread(_manage, "ping", "m1", *common, "--json")
         assert ping.exit_code == 0, ping.output
