@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test demo bench lint typecheck pytest servers venv clean
+.PHONY: test demo bench lint typecheck pytest servers interop venv clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -18,6 +18,10 @@ venv: $(STAMP)
 
 servers: $(STAMP)
 	@bash scripts/ensure-servers.sh $(PY)
+
+# Independent Sparkplug B codecs (Tahu JS via npm, pysparkplug in its own venv) for cross-decode tests.
+interop: $(STAMP)
+	@bash scripts/ensure-interop.sh $(PYTHON)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -33,7 +37,7 @@ DB_TESTS := tests/collector tests/figures tests/kpi tests/evidence tests/models 
             tests/test_e2e_plant.py
 HAS_TIMESCALEDB = $(PY) -c 'import sys; from plantproof.embedded import postgres_bindir as b, timescaledb_available as t; d = b(); sys.exit(0 if d and t(d) else 1)'
 
-pytest: servers
+pytest: servers interop
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	@if $(HAS_TIMESCALEDB); then \
 		echo "TimescaleDB is installed: the database tests again on plain PostgreSQL"; \

@@ -8,9 +8,10 @@ device never stalls another.
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from pathlib import Path
+from typing import Annotated, Protocol, TypeVar
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, ValidationInfo
 
 from adapters.devicetype import DeviceType, PointSpec
 from adapters.errors import ConfigError
@@ -22,6 +23,16 @@ QUALITY_BAD = 2
 RawValue = bool | int | float | str | None
 
 
+def _against_config(path: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base")
+    return path if path.is_absolute() or base is None else (Path(base) / path).resolve()
+
+
+# A path in an endpoint setting: relative paths resolve against the folder of the config file that
+# names them (validation context "base"), like every other path of a gateway config.
+ConfigPath = Annotated[Path, AfterValidator(_against_config)]
+
+
 @dataclass(frozen=True, slots=True)
 class RawReading:
     """A decoded value before edge processing (not yet scaled or mapped to canonical states)."""
@@ -30,6 +41,7 @@ class RawReading:
     ts_ns: int  # source timestamp where the protocol has one, else the time of the read
     value: RawValue
     quality: int = QUALITY_GOOD
+    status: int | None = None  # the source's status code of a bad/uncertain reading (OPC UA StatusCode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +73,9 @@ class LinkStatus:
     reconnects: int = 0
     last_rtt_s: float = 0.0
     stale: bool = True  # true until the first good read after (re)connecting
+    # Why the link is down, as a short label for metrics (unreachable, timeout, certificate, security,
+    # login, namespace, refused...); None while up.
+    reason: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
 

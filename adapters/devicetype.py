@@ -191,6 +191,14 @@ class DeviceType(_Strict):
             if p.name in seen:
                 raise ValueError(f"point name {p.name!r} appears twice")
             seen.add(p.name)
+        nodes: dict[str, str] = {}
+        for p in self.points:
+            if p.opcua is None:
+                continue
+            # one node, one point: a monitored item delivers each change to one point only
+            if p.opcua.node in nodes:
+                raise ValueError(f"points {nodes[p.opcua.node]!r} and {p.name!r} name the same OPC UA node")
+            nodes[p.opcua.node] = p.name
         occupied: dict[tuple[str, int], str] = {}
         for p in self.points:
             if p.modbus is None or p.modbus.bit is not None:

@@ -46,7 +46,7 @@ def _envelopes(points: int, per: int, start_ns: int) -> list[tuple[str, bytes]]:
         dev = DEVICES[k % len(DEVICES)]
         first = start_ns + k * per * 1000
         samples = [(POINTS[i % len(POINTS)].name, first + i * 1000, float(i) * 0.5, 0) for i in range(per)]
-        env = wire.Data(GW, dev, k + 1, time.time_ns(), samples)  # type: ignore[arg-type]
+        env = wire.Data(GW, dev, k + 1, time.time_ns(), samples)
         out.append((wire.device_topic(SITE, GW, dev, "data"), wire.encode(env)))
     return out
 

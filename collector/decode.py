@@ -89,6 +89,8 @@ class Rows:
     max_ts: int = 0
     # row index -> the exact integer, for the rare integers a double would round (beyond 2^53)
     exact: dict[int, int] = field(default_factory=dict)
+    # (time ns, point id, source status code) of the samples that carry one (the fifth element)
+    status: list[tuple[int, int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.times) + len(self.text)
@@ -132,7 +134,10 @@ _NUMBERS = frozenset((int, float))
 
 def to_rows(data: wire.Data, device: DevicePoints, window: tuple[int, int]) -> Rows:
     """Check every sample against the device's birth and convert it; the first bad sample rejects all."""
-    names, times, values, qualities = zip(*data.samples, strict=True)
+    try:
+        names, times, values, qualities = zip(*data.samples, strict=True)
+    except ValueError:  # some samples carry a status code (a fifth element)
+        return _to_rows_checked(data, device, window)
     lo, hi = window
     first, last = min(times), max(times)
     # Fast path, all at C speed: every point plain numeric, every value an int or float that a double
@@ -158,7 +163,8 @@ def _to_rows_checked(data: wire.Data, device: DevicePoints, window: tuple[int, i
     points = device.points
     times, pids, values, quals = rows.times, rows.point_ids, rows.values, rows.qualities
     min_ts, max_ts = hi, lo
-    for i, (name, ts, value, quality) in enumerate(data.samples):
+    for i, sample in enumerate(data.samples):
+        name, ts, value, quality = sample[:4]
         ref = points.get(name)
         if ref is None:
             raise RejectedError(f"$.samples[{i}]: point {name!r} is not in the birth of device {data.dev!r}")
@@ -176,6 +182,8 @@ def _to_rows_checked(data: wire.Data, device: DevicePoints, window: tuple[int, i
             if not isinstance(value, str):
                 raise RejectedError(f"$.samples[{i}]: point {name!r} is a string point, got {value!r}")
             rows.text.append((ts, ref.point_id, value, quality))
+            if len(sample) > 4:
+                rows.status.append((ts, ref.point_id, sample[4]))
             continue
         elif ref.kind == "state":
             code = _STATE_CODES.get(value) if isinstance(value, str) else None
@@ -203,5 +211,7 @@ def _to_rows_checked(data: wire.Data, device: DevicePoints, window: tuple[int, i
         pids.append(ref.point_id)
         values.append(number)
         quals.append(quality)
+        if len(sample) > 4:
+            rows.status.append((ts, ref.point_id, sample[4]))
     rows.min_ts, rows.max_ts = min_ts, max_ts
     return rows

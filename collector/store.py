@@ -261,6 +261,7 @@ class Store:
         stored = readings.merge(conn, batch, source, policy) if merge else readings.store(conn, batch)
         result.rows, result.text_rows = stored.rows, stored.text_rows
         result.repeats, result.conflicts, result.replaced = stored.repeats, stored.conflicts, stored.replaced
+        self._store_status(conn, new_rows)
         if new_rows:
             self._mark_dirty(conn, [r for _, r in new_rows])
         reg.touch(conn, [(s, d, g, lo, hi) for (s, d, g), (lo, hi) in seen.items()])
@@ -369,6 +370,18 @@ class Store:
                     f"seq reuse: ({k[0]}, {k[1]}) is already stored with digest {stored[k]}, this one has {h}"
                 )
                 dead.append(DeadLetter(f"ledger/{k[0]}/{k[1]}", b"", why))
+
+    def _store_status(self, conn: psycopg.Connection, new_rows: list[tuple[int, Rows]]) -> None:
+        """Status codes carried by bad/uncertain samples (rare: one small insert when there are any)."""
+        coded = [(p, ns_to_time(t), c, e) for e, r in new_rows for (t, p, c) in r.status]
+        if not coded:
+            return
+        conn.execute(
+            "INSERT INTO reading_status (point_id, time, status_code, envelope_id)"
+            " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::int8[], %s::int8[])"
+            " ON CONFLICT DO NOTHING",
+            tuple(map(list, zip(*coded, strict=True))),
+        )
 
     def _mark_dirty(self, conn: psycopg.Connection, rows: list[Rows]) -> None:
         days: set[int] = set()

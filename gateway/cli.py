@@ -1,9 +1,12 @@
-"""`plantproof gateway` commands: `run` and `check`."""
+"""`plantproof gateway` commands: `run` and `check`, and the tools `browse`, `read`, `probe`."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from gateway import tools
 
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
@@ -12,9 +15,18 @@ app = typer.Typer(
     help="Edge gateway: read OPC UA and Modbus devices, publish over MQTT.", no_args_is_help=True
 )
 
+
+class LogFormatChoice(StrEnum):
+    text = "text"
+    json = "json"
+
+
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Gateway YAML config", exists=False, dir_okay=False)
 ]
+
+
+tools.register(app)
 
 
 @app.callback()
@@ -37,6 +49,12 @@ def _load(path: Path) -> "GatewayConfig":
 def run(
     config: ConfigOption,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = "INFO",
+    log_format: Annotated[
+        LogFormatChoice, typer.Option(help="text lines or JSON lines")
+    ] = LogFormatChoice.text,
+    protocol_log_level: Annotated[
+        str, typer.Option(help="level of the protocol libraries (asyncua, pymodbus, paho)")
+    ] = "WARNING",
 ) -> None:
     """Run the gateway until SIGINT/SIGTERM."""
     import asyncio
@@ -44,10 +62,11 @@ def run(
     import logging
     import signal
 
+    from gateway import logs
     from gateway.errors import GatewayError
     from gateway.runner import Gateway
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_level, "json" if log_format is LogFormatChoice.json else "text", protocol_log_level)
     cfg = _load(config)
 
     async def main() -> None:
@@ -74,9 +93,14 @@ def run(
 @app.command("check")
 def check(config: ConfigOption) -> None:
     """Validate the config and print each device's scan groups and planned requests."""
-    from gateway.plan import describe_plan
+    from gateway.plan import conflicts, describe_plan
 
     cfg = _load(config)
+    problems = conflicts(cfg)
+    if problems:
+        for problem in problems:
+            typer.echo(f"error: {config}: {problem}", err=True)
+        raise typer.Exit(2)
     typer.echo(
         f"config OK: site {cfg.site}, gateway {cfg.gateway_id}, broker {cfg.mqtt.url}, "
         f"spool {cfg.spool.path} (max {cfg.spool.max_bytes} bytes), {len(cfg.devices)} devices"

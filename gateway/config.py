@@ -1,8 +1,8 @@
 """Gateway configuration: YAML validated by pydantic, with `PLANTPROOF_GATEWAY_*` environment overrides.
 
 Errors name the file, the line and the field (adapters.yamlload). Relative paths (device type files,
-spool, TLS files) are resolved against the config file's folder; a type file is also looked up in the
-shipped `configs/devices/`.
+spool, TLS files, paths in endpoint settings such as `cert_dir`) are resolved against the config
+file's folder; a type file is also looked up in the shipped `configs/devices/`.
 """
 
 from pathlib import Path
@@ -168,14 +168,15 @@ class DeviceConfig(_Strict):
         )
 
     @model_validator(mode="after")
-    def _resolve_all(self) -> "DeviceConfig":
+    def _resolve_all(self, info: ValidationInfo) -> "DeviceConfig":
         try:
             self._device_type = load_device_type(self.type)
-            info = registry.get(self.protocol)
+            adapter = registry.get(self.protocol)
         except AdapterError as exc:
             raise ValueError(str(exc)) from None
         try:
-            self._endpoint = info.endpoint_model.model_validate(self.endpoint)
+            # paths in endpoint settings resolve against the config file, like every other path
+            self._endpoint = adapter.endpoint_model.model_validate(self.endpoint, context=info.context)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

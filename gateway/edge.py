@@ -15,8 +15,9 @@ from gateway.config import EdgeConfig, EdgeSettings
 
 UNMAPPED_STATE = "unknown_stop"
 Value = bool | int | float | str | None
-# [point, ts_ns, value, quality], the wire sample
-Sample = tuple[str, int, Value, int]
+# [point, ts_ns, value, quality] or, for a bad/uncertain reading with the source's status code,
+# [point, ts_ns, value, quality, status]: the wire sample
+Sample = tuple[str, int, Value, int] | tuple[str, int, Value, int, int]
 
 
 @dataclass(slots=True)
@@ -88,7 +89,10 @@ class EdgeProcessor:
                 or _beyond_deadband(value, last.value, self._settings[reading.point])
             ):
                 self._last[reading.point] = _Last(value, quality, reading.ts_ns)
-                out.append((reading.point, reading.ts_ns, value, quality))
+                if reading.status is not None and quality > 0:
+                    out.append((reading.point, reading.ts_ns, value, quality, reading.status))
+                else:
+                    out.append((reading.point, reading.ts_ns, value, quality))
             else:
                 self.suppressed += 1
         return out

@@ -3,6 +3,7 @@
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from adapters.base import LinkStatus
+from gateway import logs
 from gateway.spool import SpoolStats
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -55,6 +56,35 @@ class GatewayMetrics:
         self.batch_dropped = Counter(
             f"{p}batch_dropped", "Samples refused because the batcher was full", ["device"], registry=r
         )
+        self.link_down_seconds = Gauge(
+            f"{p}link_down_seconds",
+            "Seconds since the device last delivered good data (0 while it does; counts from start)",
+            ["device"],
+            registry=r,
+        )
+        self.link_reason = Gauge(
+            f"{p}link_down_reason",
+            "1 for the reason the device link is down now (timeout, certificate, namespace, ...)",
+            ["device", "reason"],
+            registry=r,
+        )
+        self.log_suppressed = Gauge(
+            f"{p}log_suppressed", "Log lines held back as repeats of the same event", registry=r
+        )
+        self.log_suppressed.set_function(logs.suppressed)
+        self._reasons: dict[str, str] = {}
+
+    def observe_down(self, device: str, down_s: float, reason: str | None) -> None:
+        """How long a device has been without good data, and why (one reason label at a time)."""
+        self.link_down_seconds.labels(device).set(down_s)
+        old = self._reasons.get(device)
+        if old is not None and old != reason:
+            self.link_reason.labels(device, old).set(0)
+        if reason is not None:
+            self.link_reason.labels(device, reason).set(1)
+            self._reasons[device] = reason
+        else:
+            self._reasons.pop(device, None)
 
     def observe_link(self, device: str, status: LinkStatus) -> None:
         self.link_up.labels(device).set(1 if status.connected else 0)

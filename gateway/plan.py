@@ -1,7 +1,29 @@
 """What `plantproof gateway check` prints: each device's scan groups and the reads they plan."""
 
 from adapters.errors import AdapterError
-from gateway.config import DeviceConfig
+from gateway.config import DeviceConfig, GatewayConfig
+
+
+def conflicts(config: GatewayConfig) -> list[str]:
+    """Problems no single device shows: two points reading one OPC UA node of one server (only one
+    of them would ever be published)."""
+    seen: dict[tuple[str, str], str] = {}
+    out: list[str] = []
+    for device in config.devices:
+        if device.protocol != "opcua":
+            continue
+        url = str(device.endpoint.get("url", "")).rstrip("/")
+        for point in device.device_type.points:
+            if point.opcua is None:
+                continue
+            kind, ident = point.opcua.identifier(device.id)
+            key = (url, f"nsu={point.opcua.namespace_uri()};{kind}={ident}")
+            where = f"{device.id}.{point.name}"
+            if key in seen:
+                out.append(f"{seen[key]} and {where} read the same node {key[1]} of {url}")
+            else:
+                seen[key] = where
+    return out
 
 
 def describe_plan(device: DeviceConfig) -> list[str]:
@@ -31,8 +53,8 @@ def _modbus_requests(device: DeviceConfig, names: tuple[str, ...]) -> list[str]:
         requests = plan_reads(
             [p for p in specs if p.modbus is not None],
             max_gap=endpoint.max_gap,
-            max_registers=endpoint.max_registers,
-            max_bits=endpoint.max_bits,
+            max_registers=endpoint.max_registers_per_read,
+            max_bits=endpoint.max_bits_per_read,
             per_point=endpoint.per_point_requests,
         )
     except AdapterError as exc:

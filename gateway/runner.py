@@ -21,6 +21,7 @@ from gateway.edge import EdgeProcessor, Sample
 from gateway.errors import GatewayConfigError
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt import MqttClient, Will
+from gateway.notices import UnmappedStates
 from gateway.publisher import Publisher
 from gateway.spool import AsyncSpool, Builder, Built
 from wire import STATUS_OFFLINE, STATUS_ONLINE, Data, device_topic, encode, status_topic, subscription
@@ -51,6 +52,9 @@ class Gateway:
         self._born: set[str] = set()
         self._dropped_seen = 0
         self._down_since: dict[str, float] = {}
+        self._reported_down: set[str] = set()  # devices whose death was published, until good again
+        self._unmapped = UnmappedStates()
+        self._types = {d.id: d.device_type for d in config.devices}
         self._spool: AsyncSpool | None = None
         self._client: MqttClient | None = None
 
@@ -97,6 +101,7 @@ class Gateway:
         edge = self.edge.get(dev)
         if edge is None:
             raise GatewayConfigError(f"readings for unknown device {dev!r}")
+        self._unmapped.check(dev, self._types[dev], readings)
         suppressed = edge.suppressed
         samples = edge.process(readings)
         self.metrics.points_read.labels(dev).inc(len(readings))
@@ -145,15 +150,13 @@ class Gateway:
                 self.metrics.observe_link(dev, status)
                 if status.connected and not status.stale:  # stale: no good read since (re)connecting
                     self._down_since.pop(dev, None)
+                    self._reported_down.discard(dev)
+                    self.metrics.observe_down(dev, 0.0, None)
                     continue
                 since = self._down_since.setdefault(dev, now)
-                if dev in self._born and now - since >= self.config.link_lost_after_s:
-                    self._born.discard(dev)
-                    self.edge[dev].forget()
-                    reason = status.last_error or "link down"
-                    log.warning("device %s lost for %.0f s: %s", dev, now - since, reason)
-                    pending = [self._data(d, s) for d, s in self.batcher.drain_device(dev)]
-                    await self.spool.append([*pending, self._death(dev, reason)])
+                self.metrics.observe_down(dev, now - since, status.reason or "no_data")
+                if dev not in self._reported_down and now - since >= self.config.link_lost_after_s:
+                    await self._report_down(dev, now - since, status.last_error or "link down")
             stats = self.spool.stats()
             if stats.dropped > self._dropped_seen:
                 # the overflow may have taken a birth with it: announce every device again
@@ -167,6 +170,20 @@ class Gateway:
             self.metrics.mqtt_incoming_dropped.set(self.client.incoming_dropped)
             self.metrics.batch_queue.set(self.batcher.pending)
             await asyncio.sleep(MONITOR_INTERVAL_S)
+
+    async def _report_down(self, dev: str, down_s: float, reason: str) -> None:
+        """A death with the reason; a device never seen is announced first, so its state shows."""
+        self._reported_down.add(dev)
+        builders: list[Builder] = []
+        if dev in self._born:
+            self._born.discard(dev)
+            builders += [self._data(d, s) for d, s in self.batcher.drain_device(dev)]
+            log.warning("device %s lost for %.0f s: %s", dev, down_s, reason)
+        else:
+            builders.append(self._birth(dev))
+            log.warning("device %s: no data for %.0f s since start: %s", dev, down_s, reason)
+        self.edge[dev].forget()
+        await self.spool.append([*builders, self._death(dev, reason)])
 
     # --- commands --------------------------------------------------------------------------------
     async def _commands(self) -> None:

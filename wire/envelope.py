@@ -2,16 +2,20 @@
 
 Every envelope names its schema in the `schema` field (`plantproof.<kind>/<version>`); the decoder
 picks the model from it. Unknown fields are refused: a new field means a new schema version, and
-every old version keeps decoding (golden files under tests/golden/wire pin them).
+every old version keeps decoding (golden files under tests/golden/wire pin them). The one
+extension within v1: a bad or uncertain sample may carry a fifth element, the source's status code
+(`wire.samples`).
 """
 
 import hashlib
 import re
-from typing import Annotated, Any, Final, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import msgspec
 
 from wire.errors import WireError
+from wire.samples import LooseSamples, StatusCode, convert_samples, fifth_element_error
 from wire.topics import ID_PATTERN
 
 MAX_SAMPLES: Final = 10_000
@@ -25,6 +29,8 @@ Quality = Annotated[int, msgspec.Meta(ge=0, le=2)]
 Value = bool | int | float | str | None
 # [point, source timestamp (ns since epoch), value, quality]
 Sample = tuple[PointName, Nanos, Value, Quality]
+# ... and a bad/uncertain sample's source status code (wire.samples): a v1 extension
+SampleWithStatus = tuple[PointName, Nanos, Value, Quality, StatusCode]
 
 QUALITY_GOOD: Final = 0
 QUALITY_UNCERTAIN: Final = 1
@@ -45,7 +51,20 @@ class Data(_Envelope, frozen=True, tag="plantproof.data/1"):
     dev: Id
     seq: Seq
     sent: Nanos
-    samples: Annotated[list[Sample], msgspec.Meta(min_length=1, max_length=MAX_SAMPLES)]
+    if TYPE_CHECKING:  # what the samples are; msgspec decodes the plain form, `decode` falls back
+        samples: Sequence[Sample | SampleWithStatus]
+    else:
+        samples: Annotated[list[Sample], msgspec.Meta(min_length=1, max_length=MAX_SAMPLES)]
+
+
+class _DataLoose(_Envelope, frozen=True, tag="plantproof.data/1"):
+    """A data envelope whose samples are checked one by one (some carry a fifth element)."""
+
+    gw: Id
+    dev: Id
+    seq: Seq
+    sent: Nanos
+    samples: Annotated[LooseSamples, msgspec.Meta(min_length=1, max_length=MAX_SAMPLES)]
 
 
 class PointInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -123,6 +142,7 @@ STATUS_ONLINE: Final = b"online"
 STATUS_OFFLINE: Final = b"offline"
 
 _decoder = msgspec.json.Decoder(Envelope)
+_loose_decoder = msgspec.json.Decoder(_DataLoose)
 _encoder = msgspec.json.Encoder()
 _canonical = msgspec.json.Encoder(order="sorted")
 _AT = re.compile(r" - at `([^`]*)`$")
@@ -138,6 +158,8 @@ def decode(payload: bytes | bytearray | memoryview | str) -> Envelope:
         return _decoder.decode(payload)
     except msgspec.ValidationError as exc:
         message = str(exc)
+        if fifth_element_error(message):
+            return _decode_with_status(payload)
         match = _AT.search(message)
         field = match.group(1) if match else "$"
         if "missing required field `schema`" in message:
@@ -145,6 +167,16 @@ def decode(payload: bytes | bytearray | memoryview | str) -> Envelope:
         raise WireError(message, field) from None
     except msgspec.DecodeError as exc:
         raise WireError(f"malformed JSON: {exc}", "$") from None
+
+
+def _decode_with_status(payload: bytes | bytearray | memoryview | str) -> Data:
+    try:
+        loose = _loose_decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        match = _AT.search(str(exc))
+        raise WireError(str(exc), match.group(1) if match else "$") from None
+    samples = convert_samples(loose.samples, Sample, SampleWithStatus)
+    return Data(gw=loose.gw, dev=loose.dev, seq=loose.seq, sent=loose.sent, samples=samples)
 
 
 def decode_as(kind: str, payload: bytes | bytearray | memoryview | str) -> Envelope:

@@ -30,6 +30,7 @@ from adapters.base import (
 )
 from adapters.devicetype import PointSpec
 from adapters.errors import CodecError, ConfigError, DeviceRejected, DeviceUnavailable
+from adapters.linklog import LinkLog
 from adapters.modbus import codec
 from adapters.modbus.endpoint import ModbusEndpoint
 from adapters.modbus.planner import ReadRequest, decode_request, plan_reads
@@ -42,6 +43,50 @@ _READS = {
     "coil": "read_coils",
     "discrete": "read_discrete_inputs",
 }
+# Modbus exception codes in the words of the specification (Modbus Application Protocol 1.1b3, 7).
+EXCEPTIONS = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+_WHAT = {
+    "read_holding_registers": "reading holding registers",
+    "read_input_registers": "reading input registers",
+    "read_coils": "reading coils",
+    "read_discrete_inputs": "reading discrete inputs",
+    "write_register": "writing holding register",
+    "write_registers": "writing holding registers",
+    "write_coil": "writing coil",
+}
+
+
+# Exceptions after which a coalesced read is split into one read per point (an address problem).
+_SPLIT_ON = (2, 3)
+# Exceptions a TCP gateway sends for a serial unit that does not answer: the unit is unavailable.
+_UNIT_GONE = (10, 11)
+
+
+def exception_text(code: object) -> str:
+    """'exception 2 (illegal data address)'."""
+    name = EXCEPTIONS.get(code) if isinstance(code, int) else None
+    return f"exception {code} ({name})" if name else f"exception {code}"
+
+
+def request_text(method: str, args: tuple[Any, ...], count: int | None) -> str:
+    """'reading holding registers 100..101' for a request, in the words of a register map."""
+    start = args[0] if args else "?"
+    what = _WHAT.get(method, method)
+    if count is not None and count > 1 and isinstance(start, int):
+        return f"{what} {start}..{start + count - 1}"
+    if method == "write_registers" and len(args) > 1 and isinstance(start, int):
+        return f"{what} {start}..{start + len(args[1]) - 1}"
+    return f"{what} {start}"
 
 
 class _Link:
@@ -78,12 +123,16 @@ class _Link:
             ok = await asyncio.wait_for(client.connect(), self.endpoint.timeout + 1.0)
         except (TimeoutError, OSError, ModbusException) as exc:
             client.close()
-            raise DeviceUnavailable(f"cannot connect: {exc or type(exc).__name__}") from None
+            raise DeviceUnavailable(
+                f"cannot connect to {self.describe()}: {exc or type(exc).__name__}", "unreachable"
+            ) from None
         if not ok:
             client.close()
-            raise DeviceUnavailable(f"cannot connect to {self.describe()}")
+            raise DeviceUnavailable(f"cannot connect to {self.describe()}", "unreachable")
         self.client = client
         self.connects += 1
+        if self.endpoint.connect_delay_ms:  # devices that need a moment before the first request
+            await asyncio.sleep(self.endpoint.connect_delay_ms / 1000)
         return client
 
     def drop(self) -> None:
@@ -135,6 +184,12 @@ class ModbusConnection:
         self._link: _Link | None = None
         self._write_lock = asyncio.Lock()
         self._closed = False
+        self._links = LinkLog(log, device.id)
+        ep = self.endpoint
+        self._backoff = Backoff(initial=ep.backoff_initial, maximum=ep.backoff_cap)
+        self._last_answer = 0.0  # monotonic time this unit last answered (for request_gap_ms)
+        self._said: set[tuple[str, ...]] = set()  # what was already logged once (bounded by points)
+        self._last_reject: str | None = None
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -144,8 +199,8 @@ class ModbusConnection:
         return plan_reads(
             [dt.by_name[n] for n in names],
             max_gap=ep.max_gap,
-            max_registers=ep.max_registers,
-            max_bits=ep.max_bits,
+            max_registers=ep.max_registers_per_read,
+            max_bits=ep.max_bits_per_read,
             per_point=ep.per_point_requests,
         )
 
@@ -165,12 +220,22 @@ class ModbusConnection:
         """One Modbus request; foreign errors become DeviceUnavailable / DeviceRejected."""
         link = self._get_link()
         ep = self.endpoint
+        what = request_text(method, args, kwargs.get("count"))
         async with link.lock:
             connects = link.connects
-            client = await link.ensure()
-            if link.connects != connects and connects > 0:
-                self.status.reconnects += 1
-            self.status.connected = True
+            try:
+                client = await link.ensure()
+            except DeviceUnavailable as exc:
+                raise DeviceUnavailable(f"device {self.device.id!r}: {exc}", exc.reason) from None
+            if link.connects != connects:
+                self.status.connected = True
+                if connects > 0:
+                    self.status.reconnects += 1
+                if self.status.reason == "unreachable":  # the device is back: retry promptly
+                    self._backoff.reset()
+            gap = self._last_answer + ep.request_gap_ms / 1000 - time.monotonic()
+            if ep.request_gap_ms and gap > 0:
+                await asyncio.sleep(gap)
             self.status.requests += 1
             started = time.monotonic()
             try:
@@ -183,16 +248,38 @@ class ModbusConnection:
                 if ep.transport == "tcp" or not isinstance(exc, TimeoutError | ModbusException):
                     link.drop()
                     self.status.connected = False
-                raise DeviceUnavailable(
-                    f"device {self.device.id!r} unit {ep.unit_id}: {method} failed: {exc or 'timeout'}"
-                ) from None
+                raise self._unavailable(exc, link, what) from None
+            finally:
+                self._last_answer = time.monotonic()
             self.status.last_rtt_s = time.monotonic() - started
         if response.isError():
-            raise DeviceRejected(
-                f"device {self.device.id!r} unit {ep.unit_id}: {method}{args} answered exception "
-                f"{getattr(response, 'exception_code', '?')}"
+            code = getattr(response, "exception_code", None)
+            text = (
+                f"device {self.device.id!r}: unit {ep.unit_id} at {link.describe()} answered "
+                f"{exception_text(code)} to {what}"
             )
+            if code in _UNIT_GONE:  # a gateway answering for a unit that does not
+                raise DeviceUnavailable(text, "no_answer")
+            rejected = DeviceRejected(text, "exception")
+            rejected.code = code  # type: ignore[attr-defined]
+            raise rejected
         return response
+
+    def _unavailable(self, exc: BaseException, link: _Link, what: str) -> DeviceUnavailable:
+        ep = self.endpoint
+        where = f"device {self.device.id!r}: "
+        text = str(exc)
+        if isinstance(exc, TimeoutError) or "No response" in text or "timeout" in text.lower():
+            return DeviceUnavailable(
+                f"{where}no answer from unit {ep.unit_id} at {link.describe()} within {ep.timeout:g} s "
+                f"({what})",
+                "timeout",
+            )
+        if isinstance(exc, OSError):
+            return DeviceUnavailable(
+                f"{where}connection to {link.describe()} lost ({what}): {exc.strerror or exc}", "unreachable"
+            )
+        return DeviceUnavailable(f"{where}unit {ep.unit_id} at {link.describe()}: {what} failed: {text}")
 
     async def _read(self, request: ReadRequest) -> list[RawReading]:
         response = await self._call(_READS[request.table], request.start, count=request.count)
@@ -209,11 +296,17 @@ class ModbusConnection:
                 out.extend(await self._read(request))
                 kept.append(request)
             except DeviceRejected as exc:
-                if len(request.points) == 1:
+                if len(request.points) == 1 or getattr(exc, "code", None) not in _SPLIT_ON:
                     kept.append(request)
                     self.status.read_errors += 1
-                    self.status.last_error = str(exc)
-                    out.append(RawReading(request.points[0], time.time_ns(), None, QUALITY_BAD))
+                    self.status.last_error = self._last_reject = str(exc)
+                    key = ("rejected", request.table, str(request.start), str(getattr(exc, "code", "")))
+                    if key not in self._said:
+                        self._said.add(key)
+                        log.warning("%s; %s bad", exc, ", ".join(request.points) + (
+                            " is" if len(request.points) == 1 else " are"))  # fmt: skip
+                    ts = time.time_ns()
+                    out.extend(RawReading(n, ts, None, QUALITY_BAD) for n in request.points)
                     continue
                 # The device refuses the coalesced span (unmapped registers in a gap): from now on
                 # read these points one by one, so one bad address costs only its own point.
@@ -237,20 +330,21 @@ class ModbusConnection:
 
     async def run(self, sink: ReadingSink) -> None:
         ep = self.endpoint
-        backoff = Backoff(initial=ep.backoff_initial, maximum=ep.backoff_max)
+        backoff = self._backoff
         while not self._closed:
             try:
                 await self._scan(sink, backoff)
             except DeviceUnavailable as exc:
                 self.status.read_errors += 1
                 self.status.last_error = str(exc)
+                self.status.reason = exc.reason
                 if self._link is not None and ep.transport == "tcp":
                     self.status.connected = False
                 if not self.status.stale:
                     self.status.stale = True
                     await sink(self.device.id, self._bad_readings())
                 delay = backoff.next_delay()
-                log.info("%s; retrying in %.1f s", exc, delay)
+                self._links.failed(exc, delay)
                 await asyncio.sleep(delay)
 
     async def _scan(self, sink: ReadingSink, backoff: Backoff) -> None:
@@ -263,8 +357,15 @@ class ModbusConnection:
                     continue
                 readings = await self._read_plan(self.plans[i])
                 self.status.reads += 1
-                self.status.stale = False
-                backoff.reset()
+                if any(r.quality < QUALITY_BAD for r in readings):  # the unit really answers
+                    if self.status.stale or self.status.reason is not None:
+                        self._links.up()
+                    self.status.stale = False
+                    self.status.reason = None
+                    backoff.reset()
+                elif self.status.stale and self._last_reject is not None:
+                    self.status.last_error = f"every point is bad: {self._last_reject}"
+                    self.status.reason = "exception"
                 await sink(self.device.id, readings)
                 due[i] += group.interval_s
                 late = time.monotonic() - due[i]

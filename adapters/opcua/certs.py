@@ -7,6 +7,7 @@ expires within 30 days, is replaced. RSA 2048 with SHA-256, as Basic256Sha256 re
 """
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import socket
@@ -119,3 +120,79 @@ def ensure_certificate(cert_dir: Path, application_uri: str, name: str = "gatewa
     except OSError as exc:
         raise ConfigError(f"cannot write the OPC UA certificate: {exc}", file=str(cert_dir)) from None
     return paths
+
+
+def to_der(data: bytes) -> bytes:
+    """A certificate as DER, from DER or PEM bytes; ValueError when it is neither."""
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(data).public_bytes(serialization.Encoding.DER)
+    x509.load_der_x509_certificate(data)
+    return data
+
+
+def thumbprint(der: bytes) -> str:
+    """The SHA-1 thumbprint OPC UA tools show for a certificate (hex, upper case, colon-separated)."""
+    digest = hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def describe(der: bytes) -> str:
+    """'CN=..., URI urn:..., thumbprint AB:CD:...' for log lines and errors."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        subject = cert.subject.rfc4514_string()
+    except ValueError:
+        return f"an unreadable certificate (thumbprint {thumbprint(der)})"
+    return f"{subject}, URI {application_uri_of(der)}, thumbprint {thumbprint(der)}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrustStore:
+    """Server certificates the gateway trusts (`<cert_dir>/trusted/`) or refused (`.../rejected/`).
+
+    Files are named by thumbprint (`<hex>.der`), so an operator trusts a rejected server certificate
+    by moving its file from rejected/ to trusted/.
+    """
+
+    root: Path
+
+    @property
+    def trusted_dir(self) -> Path:
+        return self.root / "trusted"
+
+    @property
+    def rejected_dir(self) -> Path:
+        return self.root / "rejected"
+
+    def trusted(self) -> list[bytes]:
+        if not self.trusted_dir.is_dir():
+            return []
+        out = []
+        for path in sorted(self.trusted_dir.iterdir()):
+            if path.suffix.lower() in (".der", ".pem", ".crt"):
+                try:
+                    out.append(to_der(path.read_bytes()))
+                except (OSError, ValueError):
+                    continue  # not a certificate: ignored, like any stray file
+        return out
+
+    def _file(self, folder: Path, der: bytes) -> Path:
+        return folder / f"{thumbprint(der).replace(':', '').lower()}.der"
+
+    def _write(self, folder: Path, der: bytes) -> Path:
+        path = self._file(folder, der)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(der)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ConfigError(f"cannot write a server certificate: {exc}", file=str(folder)) from None
+        return path
+
+    def trust(self, der: bytes) -> Path:
+        self._file(self.rejected_dir, der).unlink(missing_ok=True)
+        return self._write(self.trusted_dir, der)
+
+    def reject(self, der: bytes) -> Path:
+        return self._write(self.rejected_dir, der)

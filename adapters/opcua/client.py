@@ -4,11 +4,17 @@ One subscription per scan group (publishing and sampling interval = the group's 
 monitored items created in chunks no larger than the server's MaxMonitoredItemsPerCall; points the
 server refuses to monitor (or every point, when subscriptions are refused or `mode: poll`) are read
 at the scan interval instead. Values keep their source timestamps; status codes map to quality by
-severity (Good 0, Uncertain 1, Bad 2).
+severity (Good 0, Uncertain 1, Bad 2) and travel with bad and uncertain readings.
+
+One bad node makes its point bad, never the device: a namespace the server lacks, a node id it does
+not know, a value whose data type does not fit the point's dtype (BadTypeMismatch) — each is logged
+once at WARNING naming the node. Only when no point at all can be addressed is the session closed
+and retried with backoff (the namespace may appear when the server loads its model).
 
 On connection loss or server restart the whole client is rebuilt: a new session, node ids resolved
 again from the namespace URIs (indexes may change across restarts), subscriptions created again.
 Meanwhile `status.stale` is set and one batch of quality-2 readings tells the sink the data is stale.
+Every error path closes the session it opened (`adapters.opcua.session`).
 """
 
 import asyncio
@@ -16,13 +22,11 @@ import contextlib
 import datetime as dt
 import logging
 import time
-import uuid
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from asyncua import Client, Node, ua
-from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from adapters.backoff import Backoff
 from adapters.base import (
@@ -37,15 +41,15 @@ from adapters.base import (
 )
 from adapters.devicetype import PointSpec
 from adapters.errors import AdapterError, ConfigError, DeviceRejected, DeviceUnavailable
-from adapters.opcua.certs import ensure_certificate
+from adapters.linklog import LinkLog
+from adapters.opcua import nodes
 from adapters.opcua.endpoint import OpcUaEndpoint
+from adapters.opcua.session import LINK_ERRORS, Context, disconnect, open_client, status_of, translate
+from adapters.opcua.subscribe import NODE_REFUSALS, max_items_per_call, subscribe
 
 log = logging.getLogger(__name__)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MODES = {"sign": ua.MessageSecurityMode.Sign, "sign_encrypt": ua.MessageSecurityMode.SignAndEncrypt}
-# Foreign errors that mean "the server or the link failed" rather than "this request was refused".
-_LINK_ERRORS = (OSError, TimeoutError, ConnectionError, ua.UaError)
 
 
 def quality_of(status: ua.StatusCode | None) -> int:
@@ -100,6 +104,8 @@ class OpcUaConnection:
         self.status = LinkStatus()
         self.endpoint = endpoint_as(device, OpcUaEndpoint, "opcua")
         check_scan_groups(device, lambda p: p.opcua is not None, "an opcua node")
+        self._ctx = Context(device.id, self.endpoint)
+        self._links = LinkLog(log, device.id)
         self._client: Client | None = None
         self._nodes: dict[str, ua.NodeId] = {}  # point -> node id of the current session
         self._points_by_node: dict[ua.NodeId, PointSpec] = {}
@@ -109,88 +115,67 @@ class OpcUaConnection:
         self._session_lock = asyncio.Lock()
         self._pump_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._said: set[tuple[str, ...]] = set()  # what was already logged once (bounded by points)
         self.polled_points: set[str] = set()  # points read by polling in the current session
+        self.bad_points: dict[str, str] = {}  # point -> why it cannot be read, in the current session
+        self._bad_codes: dict[str, int] = {}  # point -> the status code its bad readings carry
+
+    def _once(self, key: tuple[str, ...], message: str, *args: object) -> None:
+        if key not in self._said:
+            self._said.add(key)
+            log.warning(message, *args)
+
+    def _names(self) -> list[str]:
+        return list(dict.fromkeys(n for g in self.device.scan_groups for n in g.points))
 
     # -- session ---------------------------------------------------------------------------------
 
-    async def _open(self, lost: asyncio.Event | None = None) -> Client:
-        ep = self.endpoint
-        client = Client(ep.url, timeout=ep.timeout, watchdog_intervall=ep.watchdog_s)
-        client.application_uri = ep.application_uri
-        client.name = client.description = f"plantproof gateway ({self.device.id})"
+    async def _open(self, names: Sequence[str], lost: asyncio.Event | None = None) -> Client:
+        client = await open_client(self._ctx, lost)
         try:
-            if ep.security != "none":
-                paths = await asyncio.to_thread(ensure_certificate, ep.cert_dir, ep.application_uri)
-                await client.set_security(
-                    SecurityPolicyBasic256Sha256,
-                    certificate=str(paths.cert),
-                    private_key=str(paths.key),
-                    server_certificate=str(ep.server_certificate) if ep.server_certificate else None,
-                    mode=_MODES[ep.security],
-                )
-                if ep.auth == "certificate":
-                    await client.load_client_certificate(str(paths.cert))
-                    await client.load_private_key(paths.key)
-            if ep.auth == "username" and ep.username and ep.password is not None:
-                client.set_user(ep.username)
-                client.set_password(ep.password.get_secret_value())
-            await asyncio.wait_for(client.connect(), ep.timeout * 3)
-        except (*_LINK_ERRORS, ValueError) as exc:
-            with contextlib.suppress(Exception):
-                await client.disconnect()
-            raise DeviceUnavailable(
-                f"device {self.device.id!r}: cannot connect to {ep.url}: {exc!r}"
-            ) from None
-        if lost is not None:
-
-            async def on_lost(exc: Exception) -> None:
-                lost.set()
-
-            client.connection_lost_callback = on_lost
-        await self._resolve(client)
+            await self._resolve(client, names, require_any=lost is not None)
+        except BaseException:
+            await disconnect(client, self.endpoint.timeout)  # never leave a session behind
+            raise
         return client
 
-    async def _resolve(self, client: Client) -> None:
-        """Node ids from namespace URIs, through this server's NamespaceArray (it may change)."""
+    async def _resolve(self, client: Client, names: Sequence[str], require_any: bool = False) -> None:
+        """Node ids from namespace URIs, through this server's NamespaceArray (it may change).
+
+        With `require_any`, raises DeviceRejected when not one of the points can be addressed.
+        """
         try:
             namespaces = await client.get_namespace_array()
-        except _LINK_ERRORS as exc:
-            raise DeviceUnavailable(
-                f"device {self.device.id!r}: cannot read NamespaceArray: {exc!r}"
-            ) from None
-        nodes: dict[str, ua.NodeId] = {}
-        for name in dict.fromkeys(n for g in self.device.scan_groups for n in g.points):
-            nodes[name] = self._node_id(self.device.device_type.by_name[name], namespaces)
-        self._nodes = nodes
-        self._points_by_node = {nid: self.device.device_type.by_name[n] for n, nid in nodes.items()}
-
-    def _node_id(self, point: PointSpec, namespaces: list[str]) -> ua.NodeId:
-        assert point.opcua is not None
-        uri = point.opcua.namespace_uri()
-        if uri.isdigit():
-            index = int(uri)
-        elif uri in namespaces:
-            index = namespaces.index(uri)
-        else:
-            raise DeviceRejected(f"device {self.device.id!r}: server has no namespace {uri!r}")
-        kind, ident = point.opcua.identifier(self.device.id)
-        make: Any = ua.NodeId  # asyncua annotates its own NewType-like aliases, not the Python types
-        try:
-            if kind == "i":
-                return make(int(ident), index, ua.NodeIdType.Numeric)
-            if kind == "g":
-                return make(uuid.UUID(ident), index, ua.NodeIdType.Guid)
-        except ValueError:
-            raise ConfigError(
-                f"point {point.name!r}: bad node identifier {ident!r}", field="opcua.node"
-            ) from None
-        return make(ident, index, ua.NodeIdType.String)
+        except Exception as exc:
+            raise translate(self._ctx, exc, None, "reading the NamespaceArray") from None
+        by_name = self.device.device_type.by_name
+        resolved = nodes.resolve([by_name[n] for n in names], self.device.id, namespaces)
+        self._nodes.update(resolved.nodes)
+        self._points_by_node = {nid: by_name[n] for n, nid in self._nodes.items()}
+        missing: dict[str, list[str]] = {}
+        for name, error in resolved.errors.items():
+            self.bad_points[name] = str(error)
+            self._bad_codes[name] = error.status
+            missing.setdefault(str(error).split(": ", 1)[-1], []).append(name)
+        for why, points in missing.items():
+            self._once(
+                ("resolve", why),
+                "device %s: %s (node %s%s); %s bad",
+                self.device.id, why, nodes.node_text(by_name[points[0]], self.device.id),
+                f" and {len(points) - 1} more" if len(points) > 1 else "",
+                "its point is" if len(points) == 1 else f"these {len(points)} points are",
+            )  # fmt: skip
+        if require_any and names and not resolved.nodes:
+            why = next(iter(missing))
+            raise DeviceRejected(
+                f"device {self.device.id!r} at {self.endpoint.url}: no point can be addressed: {why}",
+                "namespace",
+            )
 
     async def _close_client(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.disconnect(), self.endpoint.timeout)
+            await disconnect(client, self.endpoint.timeout)
         self.status.connected = False
 
     # -- data path -------------------------------------------------------------------------------
@@ -202,13 +187,38 @@ class OpcUaConnection:
         self._push(self._reading(point, value))
 
     def _reading(self, point: PointSpec, value: ua.DataValue) -> RawReading:
-        quality = quality_of(value.StatusCode)
-        raw = value.Value.Value if value.Value is not None else None
+        code = value.StatusCode
+        quality = quality_of(code)
+        status = int(code.value) if code is not None and quality > 0 else None
+        variant = value.Value
+        raw = variant.Value if variant is not None else None
+        ts = ts_ns_of(value)
+        if quality >= QUALITY_BAD:
+            if status is not None and status in NODE_REFUSALS:
+                self._node_refused(point, status)
+            return RawReading(point.name, ts, None, QUALITY_BAD, status)
+        mismatch = nodes.type_mismatch(point, variant.VariantType, raw) if variant is not None else None
+        if mismatch is not None:
+            self._once(
+                ("type", point.name),
+                "device %s point %s: node %s: %s; published as bad (BadTypeMismatch)",
+                self.device.id, point.name, nodes.node_text(point, self.device.id), mismatch,
+            )  # fmt: skip
+            return RawReading(point.name, ts, None, QUALITY_BAD, nodes.BAD_TYPE_MISMATCH)
         try:
-            val = coerce(point, raw) if quality < QUALITY_BAD else None
+            val = coerce(point, raw)
         except (TypeError, ValueError):
-            val, quality = None, QUALITY_BAD
-        return RawReading(point.name, ts_ns_of(value), val, quality)
+            return RawReading(point.name, ts, None, QUALITY_BAD, nodes.BAD_TYPE_MISMATCH)
+        return RawReading(point.name, ts, val, quality, status)
+
+    def _node_refused(self, point: PointSpec, status: int) -> None:
+        self.bad_points[point.name] = nodes.status_name(status)
+        self._bad_codes[point.name] = status
+        self._once(
+            ("node", point.name, str(status)),
+            "device %s point %s: the server refuses node %s (%s); the point is bad",
+            self.device.id, point.name, nodes.node_text(point, self.device.id), nodes.status_name(status),
+        )  # fmt: skip
 
     def _push(self, reading: RawReading) -> None:
         # Bounded: when the sink falls behind, the oldest readings go first (and are counted).
@@ -242,12 +252,14 @@ class OpcUaConnection:
         first = True
         try:
             while not self._closed:
+                failure: AdapterError | None = None
                 try:
                     await self._session(backoff, first)
                 except AdapterError as exc:
+                    failure = exc
                     self.status.read_errors += 1
                     self.status.last_error = str(exc)
-                    log.info("%s", exc)
+                    self.status.reason = exc.reason
                 finally:
                     await self._close_client()
                 first = False
@@ -259,7 +271,10 @@ class OpcUaConnection:
                 if pump.done():
                     pump.result()  # the sink failed: that is the caller's error, not the device's
                 if not self._closed:
-                    await asyncio.sleep(backoff.next_delay())
+                    delay = backoff.next_delay()
+                    if failure is not None:
+                        self._links.failed(failure, delay)
+                    await asyncio.sleep(delay)
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -267,18 +282,30 @@ class OpcUaConnection:
 
     async def _session(self, backoff: Backoff, first: bool) -> None:
         lost = asyncio.Event()
+        self.bad_points, self._bad_codes, self._nodes = {}, {}, {}
         async with self._session_lock:
-            self._client = await self._open(lost)
+            self._client = await self._open(self._names(), lost)
         if not first:
             self.status.reconnects += 1
         self.status.connected = True
         client = self._client
         try:
             polled = await self._subscribe(client, lost)
-        except _LINK_ERRORS as exc:
-            raise DeviceUnavailable(f"device {self.device.id!r}: subscribing failed: {exc!r}") from None
+        except Exception as exc:
+            raise translate(self._ctx, exc, None, "subscribing") from None
         self.polled_points = {n for names in polled.values() for n in names}
+        if self.bad_points and len(self.bad_points) == len(self._names()):
+            raise DeviceRejected(
+                f"device {self.device.id!r} at {self.endpoint.url}: no point can be read "
+                f"({'; '.join(sorted(set(self.bad_points.values())))})",
+                "node",
+            )
         backoff.reset()
+        self.status.reason = None
+        self._links.up()
+        ts = time.time_ns()
+        for name, code in self._bad_codes.items():
+            self._push(RawReading(name, ts, None, QUALITY_BAD, code))
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(lost.wait())]
         pump = self._pump_task
         for interval, names in polled.items():
@@ -294,51 +321,30 @@ class OpcUaConnection:
             await asyncio.gather(*tasks, return_exceptions=True)
         raise DeviceUnavailable(f"device {self.device.id!r}: connection to {self.endpoint.url} lost")
 
-    async def _max_items_per_call(self, client: Client) -> int | None:
-        limit = self.endpoint.max_items_per_call
-        node = client.get_node(
-            ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall
-        )
-        try:
-            server_limit = int(await node.read_value() or 0)
-        except (ua.UaError, TypeError, ValueError):
-            server_limit = 0  # not published: no limit
-        if server_limit > 0:
-            limit = min(limit, server_limit) if limit else server_limit
-        return limit
-
     async def _subscribe(self, client: Client, lost: asyncio.Event) -> dict[float, list[str]]:
         """Monitored items for every scan group; returns {interval: points to poll instead}."""
-        polled: dict[float, list[str]] = {}
+        groups = self.device.scan_groups
         if self.endpoint.mode == "poll":
-            for group in self.device.scan_groups:
-                polled.setdefault(group.interval_s, []).extend(group.points)
+            polled: dict[float, list[str]] = {}
+            for group in groups:
+                polled.setdefault(group.interval_s, []).extend(n for n in group.points if n in self._nodes)
             return polled
-        limit = await self._max_items_per_call(client)
-        handler = _Handler(self, lost)
-        calls = 0
-        for group in self.device.scan_groups:
-            period_ms = group.interval_s * 1000
-            try:
-                sub = await client.create_subscription(period_ms, handler)
-            except ua.UaStatusCodeError as exc:
-                log.warning("device %s: subscription refused (%s); polling instead", self.device.id, exc)
-                polled.setdefault(group.interval_s, []).extend(group.points)
-                continue
-            names = list(group.points)
-            step = limit or len(names) or 1
-            for start in range(0, len(names), step):
-                chunk = names[start : start + step]
-                nodes = [client.get_node(self._nodes[n]) for n in chunk]
-                results = await sub.subscribe_data_change(
-                    nodes, sampling_interval=ua.Double(period_ms), queuesize=10
-                )
-                calls += 1
-                for name, result in zip(chunk, results, strict=True):
-                    if isinstance(result, ua.StatusCode):  # refused: read it at the scan interval
-                        polled.setdefault(group.interval_s, []).append(name)
-        self.status.extra["monitored_item_calls"] = float(calls)
-        return polled
+        limit = await max_items_per_call(client, self.endpoint.max_items_per_call)
+        done = await subscribe(client, groups, self._nodes, _Handler(self, lost), limit)
+        for refusal in done.refusals:
+            self._once(("subscription", refusal), "device %s: subscription refused (%s); polling instead",
+                       self.device.id, refusal)  # fmt: skip
+        for name, code in done.refused.items():
+            self._node_refused(self.device.device_type.by_name[name], code)
+        for group_name, (asked_ms, slower) in done.slower.items():
+            self._once(
+                ("revised", group_name),
+                "device %s scan group %s: asked the server to sample every %g ms, it revised that to "
+                "%s ms; values may change between samples unseen. For a fixed rate, set 'mode: poll'",
+                self.device.id, group_name, asked_ms, "/".join(f"{g:g}" for g in slower),
+            )  # fmt: skip
+        self.status.extra["monitored_item_calls"] = float(done.calls)
+        return done.polled
 
     async def _poll(self, client: Client, interval: float, names: list[str]) -> None:
         next_due = time.monotonic()
@@ -352,34 +358,44 @@ class OpcUaConnection:
             await asyncio.sleep(next_due - now)
 
     async def _read(self, client: Client, names: Sequence[str]) -> list[RawReading]:
-        nodes = [client.get_node(self._nodes[n]) for n in names]
+        by_name = self.device.device_type.by_name
+        known = [n for n in names if n in self._nodes]
+        ts = time.time_ns()
+        out = [
+            RawReading(n, ts, None, QUALITY_BAD, self._bad_codes.get(n, nodes.BAD_NODE_ID_UNKNOWN))
+            for n in names
+            if n not in known
+        ]
+        if not known:
+            return out
         self.status.requests += 1
         started = time.monotonic()
         try:
-            values = await client.read_attributes(nodes)
-        except _LINK_ERRORS as exc:
+            values = await client.read_attributes([client.get_node(self._nodes[n]) for n in known])
+        except LINK_ERRORS as exc:
             raise DeviceUnavailable(f"device {self.device.id!r}: read failed: {exc!r}") from None
         self.status.last_rtt_s = time.monotonic() - started
-        by_name = self.device.device_type.by_name
-        return [self._reading(by_name[n], v) for n, v in zip(names, values, strict=True)]
+        return [self._reading(by_name[n], v) for n, v in zip(known, values, strict=True)] + out
 
     # -- one-off operations ----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _use_client(self) -> Any:
+    async def _use_client(self, names: Sequence[str]) -> Any:
         """The running session's client, or a short-lived one when `run` has none open."""
         if self._closed:
             raise DeviceUnavailable(f"device {self.device.id!r}: connection closed")
         if self._client is not None:
+            missing = [n for n in names if n not in self._nodes]
+            if missing:
+                await self._resolve(self._client, missing)
             yield self._client
             return
         async with self._session_lock:
-            client = await self._open()
+            client = await self._open(names)
         try:
             yield client
         finally:
-            with contextlib.suppress(Exception):
-                await client.disconnect()
+            await disconnect(client, self.endpoint.timeout)
 
     def _point(self, name: str) -> PointSpec:
         spec = self.device.device_type.by_name.get(name)
@@ -388,21 +404,21 @@ class OpcUaConnection:
         return spec
 
     async def read_once(self, points: Sequence[str]) -> list[RawReading]:
-        specs = [self._point(n) for n in points]
-        async with self._use_client() as client:
-            namespaces = await client.get_namespace_array()
-            for spec in specs:
-                self._nodes.setdefault(spec.name, self._node_id(spec, namespaces))
-            return await self._read(client, [s.name for s in specs])
+        names = [self._point(n).name for n in points]
+        async with self._use_client(names) as client:
+            readings = {r.point: r for r in await self._read(client, names)}
+        return [readings[n] for n in names]
 
     async def write(self, point: str, value: bool | int | float) -> None:
         """Write a raw value with the variable's own data type."""
         spec = self._point(point)
         if not spec.writable:
             raise ConfigError(f"point {point!r} of device {self.device.id!r} is not writable")
-        async with self._use_client() as client:
+        async with self._use_client([point]) as client:
+            if point not in self._nodes:
+                raise DeviceRejected(f"device {self.device.id!r}: {self.bad_points.get(point, point)}")
             try:
-                node = client.get_node(self._node_id(spec, await client.get_namespace_array()))
+                node = client.get_node(self._nodes[point])
                 vtype = self._vtypes.get(point)
                 if vtype is None:
                     vtype = self._vtypes[point] = await node.read_data_type_as_variant_type()
@@ -415,9 +431,9 @@ class OpcUaConnection:
                 await node.write_value(ua.DataValue(ua.Variant(typed, vtype)))
             except ua.UaStatusCodeError as exc:
                 raise DeviceRejected(
-                    f"device {self.device.id!r}: write {point}={value!r} refused: {exc}"
+                    f"device {self.device.id!r}: write {point}={value!r} refused: {status_of(exc) or exc}"
                 ) from None
-            except _LINK_ERRORS as exc:
+            except LINK_ERRORS as exc:
                 raise DeviceUnavailable(f"device {self.device.id!r}: write {point} failed: {exc!r}") from None
 
     async def close(self) -> None:

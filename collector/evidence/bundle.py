@@ -22,6 +22,7 @@ import psycopg
 
 from collector.errors import CollectorError
 from collector.evidence import signing
+from collector.evidence.devices import DEVICE_COLUMNS, device_rows
 from collector.evidence.report import render as render_report
 from collector.figures import queries
 from collector.figures.compute import DEFINITIONS, Parameters, headline
@@ -37,10 +38,6 @@ CLAIMS = "claims.yaml"
 PUBKEY = "pubkey.pem"
 MANIFEST = "MANIFEST.sha256"
 SIGNATURE = "MANIFEST.sha256.sig"
-DEVICE_COLUMNS = (
-    "device_id", "device", "type", "industry", "sector", "simulated", "active_days", "first_seen",
-    "last_seen", "messages", "readings", "counted_default", "counted_any_day", "counted_every_day",
-)  # fmt: skip
 
 
 def software_version() -> str:
@@ -59,8 +56,27 @@ def claim_results(dsn: str, claims_path: Path) -> list[dict[str, Any]]:
         raise CollectorError(
             f"claims given ({claims_path}) but the KPI engine is not available: {exc}"
         ) from exc
-    results = verify_claims(dsn, load_claims(claims_path))
-    return [dict(r.to_json()) for r in results]
+    results = [dict(r.to_json()) for r in verify_claims(dsn, load_claims(claims_path))]
+    simulated = simulated_devices(dsn, sorted({d for r in results for d in r.get("devices", [])}))
+    for r in results:
+        r["simulated_devices"] = [d for d in r.get("devices", []) if d in simulated]
+    return results
+
+
+def simulated_devices(dsn: str, names: list[str]) -> set[str]:
+    """Which of the named plant devices ("site/dev") are registered as simulated."""
+    if not names:
+        return set()
+    try:
+        with psycopg.connect(dsn) as conn:
+            rows = conn.execute(
+                "SELECT site || '/' || dev FROM devices WHERE namespace = 'plant' AND simulated"
+                " AND site || '/' || dev = ANY(%s)",
+                (names,),
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise CollectorError(f"cannot read the devices' simulated flags: {exc}") from exc
+    return {str(r[0]) for r in rows}
 
 
 def database_label(dsn: str) -> dict[str, str]:
@@ -73,20 +89,10 @@ def database_label(dsn: str) -> dict[str, str]:
 
 
 def devices_csv(figures: dict[str, Any]) -> str:
-    counted: dict[int, dict[str, Any]] = {}
-    for rule in ("default", "any_day", "every_day"):
-        fig = figures["connected_equipment"][rule]
-        for m in fig["members"] + fig["simulated_members"]:
-            row = counted.setdefault(
-                m["device_id"],
-                {**m, "counted_default": False, "counted_any_day": False, "counted_every_day": False},
-            )
-            row[f"counted_{rule}"] = True
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=DEVICE_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for device_id in sorted(counted):
-        writer.writerow(counted[device_id])
+    writer.writerows(device_rows(figures))
     return out.getvalue()
 
 
@@ -148,12 +154,15 @@ def export(
     if out.exists() and any(out.iterdir()):
         raise CollectorError(f"{out}: output directory is not empty")
     evidence, loaded = build_evidence(dsn, params, declared, claims_path, now)
+    fp = signing.fingerprint(key.public_key())
     out.mkdir(parents=True, exist_ok=True)
+    evidence_text = json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     files = {
-        EVIDENCE: json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+        EVIDENCE: evidence_text,
         DEVICES: devices_csv(evidence["figures"]),
         QUERIES: queries.render(params.window, loaded.with_text),
-        REPORT: render_report(evidence),
+        # from the JSON as written (key order and all), exactly as `rendered_report` reads it back
+        REPORT: render_report(json.loads(evidence_text), fp),
     }
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
@@ -163,5 +172,22 @@ def export(
         shutil.copyfile(claims_path, out / CLAIMS)
         names.append(CLAIMS)
     write_manifest(out, names, key)
-    fp = signing.fingerprint(key.public_key())
     return Exported(out, sorted([*names, MANIFEST, SIGNATURE]), fp)
+
+
+def rendered_report(root: Path) -> str:
+    """report.html as this software renders the bundle's own evidence.json and pubkey.pem."""
+    path = root / EVIDENCE
+    try:
+        evidence = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CollectorError(f"{path}: cannot be read: {exc}") from exc
+    if not isinstance(evidence, dict) or evidence.get("schema") != SCHEMA:
+        raise CollectorError(f"{path}: not a {SCHEMA} document")
+    fp = None
+    if (root / PUBKEY).is_file():
+        fp = signing.fingerprint(signing.load_public((root / PUBKEY).read_bytes(), str(root / PUBKEY)))
+    try:
+        return render_report(evidence, fp)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CollectorError(f"{path}: cannot be rendered ({type(exc).__name__}: {exc})") from exc

@@ -1,206 +1,237 @@
-"""report.html: the evidence for a reader, self-contained (inline CSS and SVG, no external assets)."""
+"""report.html: the evidence for a reader, in 中文 and English, self-contained and deterministic.
+
+One page, two language sections switched by CSS `:target` (links `#zh` / `#en`; no script), inline
+CSS and inline SVG charts, no external assets. The page is a pure function of evidence.json and
+the signing key's fingerprint (plus the software and chart fonts), so `render` run again on a
+bundle's own files gives the same bytes — which is how `plantproof evidence render` checks it.
+"""
 
 from __future__ import annotations
 
-import json
-from html import escape
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+from collector.evidence import charts
+from collector.evidence.devices import device_rows
+from collector.evidence.html import e, lbl, num, section, t, table
+from collector.evidence.report_claims import claims_glance, claims_section, is_simulated
+from collector.evidence.report_figures import (
+    TIER_SOURCE_FILE,
+    devices_section,
+    figures_section,
+    headline_head,
+    headline_rows,
+    tiers_section,
+)
+from collector.i18n import CATALOG, DEFINITIONS_ZH, HTML_LANG, LANG_NAMES, LANGS, Lang, formats, has, label
+
 _CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.pass{color:#070}.fail{color:#b00}
-.declared{color:#a60}.note{color:#666;font-size:.9em}code{background:#f5f5f5;padding:0 .2em}
+:root{color-scheme:light}.lang,section,h3{scroll-margin-top:3.2em}
+body{font-family:system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei","PingFang SC",
+sans-serif;max-width:1180px;margin:0 auto;padding:0 1.2em 3em;color:#1f2328;line-height:1.5;font-size:15px}
+nav.langs{position:sticky;top:0;background:#fff;border-bottom:1px solid #d0d7de;padding:.5em 0;z-index:1}
+nav.langs a{margin:0 .3em;padding:.15em .6em;border:1px solid #d0d7de;border-radius:4px;text-decoration:none}
+.lang{display:block}#en{display:none}#en:target,#en:has(:target){display:block}
+#en:target~#zh,#en:has(:target)~#zh{display:none}
+h1{font-size:1.6em;margin:.6em 0 .2em}h2{font-size:1.3em;border-bottom:2px solid #d0d7de;margin-top:2em}
+h3{font-size:1.1em;margin:1.6em 0 .4em}h4{font-size:1em;margin:1.2em 0 .3em}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.4em 0 1em;font-size:.93em}
+td,th{border:1px solid #d0d7de;padding:.25em .55em;text-align:left;vertical-align:top}
+th{background:#f6f8fa}tbody tr:nth-child(even){background:#fbfcfd}
+table.devices td:nth-child(n+7):nth-child(-n+9){text-align:right}
+.badge{display:inline-block;white-space:nowrap;padding:0 .5em;border-radius:1em;font-size:.85em;
+font-weight:600;border:1px solid currentColor;vertical-align:middle}
+.badge.small{font-size:.75em}.verified,.pass{color:#1a7f37;background:#e8f5ec}
+.refuted,.fail{color:#b42318;background:#fdecea}.inconclusive,.declared{color:#9a4a00;background:#fff4e0}
+.sim{color:#7a5200;background:#fff8c5}
+.banner{background:#fff8c5;border:1px solid #d4a72c;padding:.6em .9em;border-radius:6px;font-weight:600}
+.note{color:#59636e;font-size:.9em}.simnote{color:#7a5200}
+dl.numbers{display:grid;grid-template-columns:max-content 1fr;gap:.15em 1em;margin:.4em 0}
+dl.numbers dt,dl.meta dt{color:#59636e}dl.numbers dd,dl.meta dd{margin:0}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.15em 1em;font-size:.92em}
+figure{margin:.6em 0}figcaption{color:#59636e;font-size:.88em}
+svg{max-width:100%;height:auto}.nowrap{white-space:nowrap}code,pre{background:#f6f8fa;border-radius:4px}
+pre{padding:.6em .8em;overflow-x:auto;white-space:pre-wrap}.fp{font-family:monospace;word-break:break-all}
+ul.inline{padding-left:1.2em;columns:3 16em}article.claim{margin-top:1.5em}
+article.claim+article.claim{border-top:1px solid #d0d7de}
+details summary{cursor:pointer;margin:.4em 0}
+@media print{#en,#zh{display:block!important}nav.langs{display:none}#en{page-break-after:always}}
 """
+BUNDLE_FILES = tuple(k[len("file.") :] for k in CATALOG if k.startswith("file."))
 
 
-def _e(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return escape(f"{value:,.2f}".rstrip("0").rstrip("."))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return escape(f"{value:,}")
-    return escape(str(value))
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{th}</tr>{body}</table>"
-
-
-def bar_chart(title: str, labels: list[str], values: list[float], limit: float, line: float | None) -> str:
-    """Horizontal bars, one per label, scaled to `limit`, with an optional rule line."""
-    if not labels:
-        return f"<p class='note'>{escape(title)}: nothing to chart.</p>"
-    row, left, width = 16, 180, 520
-    height = row * len(labels) + 30
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 60}' height='{height}'"
-             f" role='img' aria-label='{escape(title)}'>"]  # fmt: skip
-    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        y = 20 + i * row
-        w = 0 if limit <= 0 else width * min(value, limit) / limit
-        parts.append(
-            f"<text x='{left - 6}' y='{y + 11}' font-size='11' text-anchor='end'>{escape(label)}</text>"
-        )
-        parts.append(f"<rect x='{left}' y='{y}' width='{w:.1f}' height='{row - 4}' fill='#4a7bb7'/>")
-        parts.append(f"<text x='{left + w + 4:.1f}' y='{y + 11}' font-size='11'>{_e(value)}</text>")
-    if line is not None and limit > 0:
-        x = left + width * line / limit
-        parts.append(
-            f"<line x1='{x:.1f}' y1='12' x2='{x:.1f}' y2='{height}' stroke='#b00' stroke-dasharray='4'/>"
-        )
-    parts.append(f"<text x='{left}' y='12' font-size='12' font-weight='bold'>{escape(title)}</text></svg>")
-    return "".join(parts)
-
-
-def _series_values(series: Any) -> list[tuple[str, float]]:
-    """(label, value) pairs from a claim's per-day series, whatever numeric field it carries."""
-    out: list[tuple[str, float]] = []
-    if not isinstance(series, list):
-        return out
-    for i, item in enumerate(series):
-        if isinstance(item, int | float) and not isinstance(item, bool):
-            out.append((str(i), float(item)))
-        elif isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[1], int | float):
-            out.append((str(item[0]), float(item[1])))  # [day, value]; days without a value are gaps
-        elif isinstance(item, dict):
-            label = str(item.get("day") or item.get("date") or i)
-            nums = [v for k, v in item.items() if isinstance(v, int | float) and not isinstance(v, bool)]
-            if nums:
-                out.append((label, float(nums[0])))
-    return out
-
-
-def line_chart(title: str, points: list[tuple[str, float]]) -> str:
-    if len(points) < 2:
-        return f"<p class='note'>{escape(title)}: fewer than two points to chart.</p>"
-    w, h, pad = 700, 200, 30
-    lo, hi = min(v for _, v in points), max(v for _, v in points)
-    span = (hi - lo) or 1.0
-    xy = [(pad + (w - 2 * pad) * i / (len(points) - 1), h - pad - (h - 2 * pad) * (v - lo) / span)
-          for i, (_, v) in enumerate(points)]  # fmt: skip
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img'"
-        f" aria-label='{escape(title)}'>"
-        f"<text x='{pad}' y='14' font-size='12' font-weight='bold'>{escape(title)}</text>"
-        f"<polyline fill='none' stroke='#4a7bb7' stroke-width='1.5' points='{path}'/>"
-        f"<text x='2' y='{pad}' font-size='10'>{_e(hi)}</text>"
-        f"<text x='2' y='{h - pad}' font-size='10'>{_e(lo)}</text>"
-        f"<text x='{pad}' y='{h - 8}' font-size='10'>{escape(points[0][0])}</text>"
-        f"<text x='{w - pad}' y='{h - 8}' font-size='10' text-anchor='end'>{escape(points[-1][0])}</text>"
-        "</svg>"
-    )
-
-
-def _figures(ev: dict[str, Any]) -> str:
-    f = ev["figures"]
-    rows = []
-    for rule in ("default", "any_day", "every_day"):
-        c = f["connected_equipment"][rule]
-        rows.append([f"connected equipment ({rule}, ≥ {c['min_active_days']} active days)", _e(c["value"]),
-                     _e(c["simulated"])])  # fmt: skip
-    for rule in ("default", "any_day", "every_day"):
-        p = f["data_collection_points"][rule]
-        rows.append([f"data-collection points ({rule})", _e(p["value"]), _e(p["simulated"])])
-    rows.append(["equipment types", _e(f["equipment_types"]["value"]), _e(f["equipment_types"]["simulated"])])
-    rows.append(["industries", _e(f["industries"]["value"]), _e(f["industries"]["simulated"])])
-    rows.append(
-        ["managed equipment", _e(f["managed_equipment"]["value"]), _e(f["managed_equipment"]["simulated"])]
-    )
-    inv = f["monthly_model_invocations"]
-    rows.append(["monthly model invocations (average, complete months)", _e(inv["value"]), "—"])
-    table = _table(["figure", "value", "simulated (separate column)"], rows)
-    cap = f["demonstrated_management_capacity"]
-    cap_text = "<p>No capacity run recorded.</p>"
-    if cap:
-        cap_text = (
-            f"<p><b>Demonstrated management capacity (synthetic)</b>: {_e(cap['value'])} simulated devices"
-            f" answered of {_e(cap['devices_sampled'])} sampled ({_e(cap['devices_registered'])} registered),"
-            f" success rate {_e(cap['success_rate'])}, latency p50/p95/p99 {_e(cap['latency_ms']['p50'])} /"
-            f" {_e(cap['latency_ms']['p95'])} / {_e(cap['latency_ms']['p99'])} ms, run {_e(cap['run_id'])} on"
-            f" {_e(cap['date'])}. Not managed equipment.</p>"
-        )
-    by_ind = _table(
-        ["industry", "connected equipment", "data-collection points", "equipment types"],
-        [[_e(k), _e(v["connected_equipment"]), _e(v["data_collection_points"]), _e(v["equipment_types"])]
-         for k, v in f["breakdown_by_industry"].items()],
-    )  # fmt: skip
-    return f"<h2>Figures</h2><p>{escape(f['counting'])}.</p>{table}{cap_text}<h3>By industry</h3>{by_ind}"
-
-
-def _charts(ev: dict[str, Any]) -> str:
-    f = ev["figures"]
-    days = ev["parameters"]["window_days"]
-    any_day = f["connected_equipment"]["any_day"]
-    members = sorted(any_day["members"] + any_day["simulated_members"], key=lambda m: -m["active_days"])[:60]
-    labels = [m["device"] + (" (sim)" if m["simulated"] else "") for m in members]
-    active = bar_chart(
-        f"Active days per device (of {days}; dashed line: default rule)",
-        labels,
-        [float(m["active_days"]) for m in members],
-        float(days),
-        float(f["connected_equipment"]["default"]["min_active_days"]),
-    )
-    coverage = bar_chart(
-        "Coverage: share of the window's days with valid readings (%)",
-        labels,
-        [100.0 * m["active_days"] / days for m in members],
-        100.0,
-        100.0 * ev["parameters"]["min_active_days_ratio"],
-    )
-    note = "" if len(any_day["members"]) + len(any_day["simulated_members"]) <= 60 else (
-        "<p class='note'>Charts show the 60 most active devices; devices.csv lists all.</p>"
-    )  # fmt: skip
-    return f"<h2>Coverage and active days</h2>{note}{active}<br>{coverage}"
-
-
-def _tiers(ev: dict[str, Any]) -> str:
-    parts = ["<h2>Tier evaluation</h2>"]
-    for tier, t in ev["tiers"].items():
-        rows = [[escape(r["id"]), escape(r["term"]), escape(r["figure"]), _e(r["minimum"]), _e(r["value"]),
-                 f"<span class='{r['status']}'>{escape(r['status'])}"
-                 f"{'' if r['status'] != 'declared' else (' (meets)' if r['met'] else ' (short)')}</span>",
-                 _e(r["source"]) + (f" <span class='note'>{escape(r['note'])}</span>" if r["note"] else "")]
-                for r in t["thresholds"]]  # fmt: skip
-        parts.append(
-            f"<h3>{escape(tier)}: {escape(t['verdict'])}</h3><p class='note'>{escape(t['source'])}</p>"
-        )
-        parts.append(_table(["id", "term", "figure", "minimum", "value", "status", "source"], rows))
-    return "".join(parts)
-
-
-def _claims(ev: dict[str, Any]) -> str:
-    claims = ev["claims"]
-    if not claims["included"]:
-        return "<h2>KPI claims</h2><p>No claims were included in this bundle.</p>"
-    parts = ["<h2>KPI claims</h2>"]
-    for c in claims["results"]:
-        parts.append(
-            f"<h3>{_e(c.get('id'))}: {_e(c.get('kpi'))} — {_e(c.get('verdict'))}</h3><p>point estimate"
-            f" {_e(c.get('point_estimate'))}, 90 % interval [{_e(c.get('ci_low'))}, {_e(c.get('ci_high'))}],"
-            f" claimed {_e(c.get('claimed_change'))}, coverage {escape(json.dumps(c.get('coverage')))}</p>"
-        )
-        series = c.get("series")
-        periods = series.items() if isinstance(series, dict) else [("per-day", series)]
-        for period, values in periods:
-            parts.append(line_chart(f"{c.get('id')}: {period} series (per day)", _series_values(values)))
-    return "".join(parts)
-
-
-def render(ev: dict[str, Any]) -> str:
+def render(ev: dict[str, Any], fingerprint: str | None) -> str:
+    """The whole page (ends with a newline); both languages, Chinese shown first."""
     p = ev["parameters"]
-    defs = _table(["term", "definition"], [[escape(k), escape(v)] for k, v in ev["definitions"].items()])
-    params = _table(["parameter", "value"], [[escape(k), _e(v)] for k, v in p.items()])
+    title = " · ".join(f"{CATALOG['report.title'][lang]} {p['window']}" for lang in LANGS)
+    switch = " ".join(f"<a href='#{lang}' lang='{HTML_LANG[lang]}'>{LANG_NAMES[lang]}</a>" for lang in LANGS)
+    languages = e(" / ".join(CATALOG["report.language"][lang] for lang in LANGS))
+    # English first in the document so `#en:target ~ #zh` can hide the Chinese section.
+    pages = "".join(_page(ev, lang, fingerprint) for lang in ("en", "zh"))
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>plantproof evidence {escape(p['window'])}</title><style>{_CSS}</style></head><body>"
-        f"<h1>Platform evidence, window {escape(p['window'])}</h1>"
-        f"<p>Generated {escape(ev['generated_at'])} by plantproof {escape(ev['software']['version'])}"
-        f" from {escape(ev['storage'])} storage. Verify with <code>plantproof evidence verify DIR"
-        " --recompute DSN</code>.</p>"
-        f"{params}{_figures(ev)}{_charts(ev)}{_tiers(ev)}{_claims(ev)}<h2>Definitions</h2>{defs}"
-        "</body></html>\n"
+        f"<!DOCTYPE html><html lang='{HTML_LANG['zh']}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<nav class='langs' aria-label='{languages}'>{languages}: {switch}</nav>"
+        f"{pages}</body></html>\n"
     )
+
+
+def _page(ev: dict[str, Any], lang: Lang, fingerprint: str | None) -> str:
+    p = ev["parameters"]
+    generated = t(
+        "report.generated",
+        lang,
+        when=formats.moment(ev["generated_at"], lang),
+        version=ev["software"]["version"],
+        storage=ev["storage"],
+    )
+    sections = [
+        ("glance", _glance(ev, lang, fingerprint)),
+        ("verify", _verify(ev, lang, fingerprint)),
+        ("claims", claims_section(ev, lang)),
+        ("figures", figures_section(ev, lang)),
+        ("devices", devices_section(ev, lang)),
+        ("tiers", tiers_section(ev, lang)),
+        ("parameters", _parameters(ev, lang)),
+        ("definitions", _definitions(ev, lang)),
+        ("sources", _sources(ev, lang)),
+    ]
+    dates = formats.period(p["window_start"][:10], _last_day(p), lang)
+    contents = "".join(f"<li><a href='#{lang}-{k}'>{t(f'section.{k}', lang)}</a></li>" for k, _ in sections)
+    return (
+        f"<div class='lang' id='{lang}' lang='{HTML_LANG[lang]}'>"
+        f"<h1>{t('report.title', lang)} — {t('report.window', lang, window=p['window'])}</h1>"
+        f"<p>{t('report.window_dates', lang, period=dates)} {generated}</p>"
+        f"{_banner(ev, lang)}<nav aria-label='{t('report.contents', lang)}'><ol>{contents}</ol></nav>"
+        + "".join(body for _, body in sections)
+        + f"<p class='note'>{t('report.offline', lang)}</p></div>"
+    )
+
+
+def _last_day(p: dict[str, Any]) -> str:
+    return (date.fromisoformat(p["window_end"][:10]) - timedelta(days=1)).isoformat()
+
+
+def _banner(ev: dict[str, Any], lang: Lang) -> str:
+    rows = device_rows(ev["figures"])
+    claim_devices = {d for c in (ev.get("claims") or {}).get("results") or [] for d in c.get("devices") or []}
+    claim_sims = {
+        d for c in (ev.get("claims") or {}).get("results") or [] for d in c.get("simulated_devices") or []
+    }
+    names = {str(r["device"]) for r in rows} | claim_devices
+    sims = {str(r["device"]) for r in rows if r.get("simulated")} | claim_sims
+    if not sims:
+        return ""
+    n, total = formats.number(len(sims), lang), formats.number(len(names), lang)
+    return f"<p class='banner'>{t('report.simulated_banner', lang, simulated=n, total=total)}</p>"
+
+
+def _glance(ev: dict[str, Any], lang: Lang, fingerprint: str | None) -> str:
+    window = ev["parameters"]["window"]
+    body = (
+        f"<h3>{t('glance.claims', lang)}</h3>{claims_glance(ev, lang)}"
+        f"<h3>{t('glance.figures', lang, window=window)}</h3>"
+        f"{table(headline_head(lang), headline_rows(ev, lang), lang)}"
+        f"<p>{t('verify.fingerprint', lang)}: <span class='fp'>{e(fingerprint or '—')}</span></p>"
+    )
+    return section(f"{lang}-glance", t("section.glance", lang), body)
+
+
+def _verify(ev: dict[str, Any], lang: Lang, fingerprint: str | None) -> str:
+    del ev
+    font = charts.cjk_font() or CATALOG["verify.no_cjk_font"][lang]
+    fp = e(fingerprint) if fingerprint else t("verify.no_fingerprint", lang)
+    rendered_with = t("verify.rendered_with", lang, matplotlib=charts.matplotlib_version(), font=font)
+    body = (
+        f"<p>{t('verify.fingerprint', lang)}:</p><pre class='fp'>{fp}</pre>"
+        f"<p>{t('verify.how', lang)}</p><pre>plantproof evidence verify BUNDLE --pubkey trusted.pem</pre><ul>"
+        f"<li>{t('verify.verified', lang)}</li><li>{t('verify.untrusted', lang)}</li>"
+        f"<li>{t('verify.failed', lang)}</li></ul>"
+        f"<p>{t('verify.recompute', lang)}</p><pre>plantproof evidence verify BUNDLE --pubkey trusted.pem"
+        " --recompute DSN</pre>"
+        f"<p>{t('verify.rerender', lang)} {rendered_with}</p>"
+        "<pre>plantproof evidence render BUNDLE</pre>"
+    )
+    return section(f"{lang}-verify", t("section.verify", lang), body)
+
+
+def _parameters(ev: dict[str, Any], lang: Lang) -> str:
+    p = ev["parameters"]
+    values = {
+        "window": e(p["window"]),
+        "window_start": e(formats.moment(p["window_start"], lang)),
+        "window_end": e(formats.moment(p["window_end"], lang)),
+        "window_days": num(p["window_days"], lang),
+        "as_of": e(formats.moment(p["as_of"], lang)),
+        "min_active_days_ratio": e(formats.share(p["min_active_days_ratio"], lang, 0)),
+        "include_simulated": num(bool(p["include_simulated"]), lang),
+        "storage": e(ev["storage"]),
+        "database": e(" ".join(f"{k}={v}" for k, v in sorted((ev.get("database") or {}).items())) or "—"),
+        "software": e(f"{ev['software']['name']} {ev['software']['version']}"),
+    }
+    rows = [[t(f"param.{k}", lang) if has(f"param.{k}") else e(k), v] for k, v in values.items()]
+    rows += [[e(k), num(v, lang)] for k, v in p.items() if k not in values]  # parameters added later
+    body = table([t("param.name", lang), t("param.value", lang)], rows, lang)
+    return section(f"{lang}-parameters", t("section.parameters", lang), body)
+
+
+def _definitions(ev: dict[str, Any], lang: Lang) -> str:
+    rows = []
+    for key, english in ev["definitions"].items():
+        name = (
+            lbl(f"fig.{key}", lang)
+            if has(f"fig.{key}")
+            else t(f"def.{key}", lang)
+            if has(f"def.{key}")
+            else e(key)
+        )
+        if lang == "zh" and key in DEFINITIONS_ZH:
+            rows.append(
+                [name, f"{e(DEFINITIONS_ZH[key])}<br><span class='note' lang='en'>{e(english)}</span>"]
+            )
+        else:
+            rows.append([name, e(english)])
+    body = table([t("def.term", lang), t("def.text", lang)], rows, lang)
+    return section(f"{lang}-definitions", t("section.definitions", lang), body)
+
+
+def _sources(ev: dict[str, Any], lang: Lang) -> str:
+    rows = [
+        [t("src.guidelines_000", lang), f"<code>{e(TIER_SOURCE_FILE)}</code>", t("src.tier_thresholds", lang)]
+    ]
+    declared = ev.get("declared") or {}
+    declared_file = Path(str(declared.get("path") or "")).name
+    documents: dict[str, list[str]] = {}
+    for key, v in sorted((declared.get("values") or {}).items()):
+        documents.setdefault(str(v["source"]), []).append(key)
+    for source, keys in documents.items():
+        ident, _, title = source.partition(": ")
+        used = formats.listing([_figure_text(k, lang) for k in keys], lang)
+        rows.append(
+            [
+                f"{e(title or ident)} <span class='note'>{e(ident) if title else ''}</span>",
+                f"<code>{e(declared_file)}</code>",
+                e(used),
+            ]
+        )
+    claims = ev.get("claims") or {}
+    for c in claims.get("results") or [] if claims.get("included") else []:
+        used = e(c.get("title") or c.get("id")) + (f" ({t('simulated', lang)})" if is_simulated(c) else "")
+        rows.append(
+            [e(c.get("source") or "—"), f"<code>{e(claims.get('file') or 'claims.yaml')}</code>", used]
+        )
+    body = table([t("src.document", lang), t("src.file", lang), t("src.used_for", lang)], rows, lang)
+    if not documents:
+        body += f"<p class='note'>{t('src.declared_none', lang)}</p>"
+    present = [n for n in BUNDLE_FILES if n != "claims.yaml" or claims.get("included")]
+    files = [[f"<code>{e(n)}</code>", t(f"file.{n}", lang)] for n in present]
+    body += f"<h3>{t('src.bundle_files', lang)}</h3>" + table(
+        [t("src.file", lang), t("src.used_for", lang)], files, lang
+    )
+    return section(f"{lang}-sources", t("section.sources", lang), body)
+
+
+def _figure_text(key: str, lang: Lang) -> str:
+    return label(f"fig.{key}", lang) if has(f"fig.{key}") else key

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 
 from collector.kpi.claims import COUNT_KPIS, Claim
+from collector.kpi.coverage import claim_coverage
 from collector.kpi.engine import F64, KPI_ROLES, DeviceDays, kpi_parts
 from collector.kpi.stats import Interval, bootstrap_change, poisson_rate_ratio
 
@@ -52,6 +53,7 @@ class ClaimResult:
     reasons: list[str]  # why the verdict is inconclusive (gates, straddling interval)
     notes: list[str] = field(default_factory=list)  # findings that do not decide the verdict
     source: str = ""
+    device_coverage: dict[str, Any] = field(default_factory=dict)  # collector.kpi.coverage
 
     def to_json(self) -> dict[str, Any]:
         def series(p: PeriodSummary | None) -> list[list[Any]]:
@@ -87,6 +89,7 @@ class ClaimResult:
             "notes": self.notes,
             "series": {"baseline": series(self.baseline), "reporting": series(self.reporting)},
             "source": self.source,
+            "device_coverage": self.device_coverage,
         }
 
 
@@ -213,6 +216,7 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
         reasons=reasons,
         notes=notes,
         source=claim.source,
+        device_coverage=claim_coverage(claim, baseline, reporting),
     )
 
 

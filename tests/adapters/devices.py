@@ -82,6 +82,7 @@ class ModbusTestServer:
     bits: int = 2048
     server: ModbusTcpServer | None = None
     trace_packet: Any = None  # fault injection: pymodbus trace_packet(sending, data) -> data
+    trace_connect: Any = None  # pymodbus trace_connect(connected: bool), to see connections open
     rtu: bool = False  # RTU framing over TCP (a serial line behind a terminal server)
 
     def _device(self, unit: int) -> SimDevice:
@@ -97,6 +98,8 @@ class ModbusTestServer:
         kwargs: dict[str, Any] = {"address": ("127.0.0.1", self.port)}
         if self.trace_packet is not None:
             kwargs["trace_packet"] = self.trace_packet
+        if self.trace_connect is not None:
+            kwargs["trace_connect"] = self.trace_connect
         if self.rtu:
             kwargs["framer"] = FramerType.RTU
         server = ModbusTcpServer([self._device(u) for u in self.units], **kwargs)
@@ -249,6 +252,10 @@ class OpcUaTestServer:
     user_manager: Any = None
     server: Any = None
     values: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # Strict about client certificates, like a plant server: only those in `pki/trusted/` (read
+    # afresh on every attempt) are accepted; refused ones are saved in `pki/rejected/`.
+    pki: Path | None = None
+    refused: int = 0
 
     @property
     def url(self) -> str:
@@ -266,6 +273,8 @@ class OpcUaTestServer:
             assert self.cert is not None
             await server.load_certificate(str(self.cert[0]))
             await server.load_private_key(str(self.cert[1]))
+            if self.pki is not None:
+                server.set_certificate_validator(self._validate)
         for i in range(self.pad):
             await server.register_namespace(f"urn:plantproof:pad:{i}")
         if self.max_items_per_call:
@@ -291,6 +300,21 @@ class OpcUaTestServer:
                 self._nodes[(dev_id, point.name)] = (var, vtype)
         await server.start()
         self.server = server
+
+    async def _validate(self, cert: Any, app: Any) -> None:
+        from asyncua import ua
+        from asyncua.common.utils import ServiceError
+        from cryptography.hazmat.primitives import serialization
+
+        assert self.pki is not None
+        der = cert.public_bytes(serialization.Encoding.DER)
+        trusted = self.pki / "trusted"
+        if trusted.is_dir() and any(p.read_bytes() == der for p in trusted.iterdir()):
+            return
+        self.refused += 1
+        (self.pki / "rejected").mkdir(parents=True, exist_ok=True)
+        (self.pki / "rejected" / f"{app.ApplicationUri.replace(':', '_')}.der").write_bytes(der)
+        raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
 
     async def stop(self) -> None:
         if self.server is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -133,3 +133,37 @@ def test_ingest_never_records_management_traffic_and_dead_letters_unsolicited_an
         rows = conn.execute("SELECT request_id, answered_at, ok FROM management_ops ORDER BY 1").fetchall()
     # nothing was recorded as answered by ingest, nothing was added
     assert rows == [("asked", None, None), ("expired", None, None), ("other", None, None)]
+
+
+def test_status_codes_of_bad_and_uncertain_samples_are_kept(db: str) -> None:
+    """Both v1 forms in one envelope: plain samples, and bad/uncertain ones with a status code."""
+    now = time.time_ns() // 1000 * 1000
+    sensor_failure, last_usable, unknown_node = 0x808C0000, 0x408F0000, 0x80340000
+    samples = [
+        ("temp", now - 3000, 21.5, 0),
+        ("temp", now - 2000, None, 2, sensor_failure),
+        ("temp", now - 1000, 21.7, 1, last_usable),
+        ("program", now - 900, None, 2, unknown_node),
+        ("state", now - 500, "running", 0),
+    ]
+    envelope = wire.decode(wire.encode(data("gw1", "m1", 1, samples)))  # through the wire, as received
+    batch = [_msg("birth", birth(seq=0)), _msg("data", envelope)]
+    result = Store(db).write(batch)
+    assert result.dead_letters == [] and (result.rows, result.text_rows) == (5, 0)
+    assert Store(db).write(batch).rows == 0  # redelivered: nothing twice
+    with psycopg.connect(db) as conn:
+        got = conn.execute(
+            "SELECT p.name, s.time, s.status_code FROM reading_status s JOIN points p USING (point_id)"
+            " ORDER BY s.time"
+        ).fetchall()
+        joined = conn.execute(
+            "SELECT r.value, r.quality, s.status_code FROM readings r"
+            " JOIN reading_status s USING (point_id, time) ORDER BY r.time"
+        ).fetchall()
+    assert [(n, c) for n, _, c in got] == [
+        ("temp", sensor_failure),
+        ("temp", last_usable),
+        ("program", unknown_node),
+    ]
+    assert got[0][1] == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=(now - 2000) // 1000)
+    assert joined == [(None, 2, sensor_failure), (21.7, 1, last_usable), (None, 2, unknown_node)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from gateway.cli import app
@@ -50,6 +51,29 @@ def test_relative_paths_and_defaults(tmp_path: Path) -> None:
     assert instance.device_type.type == "press"
     assert instance.scan_groups[0].points == ("state", "strokes")
     assert instance.endpoint.port == 1502  # type: ignore[attr-defined]
+
+
+def test_endpoint_paths_resolve_against_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the working directory must not matter
+    opcua = {
+        "id": "m1",
+        "type": "cnc_machine.yaml",
+        "protocol": "opcua",
+        "endpoint": {"url": "opc.tcp://127.0.0.1:4840", "security": "sign", "cert_dir": "pki"},
+    }
+    pinned = {**opcua, "id": "m2", "endpoint": {**opcua["endpoint"], "server_certificate": "certs/s.der"}}
+    default = {**opcua, "id": "m3", "endpoint": {"url": "opc.tcp://127.0.0.1:4840"}}
+    (tmp_path / "gw").mkdir()
+    cfg = load_config(write_config(tmp_path / "gw", "mqtt://127.0.0.1:1883", [opcua, pinned, default]))
+    endpoints = [d.instance().endpoint for d in cfg.devices]
+    gw = (tmp_path / "gw").resolve()
+    assert endpoints[0].cert_dir == gw / "pki"  # type: ignore[attr-defined]
+    assert endpoints[1].server_certificate == gw / "certs" / "s.der"  # type: ignore[attr-defined]
+    assert endpoints[2].cert_dir == gw / "pki"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -130,3 +154,29 @@ def test_check_reports_errors_with_exit_code(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", "-c", str(path)])
     assert result.exit_code == 2
     assert "endpoint.port" in result.output
+
+
+def test_check_refuses_two_points_on_one_opcua_node(tmp_path: Path) -> None:
+    data = yaml.safe_load((ROOT / "configs/devices/cnc_machine.yaml").read_text())
+    same = next(p for p in data["points"] if p["name"] == "spindle_temp")["opcua"]["node"]
+    twice = {
+        **data,
+        "points": [*data["points"], {**data["points"][-1], "name": "again", "opcua": {"node": same}}],
+    }
+    twice["points"][-1].pop("modbus", None)
+    (tmp_path / "twice.yaml").write_text(yaml.safe_dump(twice))
+    dev = {"id": "m1", "type": "twice.yaml", "protocol": "opcua", "endpoint": {"url": "opc.tcp://h:4840"}}
+    result = CliRunner().invoke(app, ["check", "-c", str(write_config(tmp_path, "mqtt://h:1883", [dev]))])
+    assert result.exit_code == 2 and "'spindle_temp' and 'again' name the same OPC UA node" in result.output
+    # Across devices: a node without {device} read by two instances on one server.
+    data["points"] = [
+        {**p, "opcua": {"node": p["opcua"]["node"].replace("{device}", "m")}} for p in data["points"]
+    ]
+    (tmp_path / "fixed.yaml").write_text(yaml.safe_dump(data))
+    devs = [
+        {"id": d, "type": "fixed.yaml", "protocol": "opcua", "endpoint": {"url": "opc.tcp://h:4840/"}}
+        for d in ("m1", "m2")
+    ]
+    result = CliRunner().invoke(app, ["check", "-c", str(write_config(tmp_path, "mqtt://h:1883", devs))])
+    assert result.exit_code == 2, result.output
+    assert "m1.state and m2.state read the same node nsu=urn:plantproof:sim;s=m.state" in result.output

@@ -96,3 +96,24 @@ def test_batcher_by_size_and_age() -> None:
     # everything that went in came out, in order
     flat = [x for _, s in full for x in s]
     assert flat == samples[:6]
+
+
+def test_status_codes_ride_with_bad_and_uncertain_samples_only() -> None:
+    edge = proc()
+    sensor_failure, last_usable = 0x808C0000, 0x408F0000
+    out = edge.process(
+        [
+            RawReading("spindle_temp", 1, None, 2, sensor_failure),
+            RawReading("energy", 1, 100, 1, last_usable),
+            RawReading("parts_total", 1, 5, 0, None),
+        ]
+    )
+    assert out == [
+        ("spindle_temp", 1, None, 2, sensor_failure),
+        ("energy", 1, 1.0, 1, last_usable),
+        ("parts_total", 1, 5, 0),
+    ]
+    import wire
+
+    envelope = wire.Data(gw="gw1", dev="cnc-1", seq=1, sent=2, samples=out)  # type: ignore[arg-type]
+    assert wire.decode(wire.encode(envelope)) == envelope

@@ -310,19 +310,22 @@ async def test_encrypted_only_with_users_and_restart_on_the_same_port(
 async def test_bad_configurations_are_refused() -> None:
     with pytest.raises(SimServerError, match="security"):
         SimOpcUaServer(source_for(opcua_nodes(EXOTIC)), security="tls")
-    clash = DeviceType.model_validate(
-        {
-            "type": "generic",
-            "industry": "C34",
-            "sector": "process",
-            "points": [
-                {"name": "a", "kind": "analog", "dtype": "float32", "opcua": {"node": "nsu=urn:x;s=fixed"}},
-                {"name": "b", "kind": "analog", "dtype": "float32", "opcua": {"node": "nsu=urn:x;s=fixed"}},
-            ],
-        }
+    point = {"name": "a", "kind": "analog", "dtype": "float32", "opcua": {"node": "nsu=urn:x;s=fixed"}}
+    with pytest.raises(ValueError, match="name the same OPC UA node"):  # within one type: refused there
+        DeviceType.model_validate(
+            {
+                "type": "generic",
+                "industry": "C34",
+                "sector": "process",
+                "points": [point, {**point, "name": "b"}],
+            }
+        )
+    # Across devices: a node without {device} served for two instances.
+    fixed = DeviceType.model_validate(
+        {"type": "generic", "industry": "C34", "sector": "process", "points": [point]}
     )
     with pytest.raises(SimServerError, match="node s=fixed"):
-        SimOpcUaServer(SyntheticSource([StaticDevice("d1", clash, 1)]))
+        SimOpcUaServer(SyntheticSource([StaticDevice("d1", fixed, 1), StaticDevice("d2", fixed, 2)]))
 
 
 async def test_cli_serves_a_plant_scenario(tmp_path: Path) -> None:

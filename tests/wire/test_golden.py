@@ -14,6 +14,7 @@ V1 = sorted(p for p in (GOLDEN / "v1").glob("*.json") if p.name != "digests.json
 DIGESTS = json.loads((GOLDEN / "v1" / "digests.json").read_text())
 KIND_OF = {
     "data.json": "data",
+    "data_status.json": "data",
     "birth.json": "birth",
     "death.json": "death",
     "cmd.json": "cmd",
@@ -23,7 +24,7 @@ KIND_OF = {
 
 def test_every_golden_file_has_a_pinned_digest() -> None:
     assert {p.name for p in V1} == set(DIGESTS)
-    assert len(V1) == 5
+    assert len(V1) == 6
 
 
 @pytest.mark.parametrize("path", V1, ids=lambda p: p.name)
@@ -40,6 +41,35 @@ def test_golden_data_content() -> None:
     assert (env.gw, env.dev, env.seq) == ("gw-line1", "cnc-01", 41)
     assert env.samples[0] == ("state", 1780000000000000000, "running", 0)
     assert env.samples[4][2] is None and env.samples[4][3] == wire.QUALITY_BAD
+
+
+def test_golden_data_with_status_codes() -> None:
+    """The v1 extension: bad/uncertain samples may carry the source's status code as a fifth element."""
+    env = wire.decode((GOLDEN / "v1" / "data_status.json").read_bytes())
+    assert isinstance(env, wire.Data)
+    assert env.samples[0] == ("state", 1780000001000000000, "running", 0)  # plain samples stay plain
+    assert env.samples[1] == ("spindle_temp", 1780000001000000000, None, 2, 0x808C0000)  # BadSensorFailure
+    assert env.samples[3] == ("energy", 1780000001000000000, 151.31, 1, 0x408F0000)
+    assert wire.decode(wire.encode(env)) == env
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["samples"][0].append(5), "$.samples[0][4]"),  # a good sample carries none
+        (lambda d: d["samples"][1].__setitem__(4, -1), "$.samples[1][4]"),
+        (lambda d: d["samples"][1].__setitem__(4, 2**32), "$.samples[1][4]"),
+        (lambda d: d["samples"][1].__setitem__(4, "BadSensorFailure"), "$.samples[1][4]"),
+        (lambda d: d["samples"][2].__setitem__(3, 7), "$.samples[2][3]"),
+        (lambda d: d["samples"][4].extend([1, 2]), "$.samples[4]"),
+    ],
+)
+def test_corrupted_status_golden_is_rejected_naming_the_field(mutate, field: str) -> None:  # type: ignore[no-untyped-def]
+    data = json.loads((GOLDEN / "v1" / "data_status.json").read_text())
+    mutate(data)
+    with pytest.raises(wire.WireError) as err:
+        wire.decode(json.dumps(data).encode())
+    assert err.value.field == field
 
 
 @pytest.mark.parametrize(
