@@ -170,15 +170,21 @@ class Registry:
             conn.execute("UPDATE devices SET online = false WHERE gw = %s AND site = %s", (gw, site))
 
     def touch(self, conn: psycopg.Connection, seen: Iterable[tuple[str, str, str, int, int]]) -> None:
-        """Widen first/last seen of devices (site, dev, gw, min ts, max ts) and their gateways."""
+        """Widen first/last seen of devices (site, dev, gw, min ts, max ts) and their gateways.
+
+        Only rows that change are updated, and they are locked in (site, dev) / gw order first, so two
+        writers touching the same devices (collectors, an import) never wait on each other in a cycle.
+        """
         items = sorted(seen)
         if not items:
             return
         conn.execute(
-            "UPDATE devices d SET last_seen = greatest(d.last_seen, u.hi),"
-            " first_seen = least(d.first_seen, u.lo)"
-            " FROM (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[]))"
-            " AS u(site, dev, lo, hi) WHERE d.site = u.site AND d.dev = u.dev",
+            "WITH u AS (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])"
+            " AS u(site, dev, lo, hi)), locked AS (SELECT d.device_id, u.lo, u.hi FROM devices d"
+            " JOIN u ON d.site = u.site AND d.dev = u.dev WHERE u.hi > d.last_seen OR u.lo < d.first_seen"
+            " ORDER BY d.site, d.dev FOR UPDATE OF d)"
+            " UPDATE devices d SET last_seen = greatest(d.last_seen, l.hi),"
+            " first_seen = least(d.first_seen, l.lo) FROM locked l WHERE d.device_id = l.device_id",
             (
                 [i[0] for i in items],
                 [i[1] for i in items],
@@ -189,8 +195,11 @@ class Registry:
         gws: dict[str, int] = {}
         for _, _, gw, _, hi in items:
             gws[gw] = max(gws.get(gw, 0), hi)
+        names = sorted(gws)
         conn.execute(
-            "UPDATE gateways g SET last_seen = greatest(g.last_seen, u.hi)"
-            " FROM (SELECT * FROM unnest(%s::text[], %s::timestamptz[])) AS u(gw, hi) WHERE g.gw = u.gw",
-            (list(gws), [ns_to_dt(v) for v in gws.values()]),
+            "WITH u AS (SELECT * FROM unnest(%s::text[], %s::timestamptz[]) AS u(gw, hi)),"
+            " locked AS (SELECT g.gw, u.hi FROM gateways g JOIN u ON g.gw = u.gw WHERE u.hi > g.last_seen"
+            " ORDER BY g.gw FOR UPDATE OF g)"
+            " UPDATE gateways g SET last_seen = greatest(g.last_seen, l.hi) FROM locked l WHERE g.gw = l.gw",
+            (names, [ns_to_dt(gws[n]) for n in names]),
         )
