@@ -60,6 +60,12 @@ MODULES = (
         "gateway to database, 200,000 points, with and without end-to-end acknowledgement",
         150,
     ),
+    Module(
+        "bench_import",
+        ("--mb", "50", "--small-mb", "5"),
+        "historian CSVs of 5 MB and 50 MB imported; the same files COPYed into a bare table",
+        300,
+    ),
     Module("bench_kpi", (), "1,000 devices x 10,000 state events (10 M), computation only", 90),
     Module(
         "bench_simulators",

@@ -136,7 +136,8 @@ def bare_loop(broker: MosquittoServer, dsn: str, points: int, per: int) -> float
                     q.append(quality)
             data = copy_payload(np.array(t, np.int64), np.array(p, np.int32), np.array(v, np.float64),
                                 np.array(q, np.int16), np.zeros(len(t), np.int64))  # fmt: skip
-            with conn.cursor().copy("COPY readings FROM STDIN (FORMAT BINARY)") as copy:
+            columns = "time, point_id, value, quality, envelope_id"
+            with conn.cursor().copy(f"COPY readings ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(data)
             conn.commit()
             stored += len(t)

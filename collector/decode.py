@@ -16,6 +16,8 @@ from wire.topics import Topic
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS_PER_S
+_EXACT = 2**53  # every integer up to this magnitude is exact as a double
+_INT64 = (-(2**63), 2**63 - 1)
 _STATE_CODES = {name: float(code) for name, code in wire.STATE_CODES.items()}
 
 
@@ -94,6 +96,8 @@ class Rows:
     text: list[tuple[int, int, str | None, int]] = field(default_factory=list)
     min_ts: int = 0
     max_ts: int = 0
+    # row index -> the exact integer, for the rare integers a double would round (beyond 2^53)
+    exact: dict[int, int] = field(default_factory=dict)
     # (time ns, point id, source status code) of the samples that carry one (the fifth element)
     status: list[tuple[int, int, int]] = field(default_factory=list)
 
@@ -208,12 +212,15 @@ def to_rows(data: wire.Data, device: DevicePoints, window: tuple[int, int]) -> R
         return _to_rows_checked(data, device, window)
     lo, hi = window
     first, last = min(times), max(times)
-    # Fast path, all at C speed: every point plain numeric, every value an int or float, all in window.
+    # Fast path, all at C speed: every point plain numeric, every value an int or float that a double
+    # holds exactly, all in window.
     if (
         lo <= first
         and last <= hi
         and device.plain.issuperset(names)
         and _NUMBERS.issuperset(map(type, values))
+        and min(values) >= -_EXACT
+        and max(values) <= _EXACT
     ):
         ids = device.ids
         return Rows(
@@ -255,8 +262,17 @@ def _to_rows_checked(data: wire.Data, device: DevicePoints, window: tuple[int, i
             if code is None:
                 raise RejectedError(f"$.samples[{i}]: {value!r} is not a canonical state for {name!r}")
             number = code
-        elif value.__class__ is float or value.__class__ is int:
+        elif value.__class__ is float:
+            number = value
+        elif value.__class__ is int:
             number = float(value)
+            if not -_EXACT <= value <= _EXACT and int(number) != value:
+                if not _INT64[0] <= value <= _INT64[1]:
+                    raise RejectedError(
+                        f"$.samples[{i}]: integer {value} for {name!r} does not fit 64 bits"
+                        " (int64); it cannot be stored exactly"
+                    )
+                rows.exact[len(values)] = value
         elif value.__class__ is bool:
             if ref.dtype != "bool":
                 raise RejectedError(f"$.samples[{i}]: boolean value for numeric point {name!r}")

@@ -150,6 +150,8 @@ class Pipeline:
         m.stored_envelopes.inc(result.envelopes_new)
         m.duplicates.inc(result.duplicates)
         m.seq_reuse.inc(result.seq_reuse)
+        m.repeated_readings.inc(result.repeats)
+        m.conflicting_readings.inc(result.conflicts)
         m.dead_letters.inc(len(result.dead_letters))
         if after is not None:
             await asyncio.wait([after])  # acknowledge in the order received

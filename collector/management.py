@@ -1,9 +1,12 @@
 """Management operations: send `wire.Command`s over MQTT, correlate `CommandResult`s, keep the ledger.
 
 Commands go to `pp/v1/{site}/{gw}/{dev}/cmd`; answers come back on `.../cmd/res` and are matched by
-request id. At most `max_in_flight` commands wait for an answer at once (publishing blocks while the
-window is full); a command unanswered after `timeout` seconds is recorded as timed out. Every
-operation, answered or not, goes to `management_ops`.
+request id, topic and device. At most `max_in_flight` commands wait for an answer at once
+(publishing blocks while the window is full); a command unanswered after `timeout` seconds is
+recorded as timed out, and a later answer is not taken. Every request is entered in
+`management_ops` before it is sent (so ingest can tell a platform request from an unsolicited
+answer); its outcome is recorded with this client's receive time, never the gateway's clock, and
+`reached` says whether the answer proves the device itself was reached (`proves_reach`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,15 +39,41 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class Request:
+    request_id: str
+    target: Target
+    op: str
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     request_id: str
     target: Target
     op: str
     sent_at: datetime
-    answered_at: datetime | None
+    answered_at: datetime | None  # this client's receive time
     ok: bool | None  # None: no answer before the timeout
     error: str | None
     latency_ms: float | None
+    deadline: datetime | None = None
+    reached: bool = False  # the answer proves the device was reached (see proves_reach)
+    result: dict[str, Any] | None = None
+
+
+def proves_reach(op: str, ok: bool, result: dict[str, Any] | None) -> bool:
+    """Whether a successful answer shows the device itself was reached, not only its gateway.
+
+    A ping must carry the value it read from the device (`read`); a write must carry the value read
+    back after writing (`written` beside `requested`). read_config answers from the gateway's own
+    configuration, so it never proves the device reachable.
+    """
+    if not ok or not isinstance(result, dict):
+        return False
+    if op == "ping":
+        return isinstance(result.get("read"), dict)
+    if op == "write_setpoint":
+        return "written" in result and "requested" in result
+    return False
 
 
 @dataclass(slots=True)
@@ -55,6 +84,7 @@ class Stats:
     answered: int = 0
     timed_out: int = 0
     unmatched: int = 0  # answers with an unknown or already-expired id
+    forged: int = 0  # answers for a pending id from another topic, gateway or device: ignored
     invalid: int = 0  # payloads that were not a valid CommandResult
     in_flight: int = 0
     max_in_flight_seen: int = 0
@@ -67,6 +97,7 @@ class _Pending:
     sent_at: datetime
     sent_mono: float
     deadline: float
+    deadline_at: datetime
     outcome: Outcome | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -144,22 +175,26 @@ class ManagementClient:
         now_mono, now = time.monotonic(), datetime.now(UTC)
         try:
             res = wire.decode_as("cmd/res", message.payload)
+            topic = wire.parse_topic(message.topic)
         except wire.WireError:
             self.stats.invalid += 1
             return
         assert isinstance(res, wire.CommandResult)
         with self._lock:
-            pending = self._pending.pop(res.id, None)
-            if pending is None:
+            pending = self._pending.get(res.id)
+            if pending is None or now_mono > pending.deadline:
                 self.stats.unmatched += 1
                 return
-            error = res.error
-            ok = res.ok
-            if res.dev != pending.target.dev or res.gw != pending.target.gw:
-                ok, error = False, f"answer came from {res.gw}/{res.dev}"
+            t = pending.target
+            asked = (t.site, t.gw, t.dev, t.gw, t.dev)
+            if (topic.site, topic.gateway, topic.device, res.gw, res.dev) != asked:
+                self.stats.forged += 1  # not from the device asked: keep waiting for the real answer
+                return
+            del self._pending[res.id]
             pending.outcome = Outcome(
-                res.id, pending.target, pending.op, pending.sent_at, now, ok, error,
-                (now_mono - pending.sent_mono) * 1000.0,
+                res.id, t, pending.op, pending.sent_at, now, res.ok, res.error,
+                (now_mono - pending.sent_mono) * 1000.0, pending.deadline_at,
+                proves_reach(pending.op, res.ok, res.result), res.result,
             )  # fmt: skip
             self.stats.answered += 1
             self.stats.in_flight -= 1
@@ -172,7 +207,15 @@ class ManagementClient:
             for rid, p in expired:
                 del self._pending[rid]
                 p.outcome = Outcome(
-                    rid, p.target, p.op, p.sent_at, None, None, "no answer before the timeout", None
+                    rid,
+                    p.target,
+                    p.op,
+                    p.sent_at,
+                    None,
+                    None,
+                    "no answer before the timeout",
+                    None,
+                    p.deadline_at,
                 )
                 self.stats.timed_out += 1
                 self.stats.in_flight -= 1
@@ -186,17 +229,25 @@ class ManagementClient:
         op: str = "ping",
         args: dict[str, Any] | None = None,
         timeout: float = 10.0,
+        register: Callable[[list[Request]], None] | None = None,
     ) -> list[Outcome]:
-        """Send `op` to every target and wait for each answer or its timeout; outcomes in target order."""
+        """Send `op` to every target and wait for each answer or its timeout; outcomes in target order.
+
+        `register` receives every request before the first is sent (to enter them in the ledger).
+        """
         for site, gw in sorted({(t.site, t.gw) for t in targets}):
             self._subscribe(site, gw)
+        requests = [Request(uuid.uuid4().hex, t, op) for t in targets]
+        if register is not None:
+            register(requests)
         order: list[_Pending] = []
-        for target in targets:
+        for request in requests:
+            target, rid = request.target, request.request_id
             while not self._slots.acquire(timeout=0.2):
                 self._expire(time.monotonic())
-            rid = uuid.uuid4().hex
-            sent_mono = time.monotonic()
-            pending = _Pending(target, op, datetime.now(UTC), sent_mono, sent_mono + timeout)
+            sent_mono, sent_at = time.monotonic(), datetime.now(UTC)
+            deadline_at = datetime.fromtimestamp(sent_at.timestamp() + timeout, UTC)
+            pending = _Pending(target, op, sent_at, sent_mono, sent_mono + timeout, deadline_at)
             with self._lock:
                 self._pending[rid] = pending
                 self.stats.sent += 1
@@ -212,22 +263,52 @@ class ManagementClient:
         return [p.outcome for p in order if p.outcome is not None]
 
 
-def record(dsn: str, outcomes: Sequence[Outcome], namespace: str = "plant") -> None:
-    """Write outcomes to management_ops (one COPY)."""
+def record_requests(
+    dsn: str, requests: Sequence[Request], namespace: str = "plant", requested_by: str | None = None
+) -> None:
+    """Enter requests in management_ops before they are sent (one COPY); outcomes follow later."""
+    now = datetime.now(UTC)
     try:
-        columns = "request_id, site, gw, dev, op, namespace, sent_at, answered_at, ok, error"
+        columns = "request_id, site, gw, dev, op, namespace, sent_at, requested_by"
         with (
             psycopg.connect(dsn) as conn,
             conn.cursor() as cur,
             cur.copy(f"COPY management_ops ({columns}) FROM STDIN") as copy,
         ):
-            for o in outcomes:
-                copy.write_row(
-                    (o.request_id, o.target.site, o.target.gw, o.target.dev, o.op, namespace,
-                     o.sent_at, o.answered_at, o.ok, o.error)
-                )  # fmt: skip
+            for r in requests:
+                t = r.target
+                copy.write_row((r.request_id, t.site, t.gw, t.dev, r.op, namespace, now, requested_by))
     except psycopg.Error as exc:
-        raise ManagementError(f"recording {len(outcomes)} management operations failed: {exc}") from exc
+        raise ManagementError(f"registering {len(requests)} management requests failed: {exc}") from exc
+
+
+def record_outcomes(dsn: str, outcomes: Sequence[Outcome]) -> None:
+    """Write each outcome onto its registered request."""
+    if not outcomes:
+        return
+    try:
+        with psycopg.connect(dsn) as conn:
+            conn.execute(
+                "UPDATE management_ops m SET sent_at = u.sent_at, deadline = u.deadline,"
+                " answered_at = u.answered_at, ok = u.ok, error = u.error, latency_ms = u.latency_ms,"
+                " reached = u.reached"
+                " FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],"
+                " %s::bool[], %s::text[], %s::float8[], %s::bool[])"
+                " AS u(request_id, sent_at, deadline, answered_at, ok, error, latency_ms, reached)"
+                " WHERE m.request_id = u.request_id",
+                (
+                    [o.request_id for o in outcomes],
+                    [o.sent_at for o in outcomes],
+                    [o.deadline for o in outcomes],
+                    [o.answered_at for o in outcomes],
+                    [o.ok for o in outcomes],
+                    [o.error for o in outcomes],
+                    [o.latency_ms for o in outcomes],
+                    [o.reached for o in outcomes],
+                ),
+            )
+    except psycopg.Error as exc:
+        raise ManagementError(f"recording {len(outcomes)} management outcomes failed: {exc}") from exc
 
 
 def send(
@@ -240,11 +321,14 @@ def send(
     namespace: str = "plant",
     timeout: float = 10.0,
     max_in_flight: int = 1000,
+    requested_by: str | None = None,
 ) -> list[Outcome]:
-    """Send one operation to every target and record each outcome in management_ops."""
+    """Send one operation to every target, each request in management_ops first, then its outcome."""
     with ManagementClient(mqtt_url, max_in_flight=max_in_flight) as client:
-        outcomes = client.run(targets, op, args, timeout)
-    record(dsn, outcomes, namespace)
+        outcomes = client.run(
+            targets, op, args, timeout, register=lambda r: record_requests(dsn, r, namespace, requested_by)
+        )
+    record_outcomes(dsn, outcomes)
     return outcomes
 
 

@@ -21,6 +21,16 @@ class Metrics:
             "Redelivered envelopes skipped by the ledger",
             registry=r,
         )
+        self.repeated_readings = Counter(
+            "plantproof_collector_repeated_readings",
+            "Readings offered again at a stored (point, time) with the same value, dropped",
+            registry=r,
+        )
+        self.conflicting_readings = Counter(
+            "plantproof_collector_conflicting_readings",
+            "Readings of another value at a stored (point, time), refused and recorded in reading_conflicts",
+            registry=r,
+        )
         self.dead_letters = Counter(
             "plantproof_collector_dead_letters", "Messages sent to dead_letters", registry=r
         )

@@ -1,4 +1,4 @@
-"""Gateways, devices and points from births, deaths, `$status` and management traffic.
+"""Gateways, devices and points from births, deaths and `$status`.
 
 Runs inside the caller's transaction. Point ids are cached in memory; changes made in a transaction
 are staged and become visible to the cache only after `commit()` (a rolled-back batch leaves none).
@@ -104,6 +104,9 @@ class Registry:
 
         A birth from a gateway other than the device's owner is refused before anything is written.
         A history writer (import, backfill gateway) describes the device without taking it over.
+        A birth marks the device online unless its gateway's `$status` is offline: retained births
+        read at collector start (in any order with the retained `$status`) never revive the devices
+        of a gateway that is gone. A gateway that comes back says `online` before its new births.
         """
         history = history or is_history_writer(birth.gw)
         if not history:
@@ -114,13 +117,14 @@ class Registry:
         row = conn.execute(
             "INSERT INTO devices (site, dev, gw, area, line, type, industry, sector, simulated, managed,"
             " protocol, ideal_rate_per_hour, online, first_seen, last_seen)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, true, %s, %s)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " NOT EXISTS (SELECT 1 FROM gateways WHERE gw = %s AND status = 'offline'), %s, %s)"
             " ON CONFLICT (site, dev) DO UPDATE SET"
             " gw = CASE WHEN %s THEN devices.gw ELSE EXCLUDED.gw END, area = EXCLUDED.area,"
             " line = EXCLUDED.line, type = EXCLUDED.type, industry = EXCLUDED.industry,"
             " sector = EXCLUDED.sector, simulated = EXCLUDED.simulated, managed = EXCLUDED.managed,"
             " protocol = EXCLUDED.protocol, ideal_rate_per_hour = EXCLUDED.ideal_rate_per_hour,"
-            " online = true, first_seen = least(devices.first_seen, EXCLUDED.first_seen),"
+            " online = EXCLUDED.online, first_seen = least(devices.first_seen, EXCLUDED.first_seen),"
             " last_seen = greatest(devices.last_seen, EXCLUDED.last_seen)"
             " RETURNING device_id, gw",
             (
@@ -136,6 +140,7 @@ class Registry:
                 info.managed,
                 info.protocol,
                 info.ideal_rate_per_hour,
+                birth.gw,
                 seen,
                 seen,
                 history,
@@ -194,35 +199,22 @@ class Registry:
         if status == "offline":
             conn.execute("UPDATE devices SET online = false WHERE gw = %s AND site = %s", (gw, site))
 
-    def command(self, conn: psycopg.Connection, site: str, gw: str, cmd: wire.Command) -> None:
-        conn.execute(
-            "INSERT INTO management_ops (request_id, site, gw, dev, op, sent_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (request_id) DO UPDATE SET op = EXCLUDED.op, sent_at = EXCLUDED.sent_at",
-            (cmd.id, site, gw, cmd.dev, cmd.op, ns_to_dt(cmd.sent)),
-        )
-
-    def result(self, conn: psycopg.Connection, site: str, res: wire.CommandResult) -> None:
-        # An answer to an operation another tool sent is still recorded (op 'unknown').
-        answered = ns_to_dt(res.sent)
-        conn.execute(
-            "INSERT INTO management_ops (request_id, site, gw, dev, op, sent_at, answered_at, ok, error)"
-            " VALUES (%s, %s, %s, %s, 'unknown', %s, %s, %s, %s)"
-            " ON CONFLICT (request_id) DO UPDATE SET answered_at = EXCLUDED.answered_at,"
-            " ok = EXCLUDED.ok, error = EXCLUDED.error",
-            (res.id, site, res.gw, res.dev, answered, answered, res.ok, res.error),
-        )
-
     def touch(self, conn: psycopg.Connection, seen: Iterable[tuple[str, str, str, int, int]]) -> None:
-        """Widen first/last seen of devices (site, dev, gw, min ts, max ts) and their gateways."""
+        """Widen first/last seen of devices (site, dev, gw, min ts, max ts) and their gateways.
+
+        Only rows that change are updated, and they are locked in (site, dev) / gw order first, so two
+        writers touching the same devices (collectors, an import) never wait on each other in a cycle.
+        """
         items = sorted(seen)
         if not items:
             return
         conn.execute(
-            "UPDATE devices d SET last_seen = greatest(d.last_seen, u.hi),"
-            " first_seen = least(d.first_seen, u.lo)"
-            " FROM (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[]))"
-            " AS u(site, dev, lo, hi) WHERE d.site = u.site AND d.dev = u.dev",
+            "WITH u AS (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])"
+            " AS u(site, dev, lo, hi)), locked AS (SELECT d.device_id, u.lo, u.hi FROM devices d"
+            " JOIN u ON d.site = u.site AND d.dev = u.dev WHERE u.hi > d.last_seen OR u.lo < d.first_seen"
+            " ORDER BY d.site, d.dev FOR UPDATE OF d)"
+            " UPDATE devices d SET last_seen = greatest(d.last_seen, l.hi),"
+            " first_seen = least(d.first_seen, l.lo) FROM locked l WHERE d.device_id = l.device_id",
             (
                 [i[0] for i in items],
                 [i[1] for i in items],
@@ -233,10 +225,13 @@ class Registry:
         gws: dict[str, int] = {}
         for _, _, gw, _, hi in items:
             gws[gw] = max(gws.get(gw, 0), hi)
+        names = sorted(gws)
         conn.execute(
-            "UPDATE gateways g SET last_seen = greatest(g.last_seen, u.hi)"
-            " FROM (SELECT * FROM unnest(%s::text[], %s::timestamptz[])) AS u(gw, hi) WHERE g.gw = u.gw",
-            (list(gws), [ns_to_dt(v) for v in gws.values()]),
+            "WITH u AS (SELECT * FROM unnest(%s::text[], %s::timestamptz[]) AS u(gw, hi)),"
+            " locked AS (SELECT g.gw, u.hi FROM gateways g JOIN u ON g.gw = u.gw WHERE u.hi > g.last_seen"
+            " ORDER BY g.gw FOR UPDATE OF g)"
+            " UPDATE gateways g SET last_seen = greatest(g.last_seen, l.hi) FROM locked l WHERE g.gw = l.gw",
+            (names, [ns_to_dt(gws[n]) for n in names]),
         )
 
 

@@ -3,23 +3,25 @@
 Envelope ids go into `envelopes` with ON CONFLICT DO NOTHING RETURNING; only the rows of envelopes
 that came back are copied, so a redelivered envelope stores nothing twice. A message refused for any
 reason — malformed, mis-addressed, another gateway's device, a reused seq — is refused before it
-changes anything, and goes to dead letters with its reason.
+changes anything, and goes to dead letters with its reason. A reading repeated in a new envelope (a
+gateway restart, an overlapping import) is caught by the unique (point_id, time) index: the batch is
+then written again through the merge path of `collector.readings`. Monthly partitions (plain
+PostgreSQL) are created in their own short transaction before the batch, so a batch never holds row
+locks while it waits for the lock that creating a partition takes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import chain
 
-import numpy as np
 import psycopg
 
 import wire
-from collector import ledger
+from collector import answers, ledger, readings
 from collector.decode import (
     DeadLetter,
     DevicePoints,
@@ -33,24 +35,33 @@ from collector.decode import (
     to_rows,
 )
 from collector.errors import CollectorError
-from collector.registry import Registry, is_history_writer, ns_to_dt
+from collector.readings import Policy, copy_payload, ns_to_time
+from collector.registry import Registry, is_history_writer
+
+__all__ = ["BatchResult", "Message", "Store", "StoreUnavailableError", "copy_payload"]
 
 log = logging.getLogger(__name__)
 # Batches hold this shared; the rollup job takes it exclusively while it moves its watermark.
 ROLLUP_LOCK = 7203115
 PARTITION_LOCK = 7203116
-_PG_EPOCH_US = 946_684_800_000_000
 _NS_PER_DAY = 86_400_000_000_000
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-_TRAILER = b"\xff\xff"
-_ROW = np.dtype(
-    [("nf", ">i2"), ("l1", ">i4"), ("t", ">i8"), ("l2", ">i4"), ("p", ">i4"), ("l3", ">i4"), ("v", ">f8"),
-     ("l4", ">i4"), ("q", ">i2"), ("l5", ">i4"), ("e", ">i8")]
-)  # fmt: skip
-_ROW_NULL = np.dtype(
-    [("nf", ">i2"), ("l1", ">i4"), ("t", ">i8"), ("l2", ">i4"), ("p", ">i4"), ("l3", ">i4"),
-     ("l4", ">i4"), ("q", ">i2"), ("l5", ">i4"), ("e", ">i8")]
-)  # fmt: skip
+
+
+def months_between(lo_ns: int, hi_ns: int) -> set[date]:
+    """First days of the months from the one holding `lo_ns` to the one holding `hi_ns` (as stored)."""
+    first, last = ns_to_time(lo_ns), ns_to_time(hi_ns)
+    m, end = date(first.year, first.month, 1), date(last.year, last.month, 1)
+    out = {m}
+    while m < end:
+        m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+        out.add(m)
+    return out
+
+
+class _PartitionsMissing(Exception):
+    def __init__(self, months: set[date]) -> None:
+        super().__init__(f"partitions missing for {sorted(months)}")
+        self.months = months
 
 
 class StoreUnavailableError(CollectorError):
@@ -72,6 +83,9 @@ class BatchResult:
     rows: int = 0
     text_rows: int = 0
     seq_reuse: int = 0
+    repeats: int = 0  # readings offered again at a stored (point, time) with the same value: dropped
+    conflicts: int = 0  # readings of another value at a stored (point, time): refused, recorded
+    replaced: int = 0  # stored readings superseded (policy "replace"), the old value recorded
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # (site, gw) of every gateway whose envelopes (or drop declaration) this batch handled
     gateways: set[tuple[str, str]] = field(default_factory=set)
@@ -82,30 +96,11 @@ class BatchResult:
         self.rows += other.rows
         self.text_rows += other.text_rows
         self.seq_reuse += other.seq_reuse
+        self.repeats += other.repeats
+        self.conflicts += other.conflicts
+        self.replaced += other.replaced
         self.dead_letters += other.dead_letters
         self.gateways |= other.gateways
-
-
-def copy_payload(times_ns: np.ndarray, pids: np.ndarray, values: np.ndarray, quals: np.ndarray,
-                 env_ids: np.ndarray) -> bytes:  # fmt: skip
-    """PostgreSQL binary COPY data for readings(time, point_id, value, quality, envelope_id)."""
-    t_us = times_ns // 1000 - _PG_EPOCH_US
-    null = np.isnan(values)
-    parts = [_HEADER]
-    for dtype, mask in ((_ROW, ~null), (_ROW_NULL, null)):
-        n = int(mask.sum())
-        if n == 0:
-            continue
-        buf = np.empty(n, dtype=dtype)
-        buf["nf"], buf["l1"], buf["l2"], buf["l4"], buf["l5"] = 5, 8, 4, 2, 8
-        buf["t"], buf["p"], buf["q"], buf["e"] = t_us[mask], pids[mask], quals[mask], env_ids[mask]
-        if dtype is _ROW:
-            buf["l3"], buf["v"] = 8, values[mask]
-        else:
-            buf["l3"] = -1
-        parts.append(buf.tobytes())
-    parts.append(_TRAILER)
-    return b"".join(parts)
 
 
 class Store:
@@ -130,7 +125,18 @@ class Store:
                 self._conn = None
                 raise StoreUnavailableError(f"database unavailable: {_one_line(exc)}") from None
             self.storage = "timescaledb" if row else "postgresql"
+            if self.storage == "postgresql":
+                self._months = self._existing_months(self._conn)
         return self._conn
+
+    @staticmethod
+    def _existing_months(conn: psycopg.Connection) -> set[date]:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'readings'::regclass AND c.relname ~ '^readings_[0-9]{6}$'"
+        ).fetchall()
+        conn.commit()
+        return {date(int(r[0][9:13]), int(r[0][13:15]), 1) for r in rows}
 
     def close(self) -> None:
         if self._conn is not None:
@@ -164,16 +170,33 @@ class Store:
 
     def write_parsed(
         self, parsed: Sequence[Parsed], dead: Sequence[DeadLetter], *, source: str = "mqtt",
-        now_ns: int | None = None, strict: bool = False,
+        now_ns: int | None = None, strict: bool = False, policy: Policy = "refuse",
     ) -> BatchResult:  # fmt: skip
-        """Store already parsed envelopes; `strict` rolls everything back on any rejection instead."""
+        """Store already parsed envelopes; `strict` rolls everything back on any rejection instead.
+
+        `policy` decides a reading of another value at a stored (point, time): "refuse" keeps the
+        stored one, "replace" supersedes it (both record the other value in reading_conflicts).
+        """
         conn = self.connection()
         try:
-            with conn.transaction():
-                result, months = self._write(conn, parsed, list(dead), source, now_ns)
-                if strict and result.dead_letters:
-                    reasons = "; ".join(f"{d.topic}: {d.error}" for d in result.dead_letters[:20])
-                    raise RejectedError(f"{len(result.dead_letters)} envelope(s) rejected: {reasons}")
+            merge = policy == "replace"
+            while True:
+                try:
+                    with conn.transaction():
+                        result = self._write(conn, parsed, list(dead), source, now_ns, merge, policy)
+                        if strict and result.dead_letters:
+                            reasons = "; ".join(f"{d.topic}: {d.error}" for d in result.dead_letters[:20])
+                            raise RejectedError(f"{len(result.dead_letters)} envelope(s) rejected: {reasons}")
+                    break
+                except _PartitionsMissing as missing:
+                    self.registry.rollback()
+                    self.ensure_months(missing.months)
+                except psycopg.errors.UniqueViolation:
+                    # A reading at a stored (point, time): write the batch again through the merge path.
+                    self.registry.rollback()
+                    if merge:
+                        raise
+                    merge = True
         except psycopg.OperationalError as exc:
             self.registry.rollback()
             self.close()
@@ -184,18 +207,20 @@ class Store:
                 self.close()
             raise
         self.registry.commit()
-        self._months |= months
         return result
 
     def _write(
         self, conn: psycopg.Connection, parsed: Sequence[Parsed], dead: list[DeadLetter], source: str,
-        now_ns: int | None,
-    ) -> tuple[BatchResult, set[date]]:  # fmt: skip
+        now_ns: int | None, merge: bool, policy: Policy,
+    ) -> BatchResult:  # fmt: skip
         reg, limits = self.registry, self.limits
         history = source.startswith("import:")  # a history import describes devices it does not own
         result = BatchResult(dead_letters=dead)
         window = limits.window(now_ns if now_ns is not None else time.time_ns())
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ROLLUP_LOCK,))
+        if self.storage == "postgresql":
+            # Before any row lock: a batch never waits for the readings table while holding one.
+            conn.execute("LOCK TABLE ONLY readings IN ROW EXCLUSIVE MODE")
         batch = ledger.sort_batch(parsed, limits)
         result.duplicates, result.seq_reuse = batch.duplicates, len(batch.reused)
         dead += batch.reused
@@ -206,15 +231,16 @@ class Store:
         )
         accepted: dict[ledger.Key, ledger.Entry] = {}
         data: list[ledger.Entry] = []
+        results: list[Parsed] = []
         # Registry traffic first, in order, so data after a birth in the same batch finds its points.
         for p in parsed:
             env, topic = p.envelope, p.topic
             if env is None:
                 self._gateway_message(conn, p, result)
             elif isinstance(env, wire.Command):
-                reg.command(conn, topic.site, topic.gateway, env)
+                pass  # a `cmd` is the sender's business: the platform records its own requests
             elif isinstance(env, wire.CommandResult):
-                reg.result(conn, topic.site, env)
+                results.append(p)
             else:
                 entry = batch.entries[(env.gw, env.seq)]
                 if entry.parsed is not p:
@@ -241,6 +267,7 @@ class Store:
                     dead.append(entry.refused(str(exc), limits))
                     continue
                 accepted[entry.key] = entry
+        dead += answers.check(conn, results, limits)
         rows: dict[ledger.Key, Rows] = {}
         seen: dict[tuple[str, str, str], tuple[int, int]] = {}
         for entry in data:
@@ -256,14 +283,24 @@ class Store:
             k = (site, env.dev, env.gw)
             lo, hi = seen.get(k, (r.min_ts, r.max_ts))
             seen[k] = (min(lo, r.min_ts), max(hi, r.max_ts))
-        months = self._ensure_partitions(conn, rows.values())
+        self._check_partitions(rows.values())
         new_ids, reused = ledger.insert(conn, accepted, source, limits)
         dead += reused
         result.envelopes_new = len(new_ids)
         result.seq_reuse += len(reused)
         result.duplicates += len(accepted) - len(new_ids) - len(reused)
-        new_rows = [(new_ids[k], r) for k, r in rows.items() if k in new_ids]
-        result.rows, result.text_rows = self._copy(conn, new_rows)
+        ids = dict(new_ids)
+        if policy == "replace":  # the rows of envelopes already stored are offered again
+            ids.update(self._known_ids(conn, [k for k in rows if k not in new_ids], accepted))
+        new_rows = [(ids[k], r) for k, r in rows.items() if k in ids]
+        offered = readings.Batch.of(new_rows)
+        written = readings.merge(conn, offered, source, policy) if merge else readings.store(conn, offered)
+        result.rows, result.text_rows = written.rows, written.text_rows
+        result.repeats, result.conflicts, result.replaced = (
+            written.repeats,
+            written.conflicts,
+            written.replaced,
+        )
         self._store_status(conn, new_rows)
         if new_rows:
             self._mark_dirty(conn, [r for _, r in new_rows])
@@ -275,7 +312,7 @@ class Store:
                     [(d.topic, d.payload, d.error, d.gw, d.seq) for d in dead],
                 )
             result.gateways |= {(wire.parse_topic(d.topic).site, d.gw) for d in dead if d.gw is not None}
-        return result, months
+        return result
 
     def _rows(
         self, conn: psycopg.Connection, site: str, env: wire.Data, window: tuple[int, int], *, history: bool
@@ -311,66 +348,50 @@ class Store:
             result.gateways.add((topic.site, d.gw))
         # `$stored`: a collector's own watermark, nothing to store
 
-    def _ensure_partitions(self, conn: psycopg.Connection, rows: object) -> set[date]:
-        if self.storage != "postgresql":
-            return set()
-        wanted: set[date] = set()
-        for r in rows:  # type: ignore[attr-defined]
-            if len(r) == 0:
-                continue
-            for ts in (r.min_ts, r.max_ts):
-                d = ns_to_dt(ts)
-                wanted.add(date(d.year, d.month, 1))
-            # Envelopes spanning more than two months are rare; cover every month in between.
-            first, last = min(wanted), max(wanted)
-            m = first
-            while m < last:
-                m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
-                wanted.add(m)
-        missing = wanted - self._months
-        if missing:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
-            for m in sorted(missing):
-                conn.execute("SELECT ensure_readings_partitions(%s::date, 1)", (m,))
-        return missing
+    # -- partitions (plain PostgreSQL) -----------------------------------------------------------
+    def ensure_months(self, months: Iterable[date]) -> None:
+        """Create the monthly partitions of `months` in a transaction of their own.
 
-    def _copy(self, conn: psycopg.Connection, new_rows: list[tuple[int, Rows]]) -> tuple[int, int]:
-        if not new_rows:
-            return 0, 0
-        counts = [len(r.times) for _, r in new_rows]
-        total = sum(counts)
-        if total:
-            flat = chain.from_iterable
-            times = np.array(list(flat(r.times for _, r in new_rows)), dtype=np.int64)
-            pids = np.array(list(flat(r.point_ids for _, r in new_rows)), dtype=np.int32)
-            vals = np.array(
-                list(flat(r.values for _, r in new_rows)), dtype=np.float64
-            )  # None -> NaN -> NULL
-            quals = np.array(list(flat(r.qualities for _, r in new_rows)), dtype=np.int16)
-            env_ids = np.repeat(np.array([e for e, _ in new_rows], dtype=np.int64), counts)
-            payload = copy_payload(times, pids, vals, quals, env_ids)
-            with (
-                conn.cursor() as cur,
-                cur.copy(
-                    "COPY readings (time, point_id, value, quality, envelope_id) FROM STDIN (FORMAT BINARY)"
-                ) as copy,
-            ):
-                copy.write(payload)
-        text = [(ns_to_dt(t), p, v, q, e) for e, r in new_rows for (t, p, v, q) in r.text]
-        if text:
-            with (
-                conn.cursor() as cur,
-                cur.copy(
-                    "COPY readings_text (time, point_id, value, quality, envelope_id) FROM STDIN"
-                ) as copy,
-            ):
-                for row in text:
-                    copy.write_row(row)
-        return total, len(text)
+        Creating a partition locks the readings table exclusively; a batch that held row locks while
+        waiting for that could deadlock with another batch, so batches never create partitions.
+        """
+        missing = set(months) - self._months
+        if self.storage == "postgresql" and missing:
+            conn = self.connection()
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+                for m in sorted(missing):
+                    conn.execute("SELECT ensure_readings_partitions(%s::date, 1)", (m,))
+        self._months |= missing
+
+    def _check_partitions(self, rows: Iterable[Rows]) -> None:
+        if self.storage != "postgresql":
+            return
+        wanted: set[date] = set()
+        for r in rows:
+            if len(r):
+                wanted |= months_between(r.min_ts, r.max_ts)
+        if not wanted <= self._months:
+            raise _PartitionsMissing(wanted - self._months)
+
+    def _known_ids(
+        self, conn: psycopg.Connection, keys: list[ledger.Key], entries: dict[ledger.Key, ledger.Entry]
+    ) -> dict[ledger.Key, int]:
+        """Envelope ids of envelopes already in the ledger with the same digest as offered now."""
+        if not keys:
+            return {}
+        found = conn.execute(
+            "SELECT e.gw, e.seq, e.envelope_id, e.sha256 FROM envelopes e"
+            " JOIN unnest(%s::text[], %s::int8[]) AS u(g, s) ON e.gw = u.g AND e.seq = u.s",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        ).fetchall()
+        return {
+            (gw, int(seq)): int(eid) for gw, seq, eid, sha in found if sha == entries[(gw, int(seq))].digest
+        }
 
     def _store_status(self, conn: psycopg.Connection, new_rows: list[tuple[int, Rows]]) -> None:
         """Status codes carried by bad/uncertain samples (rare: one small insert when there are any)."""
-        coded = [(p, ns_to_dt(t), c, e) for e, r in new_rows for (t, p, c) in r.status]
+        coded = [(p, ns_to_time(t), c, e) for e, r in new_rows for (t, p, c) in r.status]
         if not coded:
             return
         conn.execute(

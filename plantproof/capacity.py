@@ -3,7 +3,8 @@ management pings for them over MQTT, and record the outcome in `capacity_runs` a
 
 The population lives in `devices.namespace = 'capacity:<run id>'` with `simulated = true`, so it can
 never be counted as equipment; figures report it only as "demonstrated management capacity
-(synthetic)" with its date.
+(synthetic)" with its date. A run that fails half way removes its synthetic devices and gateways and
+is recorded in `capacity_runs` with status 'failed' and the reason, never shown as capacity.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 import psycopg
 
 from collector.errors import CollectorError
-from collector.management import ManagementClient, Target, percentile, record
-from simulators.fleet import Fleet, split
+from collector.management import ManagementClient, Target, percentile, record_outcomes, record_requests
+from simulators.fleet import Fleet, FleetError, split
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +118,25 @@ def run_capacity(
     gw_of = {dev: gw for gw, devs in gateways.items() for dev in devs}
     down = set(rng.sample(names, offline))
     chosen = names if sample is None or sample >= devices else sorted(rng.sample(names, sample))
-    register(dsn, run_id, gateways, namespace)
     targets = [Target(run_id, gw_of[d], d) for d in chosen]
-    with (
-        Fleet(mqtt_url, run_id, gateways, offline=down),
-        ManagementClient(mqtt_url, max_in_flight=max_in_flight) as c,
-    ):
-        outcomes = c.run(targets, "ping", timeout=timeout)
-    record(dsn, outcomes, namespace)
+    try:
+        register(dsn, run_id, gateways, namespace)
+        with (
+            Fleet(mqtt_url, run_id, gateways, offline=down),
+            ManagementClient(mqtt_url, max_in_flight=max_in_flight) as c,
+        ):
+            outcomes = c.run(
+                targets, "ping", timeout=timeout, register=lambda r: record_requests(dsn, r, namespace)
+            )
+        record_outcomes(dsn, outcomes)
+    except BaseException as exc:  # interrupted runs are cleaned up and labelled too
+        _fail(dsn, run_id, started, devices, len(chosen), exc)
+        if isinstance(exc, CollectorError | FleetError | psycopg.Error | OSError):
+            raise CollectorError(
+                f"capacity run {run_id} failed; its synthetic devices were removed and the run is"
+                f" recorded as failed: {exc}"
+            ) from exc
+        raise
     finished = datetime.now(UTC)
     latencies = [o.latency_ms for o in outcomes if o.ok and o.latency_ms is not None]
     answered = sum(1 for o in outcomes if o.ok)
@@ -146,3 +158,18 @@ def run_capacity(
              report.latency_p95_ms, report.latency_p99_ms, notes),
         )  # fmt: skip
     return report
+
+
+def _fail(dsn: str, run_id: str, started: datetime, devices: int, sampled: int, exc: BaseException) -> None:
+    """Remove a failed run's synthetic population and record the run as failed, with the reason."""
+    try:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("DELETE FROM devices WHERE namespace = %s", (f"capacity:{run_id}",))
+            conn.execute("DELETE FROM gateways WHERE site = %s", (run_id,))
+            conn.execute(
+                "INSERT INTO capacity_runs (run_id, started_at, finished_at, devices, sampled, status, notes)"
+                " VALUES (%s, %s, now(), %s, %s, 'failed', %s)",
+                (run_id, started, devices, sampled, f"failed: {type(exc).__name__}: {exc}"),
+            )
+    except psycopg.Error:
+        pass  # the database itself is what failed: nothing can be cleaned up or labelled now

@@ -8,6 +8,7 @@ from gateway.cli import app as gateway_app
 from plantproof import __version__, kpi_cli, reports
 from plantproof.demo import demo
 from plantproof.importcmd import import_cmd
+from plantproof.manage import app as manage_app
 from simulators.cli import app as sim_app
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app.add_typer(gateway_app, name="gateway")
 collector_app.command("import")(import_cmd)  # needs device YAML, which the collector may not read
 app.add_typer(collector_app, name="collector")
 app.add_typer(sim_app, name="sim")
+app.add_typer(manage_app, name="manage")
 app.command("demo")(demo)
 reports.register(app)
 kpi_cli.register(app)

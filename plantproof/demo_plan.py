@@ -1,9 +1,10 @@
-"""What the demo runs: the demo plant moved to the last six complete months, its claims, its
-gateway config, and the simulator's ground truth for the figures and claims it prints.
+"""What the demo runs: the demo plant and its claims exactly as shipped in configs/, its gateway
+config, and the simulator's ground truth for the figures and claims it prints.
 
-The plant and claims shipped in configs/ carry fixed dates; the demo writes dated copies under
-its output directory (they go into the evidence bundle), so the default figures window — the
-last complete month — always falls inside the history.
+The plant (configs/plants/demo.yaml) and the claims (configs/claims/demo.yaml) carry the same fixed
+dates, and the demo places its history on those dates, so every command in the README works on the
+demo's data as printed (`plantproof verify configs/claims/demo.yaml`, `--window 2026-06`, …). The
+figures window is the history's last complete month.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from collector.errors import CollectorError
 from collector.figures.compute import Parameters
 from collector.figures.window import Window, parse_window
+from collector.kpi.claims import load_claims
 from simulators.plant import PlantModel
 from simulators.scenario import Plant, load_plant, to_ns
 from simulators.truth import Truth, truth
 
 GATEWAY_ID = "gw-demo"
-MONTHS = 6
 # Devices the live gateway reads over OPC UA; the others over Modbus TCP.
 OPCUA_TYPES = frozenset({"injection_molding", "boiler"})
 COUNTED_KINDS = frozenset({"analog", "state", "counter", "energy", "switch"})
@@ -41,11 +41,6 @@ TRUTH_KEYS = {
     "energy_per_unit": "kwh_per_good_unit",
     "co2_per_unit": "co2_kg_per_good_unit",
 }
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass
@@ -125,34 +120,28 @@ class DemoPlan:
 
 
 def plan_for(now: dt.datetime, out: Path, root: Path) -> DemoPlan:
-    """Six complete months ending at the start of the current month, the intervention halfway."""
-    end = now.astimezone(dt.UTC).date().replace(day=1)
-    start = _add_months(end, -MONTHS)
-    intervention = _add_months(start, MONTHS // 2)
+    """The shipped demo plant and claims, on their own dates; the window is the history's last month."""
     out.mkdir(parents=True, exist_ok=True)
-
-    plant = yaml.safe_load((root / "configs" / "plants" / "demo.yaml").read_text())
-    plant.update(start=start, end=end, devices_dir=str(root / "configs" / "devices"))
-    for item in plant.get("interventions", []):
-        item["from"] = intervention
-    plant_file = out / "demo-plant.yaml"
-    plant_file.write_text(
-        "# The demo plant with dates moved to the last six complete months.\n"
-        + yaml.safe_dump(plant, sort_keys=False)
-    )
-
-    claims = yaml.safe_load((root / "configs" / "claims" / "demo.yaml").read_text())
-    claims["periods"] = {
-        "baseline": {"start": start, "end": intervention - dt.timedelta(days=1)},
-        "reporting": {"start": intervention, "end": end - dt.timedelta(days=1)},
+    plant_file = root / "configs" / "plants" / "demo.yaml"
+    claims_file = root / "configs" / "claims" / "demo.yaml"
+    plant = load_plant(plant_file)
+    start, end = plant.start, plant.end
+    intervention = min((i.from_ for i in plant.interventions), default=start)
+    if now.astimezone(dt.UTC).date() < end:
+        raise CollectorError(
+            f"{plant_file}: the demo history ends on {end}, after today; it needs a clock past that date"
+        )
+    periods = {
+        (c.baseline.start, c.baseline.end, c.reporting.start, c.reporting.end)
+        for c in load_claims(claims_file)
+        if c.baseline is not None and c.reporting is not None
     }
-    claims_file = out / "demo-claims.yaml"
-    claims_file.write_text(
-        "# The demo claims, periods set around the demo plant's intervention.\n"
-        + yaml.safe_dump(claims, sort_keys=False, allow_unicode=True)
-    )
-    window = parse_window(None, now)
-    return DemoPlan(out, now, start, end, intervention, plant_file, claims_file, window)
+    expected = (start, intervention - dt.timedelta(days=1), intervention, end - dt.timedelta(days=1))
+    if periods != {expected}:
+        raise CollectorError(f"{claims_file}: claim periods {periods} differ from the plant's {expected}")
+    last_month = (end - dt.timedelta(days=1)).strftime("%Y-%m")
+    window = parse_window(last_month, now)
+    return DemoPlan(out, now, start, end, intervention, plant_file, claims_file, window, _plant=plant)
 
 
 def gateway_config(plan: DemoPlan, mqtt_url: str, modbus_port: int, opcua_port: int) -> dict[str, Any]:

@@ -32,8 +32,14 @@ SIMULATED = "[bold yellow]SIMULATED DATA[/] — every device below is a simulato
 
 def run_demo(keep: bool, out: Path, interval: float) -> None:
     """The demo itself (see `plantproof.demo` for the command)."""
+    from collector.errors import CollectorError
+
     console = Console(width=None if Console().is_terminal else 120)
-    plan = plan_for(dt.datetime.now(dt.UTC), out.resolve(), ROOT)
+    try:
+        plan = plan_for(dt.datetime.now(dt.UTC), out.resolve(), ROOT)
+    except CollectorError as exc:
+        console.print(f"error: {exc}")
+        raise SystemExit(2) from None
     stack = Stack(plan.workdir / "stack")
     if stack.workdir.exists():
         shutil.rmtree(stack.workdir)
@@ -314,14 +320,18 @@ def _print_claims(console: Console, results: list[dict[str, Any]], plan: DemoPla
 
 
 def _evidence(stack: Stack, plan: DemoPlan, declared: Any) -> Path:
+    from collector.evidence import signing
     from collector.evidence.bundle import export
     from collector.evidence.verify import verify_bundle
 
     out = plan.workdir / f"evidence-{time.strftime('%Y%m%dT%H%M%S')}"
     key = plan.workdir / "keys" / "evidence-ed25519.pem"
     export(stack.dsn, plan.parameters(), out, declared=declared, claims_path=plan.claims_file, key_path=key)
-    result = verify_bundle(out, recompute_dsn=stack.dsn)
-    if not result.ok:
+    # the demo signed it, so the demo can vouch for the key; an auditor gets it from the operator
+    trusted = plan.workdir / "keys" / "evidence-ed25519.pub.pem"
+    trusted.write_bytes(signing.public_pem(signing.load_or_create_key(key)))
+    result = verify_bundle(out, pubkey=trusted, recompute_dsn=stack.dsn)
+    if not result.verified:
         raise RuntimeError(f"the evidence bundle did not verify: {result.problems}")
     return out / "report.html"
 
@@ -333,9 +343,9 @@ def _keep(console: Console, plan: DemoPlan, stack: Stack) -> None:
     console.print(f"  broker:     {stack.mqtt_url}")
     console.print(f"  collector metrics: http://127.0.0.1:{plan.collector_metrics_port}/metrics")
     console.print(f"  gateway metrics:   http://127.0.0.1:{plan.gateway_metrics_port}/metrics")
-    console.print(
-        f"  try: plantproof figures --dsn '{stack.dsn}' --window {plan.window_label} --include-simulated"
-    )
+    console.print("  in another shell, run these two lines, then the README's commands as printed:")
+    console.print(f"export PLANTPROOF_COLLECTOR_DSN='{stack.dsn}'", soft_wrap=True)
+    console.print(f"export PLANTPROOF_MQTT_URL='{stack.mqtt_url}'", soft_wrap=True)
     while True:
         stack.check_alive()
         time.sleep(1)

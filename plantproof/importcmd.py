@@ -2,13 +2,21 @@
 
 The collector may not read device-type YAML (it knows only the wire contract), so this command
 turns the `--devices` file (device id → device type) into wire device and point descriptions, then
-hands the file to `collector.importer.import_csv`.
+hands the file to `collector.importer.import_csv`. Progress goes to stderr (a bar on a terminal, a
+line every few seconds otherwise); the summary to stdout.
+
+Exit status: 0 imported (repeats of stored readings are dropped and counted); 1 imported, but
+readings of another value than the stored one were refused (`--replace` supersedes them); 2 nothing
+stored (bad rows, unknown devices, points or state codes; the error names line and column) or the
+import stopped part way (run it again to resume).
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,6 +32,19 @@ GatewayOpt = typer.Option(..., "--gateway-id", help="id the import is recorded u
 DsnOpt = typer.Option(..., "--dsn", envvar="PLANTPROOF_COLLECTOR_DSN", help="PostgreSQL DSN")
 SimulatedOpt = typer.Option(False, "--simulated", help="flag the devices as simulated")
 CsvArg = typer.Argument(..., help="long CSV: time, device, point, value, quality")
+ReplaceOpt = typer.Option(
+    False,
+    "--replace",
+    help="where a reading of another value is stored, supersede it (the old value is kept"
+    " in reading_conflicts); without it such readings are refused and counted",
+)
+UnmappedOpt = typer.Option(
+    "refuse",
+    "--unmapped",
+    help="state codes missing from the device type's state map: refuse the file"
+    " (default, listing them with counts), or store them as no-data (bad quality) or unknown-stop",
+)
+EXIT_CONFLICTS = 1
 
 
 class DeviceEntry(BaseModel):
@@ -78,6 +99,59 @@ def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     return devices
 
 
+class _Progress:
+    """A rich bar on a terminal, otherwise one line every `every` seconds (both to stderr)."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True)
+        self.every, self.last = every, 0.0
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+        if self.console.is_terminal:
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                TextColumn("{task.fields[rows]}"), TimeRemainingColumn(),
+                console=self.console, transient=False,
+            )  # fmt: skip
+            self.bar.start()
+
+    def __call__(self, phase: str, done: int, total: int, rows: int) -> None:
+        if self.bar is not None:
+            if phase not in self.tasks:
+                self.tasks[phase] = self.bar.add_task(phase, total=total, rows="")
+            self.bar.update(self.tasks[phase], completed=done, rows=f"{rows:,} rows")
+            return
+        now = time.monotonic()
+        if now - self.last >= self.every or done >= total:
+            self.last = now
+            pct = 100.0 * done / total if total else 100.0
+            print(f"{phase}: {pct:5.1f} % of {total:,} bytes, {rows:,} rows", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def print_summary(r: Any) -> None:
+    rate = r.rows_in_file / r.seconds if r.seconds > 0 else 0.0
+    lines = [
+        f"{r.path}: sha256 {r.sha256[:16]}…",
+        f"  rows in file   {r.rows_in_file:,} ({r.devices} devices; 0 bad rows, 0 unmapped state codes)",
+        f"  stored         {r.rows:,} readings and {r.text_rows:,} text readings",
+        f"  repeats        {r.repeats:,} (already stored with the same value: dropped)",
+        f"  conflicts      {r.conflicts:,} (another value already stored: refused, in reading_conflicts)",
+        f"  replaced       {r.replaced:,} (stored values superseded, the old ones kept in reading_conflicts)",
+        f"  envelopes      {r.envelopes_new:,} new, {r.envelopes_skipped:,} already in the ledger",
+        f"  took           {r.seconds:.1f} s ({rate:,.0f} rows/s)",
+    ]
+    if r.conflicts:
+        lines.append("  rerun with --replace to supersede the stored values with this file's")
+    typer.echo("\n".join(lines))
+
+
 def import_cmd(
     csv_file: Path = CsvArg,
     site: str = SiteOpt,
@@ -85,6 +159,8 @@ def import_cmd(
     devices: Path = DevicesOpt,
     dsn: str = DsnOpt,
     simulated: bool = SimulatedOpt,
+    replace: bool = ReplaceOpt,
+    unmapped: str = UnmappedOpt,
 ) -> None:
     """Import historian CSV (baselines from before the gateway existed); re-importing a file is a no-op."""
     from adapters.errors import ConfigError
@@ -92,15 +168,21 @@ def import_cmd(
     from collector.importer import import_csv
     from collector.migrate import migrate
 
+    if unmapped not in ("refuse", "no-data", "unknown-stop"):
+        raise typer.BadParameter("--unmapped must be refuse, no-data or unknown-stop")
+    progress = _Progress()
     try:
         mapping = load_import_devices(devices, simulated)
         migrate(dsn)
-        result = import_csv(dsn, csv_file, site, gateway_id, mapping)
+        result = import_csv(
+            dsn, csv_file, site, gateway_id, mapping, policy="replace" if replace else "refuse",
+            unmapped=unmapped, progress=progress,  # type: ignore[arg-type]
+        )  # fmt: skip
     except (ConfigError, CollectorError, OSError) as exc:
+        progress.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(
-        f"{result.path}: sha256 {result.sha256[:16]}…, {result.devices} devices, {result.rows} readings"
-        f" and {result.text_rows} text readings stored, {result.envelopes_new} envelopes new,"
-        f" {result.envelopes_skipped} already in the ledger"
-    )
+    progress.close()
+    print_summary(result)
+    if result.conflicts:
+        raise typer.Exit(EXIT_CONFLICTS)

@@ -31,7 +31,11 @@ OutOpt = typer.Option(..., "--out", help="output directory (created; must be emp
 ClaimsOpt = typer.Option(None, "--claims", help="claims YAML to verify and include")
 BundleArg = typer.Argument(..., help="bundle directory")
 RecomputeOpt = typer.Option(None, "--recompute", help="DSN: recompute every figure and compare")
-PubkeyOpt = typer.Option(None, "--pubkey", help="trusted public key (PEM)")
+PubkeyOpt = typer.Option(
+    None, "--pubkey", help="the public key you trust (PEM, e.g. from `evidence pubkey` by the operator)"
+)
+# `evidence verify` exit status (0 and 2 as everywhere: ok, usage or database error)
+EXIT_FAILED, EXIT_UNTRUSTED = 1, 3
 
 evidence_app = typer.Typer(help="Signed evidence bundles: export, verify, pubkey.", no_args_is_help=True)
 
@@ -204,7 +208,13 @@ def evidence_verify(
     pubkey: Path | None = PubkeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Check signature and digests; with --recompute, recompute figures (and claims) and compare."""
+    """Check signature and digests; with --recompute, recompute figures (and claims) and compare.
+
+    Exit status: 0 verified (consistent and signed by the --pubkey key); 3 consistent but signed by a
+    key you have not said you trust (no --pubkey): the fingerprint is printed, compare it with the
+    operator's published key; 1 failed (a file, the signature or a recomputed figure differs);
+    2 the bundle or the database could not be read.
+    """
     from collector.evidence.verify import verify_bundle
 
     with _errors():
@@ -218,9 +228,20 @@ def evidence_verify(
             typer.echo(f"recomputed from the database: {'yes' if result.recomputed else 'no'}")
         for problem in result.problems:
             typer.echo(f"FAIL {problem}")
-        typer.echo("OK" if result.ok else f"FAILED ({len(result.problems)} problems)")
-    if not result.ok:
-        raise typer.Exit(1)
+        if result.status == "failed":
+            typer.echo(f"FAILED ({len(result.problems)} problems)")
+        elif result.status == "untrusted":
+            typer.echo(
+                f"NOT VERIFIED: the bundle is internally consistent but signed by an untrusted key"
+                f" {result.fingerprint}; anyone who altered it could have re-signed it. Get the"
+                " operator's public key (`plantproof evidence pubkey`) and run again with --pubkey."
+            )
+        else:
+            typer.echo(f"OK: verified with the trusted key {result.fingerprint}")
+    if result.status == "failed":
+        raise typer.Exit(EXIT_FAILED)
+    if result.status == "untrusted":
+        raise typer.Exit(EXIT_UNTRUSTED)
 
 
 @evidence_app.command("pubkey")

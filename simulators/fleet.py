@@ -1,9 +1,10 @@
 """A simulated gateway fleet: answers management operations for synthetic devices over MQTT.
 
 Each simulated gateway holds one MQTT connection, announces itself on `$status` (retained, with an
-`offline` Will) and answers `cmd` envelopes for its devices as the wire contract says: `ping` ->
-`{"pong": true}`, `read_config` -> type and point list, `write_setpoint` -> `{"written": value}`.
-Devices marked offline stay silent, as a device behind a dead link would.
+`offline` Will) and answers `cmd` envelopes for its devices as a gateway does (gateway.commands):
+`ping` -> `{"pong": true, "read": {...}}` (a synthetic device read), `read_config` -> type and
+point list, `write_setpoint` -> `{"point", "requested", "written", "raw"}` (the value read back).
+Devices marked offline stay silent, as a device behind a dead gateway would.
 """
 
 from __future__ import annotations
@@ -74,16 +75,18 @@ class SimulatedGateway:
     def answer(self, command: wire.Command) -> wire.CommandResult:
         result: dict[str, Any] | None
         ok, error = True, None
+        now = time.time_ns()
         if command.op == "ping":
-            result = {"pong": True}
+            result = {"pong": True, "read": {"point": "synthetic", "raw": 1, "quality": 0, "ts": now}}
         elif command.op == "read_config":
             result = {"type": self.device_type, "points": []}
         elif command.op == "write_setpoint" and "point" in command.args and "value" in command.args:
-            result = {"written": command.args["value"]}
+            value = command.args["value"]
+            result = {"point": command.args["point"], "requested": value, "written": value, "raw": value}
         else:
             result, ok, error = None, False, f"cannot {command.op} with args {sorted(command.args)}"
         return wire.CommandResult(
-            id=command.id, gw=self.gw, dev=command.dev, ok=ok, sent=time.time_ns(), result=result, error=error
+            id=command.id, gw=self.gw, dev=command.dev, ok=ok, sent=now, result=result, error=error
         )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:

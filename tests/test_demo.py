@@ -1,16 +1,24 @@
 """`plantproof demo`, the main job, run as a user runs it: figures and verdicts match the simulator's
-truth, and the evidence bundle it writes verifies."""
+truth, the evidence bundle it writes verifies, and every README command marked to run on the demo
+works on its data as printed."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from typer.testing import CliRunner
+import pytest
 
-from plantproof.cli import app
+ROOT = Path(__file__).resolve().parents[1]
+MARKER = "<!-- runs on the demo: tests/test_demo.py -->"
 
 
 def _rows(output: str, title: str) -> list[list[str]]:
@@ -33,33 +41,138 @@ def _number(text: str) -> float:
     return float(match.group().replace(",", ""))
 
 
-def test_demo_matches_ground_truth_and_its_bundle_verifies(tmp_path: Path) -> None:
-    out = tmp_path / "demo-output"
-    proc = subprocess.run(
-        [sys.executable, "-m", "plantproof", "demo", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    text = proc.stdout
-    assert "SIMULATED DATA" in text
+def readme_commands(readme: str) -> list[tuple[str, int]]:
+    """(command line, expected exit status) of every sh block that follows the marker."""
+    out = []
+    for block in readme.split(MARKER)[1:]:
+        body = block.split("```sh\n", 1)[1].split("```", 1)[0]
+        for line in body.splitlines():
+            if line.strip():
+                status = re.search(r"#.*exit status (\d)", line)
+                out.append((line, int(status.group(1)) if status else 0))
+    return out
 
+
+class Demo:
+    """`plantproof demo --keep` in the background, its output collected line by line."""
+
+    def __init__(self, out: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "plantproof", "demo", "--keep", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.text, re.MULTILINE)
+            if found:
+                return found
+            if self.proc.poll() is not None:
+                time.sleep(0.5)  # the reader may still be draining
+                found = re.search(pattern, self.text, re.MULTILINE)
+                if found:
+                    return found
+                raise AssertionError(f"the demo exited ({self.proc.returncode}):\n{self.text[-4000:]}")
+            time.sleep(0.5)
+        raise AssertionError(f"no {pattern!r} after {timeout}s:\n{self.text[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.reader.join(10)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    running = Demo(tmp_path_factory.mktemp("demo") / "demo-output")
+    try:
+        running.wait_for(r"^export PLANTPROOF_MQTT_URL=", 600)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_demo_matches_ground_truth_and_its_bundle_verifies(demo: Demo) -> None:
+    text = demo.text
+    assert "SIMULATED DATA" in text
     figures = _rows(text, "platform figures")
     compared = [r for r in figures if r[3] not in ("—", "")]
     assert len(compared) >= 6
     for figure, headline, simulated, truth in compared:
         assert headline == "0", figure  # simulated devices never reach a headline figure
         assert simulated == truth, figure
-
     claims = _rows(text, "claims: baseline")
     assert len(claims) == 4
     for claim, _claimed, measured, _interval, truth, verdict in claims:
         assert abs(_number(measured) - _number(truth)) < 0.05, claim
         assert verdict in ("verified", "refuted", "inconclusive")
-    assert any(r[5] == "verified" for r in claims) and any(r[5] == "refuted" for r in claims)
+    assert any(r[5] == "verified" for r in claims) and any(r[5] == "refuted" for r in claims), claims
 
     evidence = re.search(r"^evidence: (.+)$", text, re.MULTILINE)
     assert evidence, text[-2000:]
     bundle = Path(evidence.group(1)).parent
-    result = CliRunner().invoke(app, ["evidence", "verify", str(bundle)])
-    assert result.exit_code == 0, result.output
-    assert result.output.rstrip().endswith("OK")
+    trusted = bundle.parent / "keys" / "evidence-ed25519.pub.pem"
+    done = subprocess.run(
+        [sys.executable, "-m", "plantproof", "evidence", "verify", str(bundle), "--pubkey", str(trusted)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: verified with the trusted key" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_every_readme_command_runs_on_the_demo_data_as_printed(demo: Demo, tmp_path: Path) -> None:
+    dsn = demo.wait_for(r"^export PLANTPROOF_COLLECTOR_DSN='(.+)'$", 10).group(1)
+    mqtt = demo.wait_for(r"^export PLANTPROOF_MQTT_URL='(.+)'$", 10).group(1)
+    commands = readme_commands((ROOT / "README.md").read_text())
+    assert len(commands) >= 15 and any(
+        c.startswith("plantproof verify configs/claims/demo.yaml") for c, _ in commands
+    )
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    env = {
+        **os.environ,
+        "PLANTPROOF_COLLECTOR_DSN": dsn,
+        "PLANTPROOF_MQTT_URL": mqtt,
+        "PLANTPROOF_EVIDENCE_KEY": str(tmp_path / "operator-key.pem"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    assert shutil.which("plantproof", path=env["PATH"]), "the plantproof command is not installed"
+    outputs: dict[str, str] = {}
+    for line, status in commands:
+        done = subprocess.run(
+            ["bash", "-c", line], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600
+        )
+        assert done.returncode == status, (
+            f"{line}\nexit {done.returncode}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
+        outputs[line.split("#")[0].strip()] = done.stdout + done.stderr
+    verdicts = re.findall(
+        r"^(VERIFIED|REFUTED|INCONCLUSIVE) ", outputs["plantproof verify configs/claims/demo.yaml"], re.M
+    )
+    assert len(verdicts) == 4 and set(verdicts) != {"INCONCLUSIVE"}, verdicts  # the dates agree with the data
+    imported = next(v for k, v in outputs.items() if k.startswith("plantproof collector import"))
+    assert "stored         0 readings" in imported and "conflicts      0" in imported, imported
+    pinged = outputs["plantproof manage ping cnc-01"]
+    assert "device reached" in pinged, pinged
+    assert "untrusted key sha256:" in outputs["plantproof evidence verify bundle/"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 import wire
 from collector.decode import Limits, RejectedError, identify, parse
-from collector.importer import ImportDevice, ImportFileError, _read
+from collector.importer import ImportDevice, ImportFileError, validate
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "wire" / "v1"
 GOLDEN_FILES = {p.stem: p.read_bytes() for p in sorted(GOLDEN.glob("*.json")) if p.stem != "digests"}
@@ -154,8 +155,12 @@ def test_the_importers_row_parser_raises_only_import_file_error(
     header: str, body: list[str], junk: bytes
 ) -> None:
     raw = "\n".join([header, *body]).encode() + junk
-    with contextlib.suppress(ImportFileError):
-        _read(Path("fuzz.csv"), raw, DEVICES)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.csv"
+        path.write_bytes(raw)
+        with contextlib.suppress(ImportFileError):
+            found, _ = validate(path, DEVICES, (0, 2**63 - 1), "refuse")
+            found.report()  # every problem described, whatever the row
 
 
 def test_a_thousand_deep_command_is_refused_by_every_decoder_that_meets_it() -> None:

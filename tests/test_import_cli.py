@@ -71,3 +71,33 @@ def test_devices_file_errors_name_the_file_and_field(tmp_path: Path, pg_dsn: str
                         "--devices", str(devices), "--dsn", pg_dsn)  # fmt: skip
     assert code == 2
     assert str(devices) in out and "colour" in out
+
+
+def test_summary_progress_conflicts_and_replace(tmp_path: Path, pg_dsn: str) -> None:
+    csv_file, devices, rows = _history(tmp_path)
+    args = ["--site", "plant-a", "--gateway-id", "historian-1", "--devices", str(devices), "--dsn", pg_dsn]
+    code, out = _invoke(str(csv_file), *args)
+    assert code == 0, out
+    assert "validating: 100.0 %" in out and "storing: 100.0 %" in out  # periodic lines off a terminal
+    assert f"rows in file   {rows:,}" in out and "0 bad rows, 0 unmapped state codes" in out
+    # a corrected re-export: other values at three stored (point, time)s, the rest repeated
+    lines = csv_file.read_text().splitlines()
+    header, body = lines[0], lines[1:]
+    point, value = header.split(",").index("point"), header.split(",").index("value")
+    fixed = []
+    for line in body:
+        cells = line.split(",")
+        if cells[point] == "spindle_temp" and sum(a != b for a, b in zip(body, fixed, strict=False)) < 3:
+            cells[value] = str(float(cells[value]) + 1)
+        fixed.append(",".join(cells))
+    changed = sum(a != b for a, b in zip(body, fixed, strict=True))
+    assert changed == 3
+    corrected = tmp_path / "corrected.csv"
+    corrected.write_text("\n".join([header, *fixed]) + "\n")
+    code, out = _invoke(str(corrected), *args)
+    assert code == 1, out
+    assert f"conflicts      {changed}" in out and f"repeats        {rows - changed:,}" in out
+    assert "rerun with --replace" in out
+    code, out = _invoke(str(corrected), *args, "--replace")
+    assert code == 0, out
+    assert f"replaced       {changed}" in out and "conflicts      0" in out

@@ -62,6 +62,12 @@ def load_public(pem: bytes, where: str) -> Ed25519PublicKey:
     return key
 
 
+def same_key(a: Ed25519PublicKey, b: Ed25519PublicKey) -> bool:
+    """Keys compared as keys (raw bytes), never as PEM text."""
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    return a.public_bytes(*raw) == b.public_bytes(*raw)
+
+
 def fingerprint(key: Ed25519PublicKey) -> str:
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return "sha256:" + hashlib.sha256(raw).hexdigest()

@@ -1,4 +1,10 @@
-"""`evidence verify`: signature and digests, and (given database access) every figure recomputed."""
+"""`evidence verify`: signature and digests, and (given database access) every figure recomputed.
+
+A bundle is *verified* only against a public key the auditor trusts (`--pubkey`, compared as a
+key, whatever the PEM file's comments or line endings). Without one, the best a bundle can be is
+*consistent*: it agrees with its own key, which anyone who altered it could have re-signed with, so
+the result names that key's fingerprint and is never reported as verified.
+"""
 
 from __future__ import annotations
 
@@ -38,14 +44,29 @@ class Verification:
     fingerprint: str | None = None
     key_source: str = ""
     recomputed: bool = False
+    trusted: bool = False  # the signature was checked against a key the caller trusts
 
     @property
     def ok(self) -> bool:
+        """Internally consistent: no file, signature or recomputation problem."""
         return not self.problems
+
+    @property
+    def verified(self) -> bool:
+        """Consistent and signed by the trusted key."""
+        return self.ok and self.trusted
+
+    @property
+    def status(self) -> str:
+        """'verified', 'untrusted' (consistent, but signed by a key nobody vouched for) or 'failed'."""
+        return "failed" if not self.ok else "verified" if self.trusted else "untrusted"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "bundle": str(self.bundle),
+            "status": self.status,
+            "verified": self.verified,
+            "trusted_key": self.trusted,
             "ok": self.ok,
             "problems": [{"where": p.where, "message": p.message} for p in self.problems],
             "files_checked": self.files_checked,
@@ -110,14 +131,25 @@ def _check_signature(result: Verification, root: Path, manifest: bytes, pubkey: 
     bundled_pem = (root / bundle.PUBKEY).read_bytes() if (root / bundle.PUBKEY).is_file() else None
     try:
         if pubkey is not None:
-            trusted = pubkey.read_bytes()
-            key = signing.load_public(trusted, str(pubkey))
+            key = signing.load_public(pubkey.read_bytes(), str(pubkey))
             result.key_source = f"trusted key {pubkey}"
-            if bundled_pem is not None and bundled_pem != trusted:
-                result.problems.append(Problem(bundle.PUBKEY, "differs from the trusted key given"))
+            if bundled_pem is not None:
+                try:
+                    bundled = signing.load_public(bundled_pem, bundle.PUBKEY)
+                except CollectorError as exc:
+                    result.problems.append(Problem(bundle.PUBKEY, str(exc)))
+                else:
+                    if not signing.same_key(bundled, key):
+                        result.problems.append(
+                            Problem(
+                                bundle.PUBKEY,
+                                f"the bundle's key {signing.fingerprint(bundled)} is not the trusted key"
+                                f" {signing.fingerprint(key)}",
+                            )
+                        )
         elif bundled_pem is not None:
             key = signing.load_public(bundled_pem, bundle.PUBKEY)
-            result.key_source = f"{bundle.PUBKEY} in the bundle (compare its fingerprint, or pass --pubkey)"
+            result.key_source = f"{bundle.PUBKEY} in the bundle, not trusted (pass --pubkey)"
         else:
             result.problems.append(Problem(bundle.PUBKEY, "missing, and no --pubkey given"))
             return
@@ -138,6 +170,8 @@ def _check_signature(result: Verification, root: Path, manifest: bytes, pubkey: 
                 " or the bundle was signed by another key)",
             )
         )
+    elif pubkey is not None:
+        result.trusted = True
 
 
 def _recompute(result: Verification, root: Path, evidence: dict[str, Any], dsn: str) -> None:

@@ -34,8 +34,10 @@ DEFINITIONS: dict[str, str] = {
     "equipment_types": "distinct device types among connected equipment (default rule)",
     "industries": "distinct industry codes (GB/T 4754) among connected equipment (default rule)",
     "managed_equipment": (
-        "equipment whose management channel answered a management operation successfully (ok) in"
-        " the window, from the management_ops ledger"
+        "equipment that answered, successfully and before its deadline, a management operation the"
+        " platform itself sent in the window (matched by request id; time = the platform's receive"
+        " time) and that reached the device (a ping that read it, a write read back), from the"
+        " management_ops ledger; unsolicited or forged answers never count"
     ),
     "demonstrated_management_capacity": (
         "synthetic: the recorded capacity run (finished before the window end) whose simulated"

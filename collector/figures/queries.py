@@ -63,12 +63,17 @@ ORDER BY p.point_id
 """
 
 
+# Operations the platform sent (each registered before sending, with its deadline), answered ok by
+# the device asked before the deadline, that proved the device reached (a ping that read it, a
+# write read back); answered_at is the platform's receive time. Unsolicited or forged answers are
+# never in this table (ingest keeps them as dead letters).
 MANAGED_DEVICES: Final = """
 SELECT d.device_id, d.site, d.dev, d.type, d.industry, d.sector, d.simulated,
        count(*) AS ops_answered, min(m.answered_at) AS first_answer, max(m.answered_at) AS last_answer
 FROM management_ops m
 JOIN devices d ON d.site = m.site AND d.dev = m.dev
-WHERE m.namespace = 'plant' AND d.namespace = 'plant' AND m.ok
+WHERE m.namespace = 'plant' AND d.namespace = 'plant' AND m.ok AND m.reached
+  AND m.deadline IS NOT NULL AND m.answered_at <= m.deadline
   AND m.answered_at >= %(window_start)s AND m.answered_at < %(window_end)s
 GROUP BY d.device_id
 ORDER BY d.device_id
@@ -78,7 +83,7 @@ CAPACITY_RUNS: Final = """
 SELECT run_id, started_at, finished_at, devices, sampled, answered,
        latency_p50_ms, latency_p95_ms, latency_p99_ms, notes
 FROM capacity_runs
-WHERE finished_at IS NOT NULL AND finished_at < %(window_end)s
+WHERE status = 'completed' AND finished_at IS NOT NULL AND finished_at < %(window_end)s
 ORDER BY run_id
 """
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from collector.kpi.counters import step_kinds
 from collector.kpi.engine import DeviceDays, PeriodData
+from collector.kpi.timemodel import NO_DATA
 from collector.models import spc
 from collector.models.errors import ModelError
 from wire.states import CANONICAL_STATES
@@ -32,6 +33,9 @@ class ModelInput:
     days: DeviceDays  # the time model and counters per device-day
     analog: tuple[F64, F64] | None = None  # (t_ns, value) of the point a model asks for
     params: Mapping[str, float] = field(default_factory=dict)
+    # seconds of each window day that lie after the invocation ("now"): not yet happened, so
+    # neither a state nor no_data (the time model counts them as no_data; models take them out)
+    future_s: F64 | None = None
 
 
 Result = dict[str, float | int | None]
@@ -91,9 +95,22 @@ def _rate(m: ModelInput) -> float:
 
 
 def state_timeline(m: ModelInput) -> Result:
-    secs = m.days.timeline.seconds.sum(axis=(0, 1)) / H
+    """Hours per state up to now: a window reaching into the future stops at the invocation time."""
+    tl = m.days.timeline
+    seconds = tl.seconds.copy()
+    future = np.zeros(seconds.shape[1]) if m.future_s is None else m.future_s
+    seconds[:, :, NO_DATA] = np.maximum(seconds[:, :, NO_DATA] - future[None, :], 0.0)
+    secs = seconds.sum(axis=(0, 1)) / H
     out: Result = {f"{s}_h": float(v) for s, v in zip(CANONICAL_STATES, secs, strict=True)}
-    out["coverage"] = float(np.mean(m.days.timeline.coverage)) if m.days.timeline.coverage.size else None
+    past = future < 86_400.0  # days that have begun
+    if tl.coverage.size and past.any():
+        planned = tl.pbt + seconds[:, :, NO_DATA]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cover = np.where(planned > 0, tl.pbt / np.where(planned > 0, planned, 1.0), 1.0)
+        out["coverage"] = float(np.mean(cover[:, past]))
+    else:
+        out["coverage"] = None
+    out["future_h_excluded"] = float(future.sum() / H) * len(m.days.devices)
     return out
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import psycopg
 
 from collector.kpi.claims import Claim, Period, Points, Scope
-from collector.kpi.engine import device_days
+from collector.kpi.engine import PeriodData, Series, device_days
 from collector.kpi.errors import KpiError
 from collector.kpi.load import connect, copy_readings, load_period, resolve_scope
-from collector.kpi.timemodel import DAY_NS
+from collector.kpi.timemodel import DAY_NS, NO_DATA
 from collector.models.catalog import ModelInput, Result, get
 from collector.models.errors import ModelError
 
@@ -70,14 +70,36 @@ def record(conn: psycopg.Connection, inv: Invocation, at: dt.datetime | None = N
     )
 
 
+def cut_at_now(data: PeriodData, now_ns: int) -> tuple[PeriodData, np.ndarray]:
+    """State data of a window that reaches past `now`: every device's last state ends at now (a
+    no_data sample there), later samples are dropped; also the seconds of each day after now."""
+    days = np.arange((data.end - data.start).days + 1, dtype=np.int64)
+    day_start = data.start_ns + days * DAY_NS
+    future = np.clip(day_start + DAY_NS - np.maximum(day_start, now_ns), 0, DAY_NS) / 1e9
+    if now_ns >= data.end_ns:
+        return data, future.astype(np.float64)
+    s = data.state
+    keep = s.t < now_ns
+    n = len(data.devices)
+    dev = np.concatenate([s.dev[keep], np.arange(n, dtype=np.int64)])
+    t = np.concatenate([s.t[keep], np.full(n, now_ns, dtype=np.int64)])
+    order = np.lexsort((t, dev))
+    value = np.concatenate([s.value[keep], np.full(n, float(NO_DATA))])[order]
+    quality = np.concatenate([s.quality[keep], np.zeros(n, dtype=np.int16)])[order]
+    wrap = None if s.wrap is None else np.concatenate([s.wrap[keep], np.full(n, np.nan)])[order]
+    state = Series(dev[order], t[order], value, quality, wrap)
+    return replace(data, state=state), future.astype(np.float64)
+
+
 def _input(
-    conn: psycopg.Connection, device: str, window: Period, point: str | None, params: dict[str, float]
-) -> ModelInput:
+    conn: psycopg.Connection, device: str, window: Period, point: str | None, params: dict[str, float],
+    now_ns: int,
+) -> ModelInput:  # fmt: skip
     devices = resolve_scope(conn, Scope(devices=[device]))
     if len(devices) != 1:
         raise ModelError(f"device {device!r}: {'not found' if not devices else 'ambiguous, give site/dev'}")
     timeout = float(params.get("heartbeat_timeout_s", Claim.model_fields["heartbeat_timeout_s"].default))
-    data = load_period(conn, devices, Points(), window, timeout)
+    data, future = cut_at_now(load_period(conn, devices, Points(), window, timeout), now_ns)
     analog = None
     if point is not None:
         row = conn.execute(
@@ -89,7 +111,8 @@ def _input(
         rows = copy_readings(conn, [int(row[0])], start, start + window.days * DAY_NS)
         ok = rows["q"] < 2
         analog = (rows["ts"][ok].astype(np.float64), rows["val"][ok].astype(np.float64))
-    return ModelInput(data=data, days=device_days(data, timeout), analog=analog, params=params)
+    days = device_days(data, timeout)
+    return ModelInput(data=data, days=days, analog=analog, params=params, future_s=future)
 
 
 def invoke(
@@ -101,6 +124,7 @@ def invoke(
     caller: str,
     point: str | None = None,
     params: dict[str, float] | None = None,
+    now_ns: int | None = None,
 ) -> Invocation:
     """Runs a catalogued model on one device's telemetry over a window and records the invocation.
 
@@ -117,7 +141,8 @@ def invoke(
         try:
             if spec.needs_point and point is None:
                 raise ModelError(f"{name} needs an analog point (--point)")
-            result = spec.fn(_input(conn, device, window, point, dict(params or {})))
+            now = time.time_ns() if now_ns is None else now_ns
+            result = spec.fn(_input(conn, device, window, point, dict(params or {}), now))
         except (ModelError, KpiError, ValueError, ArithmeticError) as exc:
             error = str(exc) or type(exc).__name__
         inv = Invocation(

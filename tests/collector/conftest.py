@@ -31,11 +31,19 @@ def data(gw: str, dev: str, seq: int, samples: list[tuple[str, int, object, int]
     return wire.Data(gw, dev, seq, time.time_ns(), samples)  # type: ignore[arg-type]
 
 
+_next_free_ns = 0
+
+
 def temps(
     n: int, start_ns: int | None = None, step_ns: int = 1_000_000
 ) -> list[tuple[str, int, object, int]]:
-    start = start_ns if start_ns is not None else time.time_ns() - n * step_ns
-    return [("temp", start + i * step_ns, float(i), 0) for i in range(n)]
+    """n temperature samples; by default just before now and after every earlier default call, so
+    that two calls never offer the same (point, time) (that would be a repeat, stored once)."""
+    global _next_free_ns
+    if start_ns is None:
+        start_ns = max(time.time_ns() - n * step_ns, _next_free_ns)
+        _next_free_ns = start_ns + n * step_ns
+    return [("temp", start_ns + i * step_ns, float(i), 0) for i in range(n)]
 
 
 def topic(kind: str, gw: str = "gw1", dev: str = "m1", site: str = SITE) -> str:

@@ -37,11 +37,17 @@ def _start() -> int:
 def _load(dsn: str, start_ns: int, days: range, seq0: int) -> None:
     store = Store(dsn)
     msgs = [Message(topic("birth"), wire.encode(birth(seq=0)))] if seq0 == 1 else []
+    late = 0 if seq0 == 1 else 1_800 * 10**9  # late data half an hour after the first load's readings
     for k, d in enumerate(days):
         samples = [
-            ("temp", start_ns + d * DAY_NS + i * 3_600 * 10**9, float((d * 7 + i * 3) % 11), i % 3 == 0)
+            (
+                "temp",
+                start_ns + d * DAY_NS + i * 3_600 * 10**9 + late,
+                float((d * 7 + i * 3) % 11),
+                i % 3 == 0,
+            )
             for i in range(24)
-        ] + [("parts", start_ns + d * DAY_NS + 60 * 10**9, float(d * 100), 0)]
+        ] + [("parts", start_ns + d * DAY_NS + 60 * 10**9 + late, float(d * 100), 0)]
         samples = [(p, t, v, int(q)) for p, t, v, q in samples]
         msgs.append(Message(topic("data"), wire.encode(wire.Data("gw1", "m1", seq0 + k, start_ns, samples))))
     res = store.write(msgs)

@@ -104,21 +104,35 @@ def test_seq_reuse_with_other_content_is_a_dead_letter(db: str) -> None:
     assert _count(db, "SELECT count(*) FROM dead_letters WHERE error LIKE 'seq reuse%'") == 1
 
 
-def test_management_results_update_or_insert_ops(db: str) -> None:
+def test_ingest_never_records_management_traffic_and_dead_letters_unsolicited_answers(db: str) -> None:
     store = Store(db)
     now = time.time_ns()
-    cmd = wire.Command("r1", "m1", "ping", now)
-    store.write([_msg("cmd", cmd)])
-    store.write([_msg("cmd/res", wire.CommandResult("r1", "gw1", "m1", True, now + 5, {"pong": True}))])
-    store.write([_msg("cmd/res", wire.CommandResult("r2", "gw1", "m1", False, now, None, "timeout"))])
-    with psycopg.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT request_id, op, ok, error, answered_at IS NOT NULL FROM management_ops ORDER BY 1"
+    with psycopg.connect(db) as conn:  # what the platform's client registers before sending
+        conn.execute(
+            "INSERT INTO management_ops (request_id, site, gw, dev, op, sent_at) VALUES"
+            " ('asked', 's1', 'gw1', 'm1', 'ping', now()), ('other', 's1', 'gw1', 'm2', 'ping', now()),"
+            " ('expired', 's1', 'gw1', 'm1', 'ping', now() - interval '1 min')"
         )
-        assert rows.fetchall() == [
-            ("r1", "ping", True, None, True),
-            ("r2", "unknown", False, "timeout", True),
+        conn.execute(
+            "UPDATE management_ops SET deadline = now() - interval '30 s' WHERE request_id = 'expired'"
+        )
+    pong = {"pong": True, "read": {"point": "temp", "raw": 1.0, "quality": 0, "ts": now}}
+    res = store.write(
+        [
+            _msg("cmd", wire.Command("asked", "m1", "ping", now)),  # seen on the broker: ignored
+            _msg("cmd/res", wire.CommandResult("asked", "gw1", "m1", True, now, pong)),  # the sender's
+            _msg("cmd/res", wire.CommandResult("never", "gw1", "m1", True, now, pong)),
+            _msg("cmd/res", wire.CommandResult("other", "gw1", "m1", True, now, pong)),
+            _msg("cmd/res", wire.CommandResult("expired", "gw1", "m1", True, now, pong)),
         ]
+    )
+    reasons = sorted(d.error.split(":")[0] for d in res.dead_letters)
+    assert reasons == ["forged cmd/res", "late cmd/res", "unsolicited cmd/res"]
+    assert all(d.error.endswith("kept here, never counted") for d in res.dead_letters)
+    with psycopg.connect(db) as conn:
+        rows = conn.execute("SELECT request_id, answered_at, ok FROM management_ops ORDER BY 1").fetchall()
+    # nothing was recorded as answered by ingest, nothing was added
+    assert rows == [("asked", None, None), ("expired", None, None), ("other", None, None)]
 
 
 def test_status_codes_of_bad_and_uncertain_samples_are_kept(db: str) -> None:

@@ -66,11 +66,15 @@ def test_export_contents_and_clean_verify(exported: tuple[str, Path, Path]) -> N
     assert "2026-10-01T00:00:00+00:00" in (out / bundle.QUERIES).read_text()
 
     result = verify_bundle(out)
-    assert result.ok, result.problems
+    assert result.ok and not result.verified and result.status == "untrusted", result.problems
     assert result.fingerprint == signing.fingerprint(signing.load_or_create_key(key).public_key())
     pub = out.parent / "trusted.pem"
-    pub.write_bytes(signing.public_pem(signing.load_or_create_key(key)))
-    assert verify_bundle(out, pubkey=pub).ok
+    # the same key, written differently: compared as a key, not as bytes
+    pub.write_bytes(
+        b"# the operator's key\r\n" + signing.public_pem(signing.load_or_create_key(key)) + b"# end\n"
+    )
+    trusted = verify_bundle(out, pubkey=pub)
+    assert trusted.verified and trusted.status == "verified", trusted.problems
 
     recomputed = verify_bundle(out, recompute_dsn=dsn)
     assert recomputed.ok and recomputed.recomputed, recomputed.problems

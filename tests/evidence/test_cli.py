@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from collector.evidence import bundle, signing
 from collector.migrate import migrate
 from plantproof.cli import app
 from tests.figures.truth import seed_truth
@@ -49,13 +51,37 @@ def test_reporting_commands(pg_dsn: str, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["evidence", "pubkey", "--key", key])
     assert res.exit_code == 0 and res.output.startswith("-----BEGIN PUBLIC KEY-----")
-    pub = tmp_path / "pub.pem"
-    pub.write_text(res.output.split("# fingerprint")[0])
-    assert pub.read_bytes() == (out / "pubkey.pem").read_bytes()
+    pub = tmp_path / "trusted.pem"
+    pub.write_text(res.output)  # `plantproof evidence pubkey > trusted.pem`, comment line and all
+    fingerprint = res.output.split("# fingerprint ")[1].strip()
 
     res = runner.invoke(app, ["evidence", "verify", str(out), "--recompute", pg_dsn, "--pubkey", str(pub)])
     assert res.exit_code == 0, res.output
-    assert res.output.rstrip().endswith("OK")
+    assert res.output.rstrip().endswith(f"OK: verified with the trusted key {fingerprint}")
+
+    # without a trusted key: never OK, a distinct exit status, the key named
+    res = runner.invoke(app, ["evidence", "verify", str(out)])
+    assert res.exit_code == 3, res.output
+    assert f"internally consistent but signed by an untrusted key {fingerprint}" in res.output
+    assert "OK" not in res.output
+    res = runner.invoke(app, ["evidence", "verify", str(out), "--json"])
+    assert res.exit_code == 3 and json.loads(res.output)["status"] == "untrusted"
+
+    # altered and re-signed with a new key: consistent with itself, so only the key tells
+    forged = tmp_path / "forged"
+    shutil.copytree(out, forged)
+    ev = forged / bundle.EVIDENCE
+    ev.write_text(ev.read_text().replace('"connected_equipment": 4', '"connected_equipment": 400'))
+    assert '"connected_equipment": 400' in ev.read_text()
+    other = signing.load_or_create_key(tmp_path / "other.pem")
+    (forged / bundle.PUBKEY).write_bytes(signing.public_pem(other))
+    names = [p.name for p in forged.iterdir() if p.name not in (bundle.MANIFEST, bundle.SIGNATURE)]
+    bundle.write_manifest(forged, sorted(names), other)
+    res = runner.invoke(app, ["evidence", "verify", str(forged)])
+    assert res.exit_code == 3, res.output
+    assert signing.fingerprint(other.public_key()) in res.output and fingerprint not in res.output
+    res = runner.invoke(app, ["evidence", "verify", str(forged), "--pubkey", str(pub)])
+    assert res.exit_code == 1 and "is not the trusted key" in res.output, res.output
 
     report = out / "report.html"
     report.write_bytes(report.read_bytes().replace(b"Platform evidence", b"Platform evidencE"))

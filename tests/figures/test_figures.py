@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -123,7 +123,8 @@ def test_string_readings_count_when_stored(pg_dsn: str) -> None:
         for day in range(1, 21):
             ts = datetime(2026, 10, day, 9, tzinfo=UTC)
             conn.execute("INSERT INTO readings_text VALUES (%s, %s, 'R-17', 0, %s)", (ts, pid[0], day))
-            conn.execute("INSERT INTO readings_text VALUES (%s, %s, NULL, 2, %s)", (ts, pid[0], day))
+            bad = ts + timedelta(seconds=1)
+            conn.execute("INSERT INTO readings_text VALUES (%s, %s, NULL, 2, %s)", (bad, pid[0], day))
     window = parse_window("2026-10", AS_OF)
     loaded = queries.load(pg_dsn, window)
     assert loaded.with_text

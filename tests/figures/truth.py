@@ -105,19 +105,31 @@ def seed_truth(dsn: str) -> None:
         assert pid is not None
         for ts in (datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)):
             conn.execute("INSERT INTO readings VALUES (%s, %s, 1, 0, 1)", (ts, pid[0]))
+        ms = timedelta(milliseconds=1)
+        sept = t0 - timedelta(days=10)
+        # request, device, op, sent, answered (receive time), ok, reached, namespace
         ops = [
-            ("op1", "cnc-a", t0, t0 + timedelta(milliseconds=40), True, "plant"),
-            ("op2", "press-b", t0, None, False, "plant"),  # timed out
-            ("op3", "pump-c", t0 - timedelta(days=10), t0 - timedelta(days=10), True, "plant"),  # September
-            ("op4", "sim-f", t0, t0, True, "plant"),
-            ("op5", "cap-h", t0, t0, True, "capacity:r1"),
+            ("op1", "cnc-a", "ping", t0, t0 + 40 * ms, True, True, "plant"),
+            ("op2", "press-b", "ping", t0, None, None, False, "plant"),  # timed out
+            ("op3", "pump-c", "ping", sept, sept + ms, True, True, "plant"),  # September
+            ("op4", "sim-f", "ping", t0, t0 + ms, True, True, "plant"),
+            ("op5", "cap-h", "ping", t0, t0 + ms, True, True, "capacity:r1"),
+            ("op6", "agv-i", "ping", t0, t0 + 20_000 * ms, True, True, "plant"),  # after its deadline
+            ("op7", "robot-d", "read_config", t0, t0 + ms, True, False, "plant"),  # the device not reached
+            ("op8", "press-b", "ping", t0, t0 + ms, False, False, "plant"),  # link down: ok=false
         ]
-        for rid, dev, sent, answered, ok, ns in ops:
+        for rid, dev, op, sent, answered, ok, reached, ns in ops:
             conn.execute(
-                "INSERT INTO management_ops (request_id, site, gw, dev, op, namespace, sent_at,"
-                " answered_at, ok) VALUES (%s, 'plant1', 'gw1', %s, 'ping', %s, %s, %s, %s)",
-                (rid, dev, ns, sent, answered, ok),
+                "INSERT INTO management_ops (request_id, site, gw, dev, op, namespace, sent_at, deadline,"
+                " answered_at, ok, reached) VALUES (%s, 'plant1', 'gw1', %s, %s, %s, %s, %s, %s, %s, %s)",
+                (rid, dev, op, ns, sent, sent + timedelta(seconds=10), answered, ok, reached),
             )
+        # answered before the rules of DESIGN §5 (no deadline, never proven reached): never counted
+        conn.execute(
+            "INSERT INTO management_ops (request_id, site, gw, dev, op, sent_at, answered_at, ok)"
+            " VALUES ('old', 'plant1', 'gw1', 'pump-c', 'unknown', %s, %s, true)",
+            (t0, t0),
+        )
         conn.execute(
             "INSERT INTO capacity_runs (run_id, started_at, finished_at, devices, sampled, answered,"
             " latency_p50_ms, latency_p95_ms, latency_p99_ms)"

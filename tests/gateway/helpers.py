@@ -140,3 +140,40 @@ class RampSource:
             "alarm_active": False,
             "feed_override": 100,
         }
+
+
+BIG = 9_007_199_254_740_993  # 2^53 + 1: a double would make it ...992
+# A device type with a setpoint of every kind of exactness (int64, float64, float32, scaled uint16).
+SETPOINTS_TYPE = """\
+type: generic
+industry: C34
+sector: discrete
+points:
+  - {name: level, kind: analog, dtype: float32, modbus: {table: holding, address: 0}}
+  - {name: big_sp, kind: setpoint, dtype: int64, writable: true, modbus: {table: holding, address: 10}}
+  - {name: f_sp, kind: setpoint, dtype: float64, writable: true, modbus: {table: holding, address: 20}}
+  - {name: f32_sp, kind: setpoint, dtype: float32, writable: true, modbus: {table: holding, address: 30}}
+  - name: tenths_sp
+    kind: setpoint
+    dtype: uint16
+    scale: 0.1
+    writable: true
+    modbus: {table: holding, address: 40}
+"""
+
+
+@dataclass(frozen=True)
+class _SetpointDevice:
+    id: str
+    device_type: DeviceType
+    unit_id: int
+
+
+class SetpointSource:
+    """One device m1 (unit 1) of SETPOINTS_TYPE with steady values."""
+
+    def __init__(self, device_type: DeviceType) -> None:
+        self.devices = [_SetpointDevice("m1", device_type, 1)]
+
+    def values_at(self, device_id: str, t_ns: int) -> dict[str, Any]:
+        return {"level": 21.5, "big_sp": 7, "f_sp": 1.5, "f32_sp": 2.5, "tenths_sp": 20.0}

@@ -108,11 +108,14 @@ async def test_modbus_to_mqtt_with_commands_and_device_loss(
             ],
             b"{not json",
         )
-        assert results["c1"].ok and results["c1"].result == {"pong": True} and results["c1"].gw == gw
+        assert results["c1"].ok and results["c1"].gw == gw
+        pong = results["c1"].result or {}
+        assert pong["pong"] is True and pong["read"]["point"] == "state" and pong["read"]["quality"] == 0
         config = results["c2"].result or {}
         assert config["type"] == "cnc_machine" and len(config["points"]) == 9
         assert "host" not in str(config) and "endpoint" not in config
-        assert results["c3"].ok and results["c3"].result == {"written": 80}
+        assert results["c3"].ok
+        assert results["c3"].result == {"point": "feed_override", "requested": 80, "written": 80, "raw": 80}
         assert sim.expected("cnc-2")["feed_override"] == 80  # the register really changed
         assert not results["c4"].ok and "not writable" in (results["c4"].error or "")
         assert not results["c5"].ok and "unknown device" in (results["c5"].error or "")

@@ -102,6 +102,9 @@ class Plant:
                     allc = np.concatenate([tc, hb_code])
                     order = np.argsort(allt, kind="stable")
                     allt, allc = allt[order], allc[order]
+                    # a heartbeat on a transition's instant repeats it: one (point, time), one value
+                    first = np.concatenate([[True], np.diff(allt) != 0])
+                    allt, allc = allt[first], allc[first]
                     hole = (allt >= t0 + 6 * 3600 * 10**9) & (
                         allt < t0 + int((6 + hole_hours) * 3600 * 10**9)
                     )
