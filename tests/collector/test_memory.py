@@ -51,7 +51,8 @@ def test_rss_stays_within_the_byte_budget_during_a_database_outage(
     now = time.time_ns()
 
     def big(seq: int) -> bytes:
-        sample = ["program", now - 10**9 + seq, chr(ord("a") + seq % 26) * SIZE, 0]
+        # one microsecond apart: readings are stored to the microsecond, one value per (point, time)
+        sample = ["program", now - 10**9 + seq * 1000, chr(ord("a") + seq % 26) * SIZE, 0]
         return json.dumps({"schema": "plantproof.data/1", "gw": "gw1", "dev": "m1", "seq": seq,
                            "sent": now, "samples": [sample]}).encode()  # fmt: skip
 
