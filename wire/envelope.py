@@ -202,11 +202,17 @@ def _check_free_form(value: object, field: str) -> None:
 
 
 def _decode_with_status(payload: bytes | bytearray | memoryview | str) -> Data:
+    # The strict decoder stopped at the first five-element sample: the rest of the payload is read
+    # for the first time here, so it may still be malformed or too deep.
     try:
         loose = _loose_decoder.decode(payload)
+    except RecursionError:
+        raise WireError("nesting deeper than the decoder allows", "$") from None
     except msgspec.ValidationError as exc:
         match = _AT.search(str(exc))
         raise WireError(str(exc), match.group(1) if match else "$") from None
+    except msgspec.DecodeError as exc:
+        raise WireError(f"malformed JSON: {exc}", "$") from None
     samples = convert_samples(loose.samples, Sample, SampleWithStatus)
     return Data(gw=loose.gw, dev=loose.dev, seq=loose.seq, sent=loose.sent, samples=samples)
 

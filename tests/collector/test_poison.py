@@ -460,7 +460,8 @@ def test_poison_corpus_through_a_real_broker_and_collector(
             pub.publish([(case.topic, case.payload)])
             good_seq += 1
             samples = [
-                ["temp", NOW - 10**9 + good_seq * 1000 + i, float(i), 0] for i in range(GOOD_PER_ENVELOPE)
+                ["temp", NOW - 10**9 + (good_seq * GOOD_PER_ENVELOPE + i) * 1000, float(i), 0]
+                for i in range(GOOD_PER_ENVELOPE)
             ]
             pub.publish([(_t("data"), _j(_data(good_seq, samples=samples)))])
         good = good_seq * GOOD_PER_ENVELOPE
