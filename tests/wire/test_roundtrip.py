@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,3 +96,15 @@ def test_status_topic_and_bad_topics() -> None:
             assert exc.field
         else:
             raise AssertionError(f"{bad} accepted")
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"{", b'["x", 1, 1.0, 0]', b"[" * 5000 + b"]" * 5000],
+    ids=["truncated", "unterminated", "deep"],
+)
+def test_a_status_sample_followed_by_broken_json_is_a_wire_error(tail: bytes) -> None:
+    # The strict decoder stops at the five-element sample; the rest is first read on the second pass.
+    head = b'{"schema":"plantproof.data/1","gw":"g","dev":"d","seq":1,"sent":1,"samples":[["a",1,null,2,5],'
+    with pytest.raises(wire.WireError):
+        wire.decode(head + tail)
