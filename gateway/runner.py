@@ -98,9 +98,12 @@ class Gateway:
         if edge is None:
             raise GatewayConfigError(f"readings for unknown device {dev!r}")
         suppressed = edge.suppressed
-        samples = edge.process(readings)
+        samples = edge.process(readings, time.time_ns())
         self.metrics.points_read.labels(dev).inc(len(readings))
         self.metrics.points_suppressed.labels(dev).inc(edge.suppressed - suppressed)
+        await self._publish(dev, samples)
+
+    async def _publish(self, dev: str, samples: list[Sample]) -> None:
         if not samples:
             return
         builders: list[Builder] = []
@@ -145,11 +148,13 @@ class Gateway:
                 self.metrics.observe_link(dev, status)
                 if status.connected and not status.stale:  # stale: no good read since (re)connecting
                     self._down_since.pop(dev, None)
+                    # the heartbeat, on the gateway's clock: only while the link is healthy
+                    await self._publish(dev, self.edge[dev].heartbeat(time.time_ns()))
                     continue
                 since = self._down_since.setdefault(dev, now)
                 if dev in self._born and now - since >= self.config.link_lost_after_s:
                     self._born.discard(dev)
-                    self.edge[dev].forget()
+                    self.edge[dev].forget(time.time_ns())
                     reason = status.last_error or "link down"
                     log.warning("device %s lost for %.0f s: %s", dev, now - since, reason)
                     pending = [self._data(d, s) for d, s in self.batcher.drain_device(dev)]
