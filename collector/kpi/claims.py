@@ -96,6 +96,8 @@ class Gates(_Strict):
     device_day_coverage: Annotated[float, Field(gt=0, le=1)] = 0.75
     period_valid_share: Annotated[float, Field(gt=0, le=1)] = 0.90
     min_days: Annotated[int, Field(ge=1)] = 28  # shorter periods cannot carry a weekly block bootstrap
+    # a counter increment implying more than this multiple of the ideal rate is implausible (excluded)
+    max_rate_multiple: Annotated[float, Field(gt=1)] = 3.0
 
 
 class Bootstrap(_Strict):

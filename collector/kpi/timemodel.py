@@ -79,6 +79,58 @@ class Timeline:
             return np.where(planned > 0, self.pbt / np.where(planned > 0, planned, 1.0), 1.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Covered:
+    """Disjoint intervals [start, end) of state data per device, sorted by (dev, start)."""
+
+    dev: I64
+    start: I64
+    end: I64
+
+    def between(self, dev: I64, a: I64, b: I64) -> I64:
+        """ns of [a, b) covered on each query's device."""
+        return self._cum(dev, b) - self._cum(dev, a)
+
+    def _cum(self, dev: I64, x: I64) -> I64:
+        """Covered ns of the query's device before x."""
+        n = len(self.start)
+        if n == 0 or len(x) == 0:
+            return np.zeros(len(x), dtype=np.int64)
+        length = self.end - self.start
+        cum = np.cumsum(length) - length
+        first = np.searchsorted(self.dev, self.dev, side="left")
+        cum_dev = cum - cum[first]
+        # the last interval starting at or before x, on the same device: rank in (dev, time) order
+        kind = np.concatenate([np.zeros(n, np.int8), np.ones(len(x), np.int8)])
+        order = np.lexsort((kind, np.concatenate([self.start, x]), np.concatenate([self.dev, dev])))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        starts_before = np.cumsum(order < n)
+        i = starts_before[rank[n:]] - 1
+        ok = i >= 0
+        ok[ok] = self.dev[i[ok]] == dev[ok]
+        j = np.maximum(i, 0)
+        inside = np.clip(x - self.start[j], 0, length[j])
+        return np.where(ok, cum_dev[j] + inside, 0)
+
+
+def covered(dev: I64, t: I64, codes: I64, *, end: int, timeout_ns: int, busy: bool = False) -> Covered:
+    """The time state data explains (each sample holds until the next, at most `timeout_ns`, and
+    not at all when it is no_data), from samples sorted by (dev, t); `busy`: only planned busy time
+    (planned stops left out too)."""
+    keep = t < end
+    dev, t, codes = dev[keep], t[keep], codes[keep]
+    nxt = np.full(len(t), end, dtype=np.int64)
+    if len(t) > 1:
+        same = dev[1:] == dev[:-1]
+        nxt[:-1] = np.where(same, t[1:], end)
+    seg_end = np.minimum(np.minimum(nxt, t + timeout_ns), end)
+    live = (seg_end > t) & (codes != NO_DATA)
+    if busy:
+        live &= ~IS_PLANNED[codes]
+    return Covered(dev[live], t[live], seg_end[live])
+
+
 def sanitize_codes(values: F64, quality: npt.NDArray[np.int16] | None = None) -> I64:
     """State codes from stored values: NaN, non-integral, out-of-range or bad quality → no_data."""
     ok = np.isfinite(values) & (values >= 0) & (values < N_STATES) & (np.floor(values) == values)
@@ -94,10 +146,11 @@ def _member(group: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return table
 
 
-IS_FAILURE, IS_MAINTENANCE, IS_SKIPPED = (
+IS_FAILURE, IS_MAINTENANCE, IS_SKIPPED, IS_PLANNED = (
     _member(FAILURE_CODES),
     _member(MAINTENANCE_CODES),
     _member(SKIP_CODES),
+    _member(PLANNED_CODES),
 )
 
 
