@@ -43,9 +43,11 @@ from simulators.servers import (
     RefreshTicks,
     SimServerError,
     ValueSource,
+    device_faults,
     expected_values,
     find_device,
     raw_values,
+    unreadable,
 )
 from simulators.servers import certs as certs_mod
 
@@ -282,11 +284,15 @@ class SimOpcUaServer:
         return raw_values(device.device_type, self.source.values_at(device.id, t_ns), self._held[device.id])
 
     async def _write_values(self, server: Server, t_ns: int, include_writable: bool = False) -> None:
-        stamp, now = cast(Any, ns_to_datetime(t_ns)), cast(Any, dt.datetime.now(dt.UTC))
+        now = cast(Any, dt.datetime.now(dt.UTC))
         for device in self.devices:
             raws = self._raws(device, t_ns)
             code = self._status.get(device.id, ua.StatusCodes.Good)
+            if unreadable(self.source, device.id, t_ns):  # fault: the session works, reads do not
+                code = ua.StatusCodes.BadNotReadable
             status = ua.StatusCode(ua.UInt32(code))
+            skew = device_faults(self.source, device.id).skew_ns  # fault: the device clock is off
+            stamp = cast(Any, ns_to_datetime(t_ns + skew))
             for var in self._by_device[device.id]:
                 if var.point.writable and not include_writable:
                     continue  # holds what a client wrote
