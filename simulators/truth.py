@@ -134,6 +134,22 @@ class Truth:
             "producing_apt_hours": float(
                 self.state_ns[sub][..., _IDX["productive"]].sum(axis=2)[producing[:, 0]].sum() / NS_PER_H
             ),
+            # OEE as a ratio of totals over the devices with an ideal rate: good at the ideal rate / PBT
+            "good_ideal_hours": float(
+                np.where(
+                    producing,
+                    self.good_raw[sub] * scales / np.where(producing, self.ideal_rates[devs][:, None], 1),
+                    0,
+                ).sum()
+            ),
+            "producing_pbt_hours": float(
+                (
+                    (self.bounds[1:] - self.bounds[:-1])[days][None, :] * producing
+                    - self.state_ns[sub][..., _IDX["planned"] + [STATE_CODES["no_data"]]].sum(axis=2)
+                    * producing
+                ).sum()
+                / NS_PER_H
+            ),
             "energy_kwh": float(self.energy_wms[sub].sum() / J_PER_KWH_MS),
             "failures": int(self.failures[sub].sum()),
             "maintenance_events": int(self.maintenance[sub].sum()),
@@ -176,6 +192,7 @@ class Truth:
             "performance": performance,
             "quality": quality,
             "oee": oee,
+            "oee_of_totals": ratio(t["good_ideal_hours"], t["producing_pbt_hours"]),
             "unplanned_downtime_per_pbt_hour": ratio(unplanned, pbt),
             "mtbf_hours": ratio(apt, failures),
             "mttr_hours": ratio(t["failure_downtime_hours"], failures),
@@ -253,7 +270,8 @@ def truth_within(
     model: PlantModel, start_ns: int, end_ns: int, covered: Mapping[str, Sequence[tuple[int, int]]]
 ) -> Truth:
     """The truth over only the given intervals of each device (devices not named: nothing), per day:
-    what really happened in the time the data covers. Events count where they begin."""
+    what really happened in the time the data covers; the rest of each day is no_data, so PBT is the
+    covered planned busy time. Events count where they begin."""
     whole = truth(model, start_ns, end_ns)
     n, days = len(whole.devices), len(whole.bounds) - 1
     state_ns = np.zeros_like(whole.state_ns)
@@ -271,6 +289,8 @@ def truth_within(
         np.add.at(energy[i], d, track.energy_wms(e) - track.energy_wms(s))
         for out, times in ((failures, track.log.failures), (maintenance, track.log.maintenance)):
             np.add.at(out[i], d, np.searchsorted(times, e) - np.searchsorted(times, s))
+    day_ns = np.diff(whole.bounds)[None, :]
+    state_ns[..., STATE_CODES["no_data"]] += day_ns - state_ns.sum(axis=2)
     return replace(
         whole,
         state_ns=state_ns,

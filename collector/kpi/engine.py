@@ -182,9 +182,10 @@ def kpi_parts(claim: Claim, dd: DeviceDays) -> tuple[F64, F64]:
             case "availability":
                 return apt, pbt
             case "performance":
+                # ideal cycle time × produced = produced / ideal rate (hours), over APT hours;
                 # devices without an ideal rate (utilities, meters) take no part: 0/0
                 has = rate > 0
-                return np.where(has, dd.produced, 0.0), np.where(has, rate * apt, 0.0)
+                return np.where(has, dd.produced / np.where(has, rate, 1.0), 0.0), np.where(has, apt, 0.0)
             case "quality":
                 return dd.good, dd.produced
             case "oee":

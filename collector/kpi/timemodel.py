@@ -22,7 +22,7 @@ PRODUCTIVE_CODES = np.array(sorted(STATE_CODES[s] for s in PRODUCTIVE))
 PLANNED_CODES = np.array(sorted(STATE_CODES[s] for s in PLANNED_DOWN))
 UNPLANNED_CODES = np.array(sorted(STATE_CODES[s] for s in UNPLANNED_DOWN))
 # A failure starts when a device enters one of these from any other state (minor stops are not failures);
-# planned stops and no_data in between do not end an episode.
+# planned stops in between do not end an episode; after a gap in state data (no_data) nothing is known.
 FAILURE_CODES = np.array(sorted(STATE_CODES[s] for s in ("unplanned_stop", "corrective_maintenance")))
 SKIP_CODES = np.array(sorted({STATE_CODES["planned_stop"], NO_DATA}))
 MAINTENANCE_CODES = np.array(
@@ -154,16 +154,20 @@ IS_FAILURE, IS_MAINTENANCE, IS_SKIPPED, IS_PLANNED = (
 )
 
 
-def _previous_informative(dev: I64, codes: I64) -> I64:
-    """Index of each sample's previous sample of the same device, looking back past planned stops and
-    no_data; −1 where there is none."""
-    idx = np.arange(len(codes))
+def _previous_informative(dev: I64, t: I64, codes: I64, timeout_ns: int) -> I64:
+    """Index of each sample's previous sample of the same device, looking back past planned stops;
+    −1 where there is none, or where state data has a gap (no_data) in between: what came before a gap
+    is unknown, so an episode seen after it did not start there and is not counted."""
+    n = len(codes)
+    idx = np.arange(n)
+    broken = np.ones(n, dtype=bool)  # sample i follows unexplained time (or starts a device)
+    if n > 1:
+        broken[1:] = (dev[1:] != dev[:-1]) | (t[1:] - t[:-1] > timeout_ns) | (codes[:-1] == NO_DATA)
+    run = np.maximum.accumulate(np.where(broken, idx, 0))  # first sample of each sample's unbroken run
     last = np.maximum.accumulate(np.where(IS_SKIPPED[codes], -1, idx))  # last informative at or before i
-    prev = np.full(len(codes), -1)
+    prev = np.full(n, -1)
     prev[1:] = last[:-1]
-    known = prev >= 0
-    known[known] = dev[prev[known]] == dev[known]
-    return np.where(known, prev, -1)
+    return np.where(prev >= run, prev, -1)
 
 
 def _entries(codes: I64, prev: I64, table: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
@@ -225,7 +229,7 @@ def build_timeline(
 
     in_window = (t >= start) & (t < end)
     ev_key = dev * n_days + (t - start) // DAY_NS
-    prev = _previous_informative(dev, codes)
+    prev = _previous_informative(dev, t, codes, timeout_ns)
     failures = _count(ev_key[in_window & _entries(codes, prev, IS_FAILURE)], n_devices, n_days)
     maintenance = _count(ev_key[in_window & _entries(codes, prev, IS_MAINTENANCE)], n_devices, n_days)
     return Timeline(seconds=secs, failures=failures, maintenance=maintenance)

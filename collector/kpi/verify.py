@@ -15,6 +15,7 @@ import numpy.typing as npt
 from collector.kpi.claims import COUNT_KPIS, Claim
 from collector.kpi.counters import CounterRules, flag_counts
 from collector.kpi.engine import COUNTER_ROLES, F64, KPI_ROLES, DeviceDays, kpi_parts
+from collector.kpi.sensitivity import Missing, change_range, missing
 from collector.kpi.stats import Interval, bootstrap_change, poisson_rate_ratio
 
 Verdict = Literal["verified", "refuted", "inconclusive"]
@@ -109,7 +110,7 @@ class ClaimResult:
 
 def _period(
     claim: Claim, dd: DeviceDays, name: str, reasons: list[str], notes: list[str]
-) -> tuple[F64, F64, PeriodSummary]:
+) -> tuple[F64, F64, PeriodSummary, Missing]:
     """Daily totals over valid device-days; gate failures go to `reasons`, other findings to `notes`."""
     num, den = kpi_parts(claim, dd)
     covered = dd.timeline.coverage >= claim.gates.device_day_coverage
@@ -167,7 +168,11 @@ def _period(
         excluded_steps=steps,
         time_coverage=time_share,
     )
-    return num_day, den_day, summary
+    structural = np.zeros(valid.shape, dtype=bool)
+    for role, devs in dd.missing.items():
+        if role in needed:
+            structural[[dd.devices.index(d) for d in devs if d in dd.devices]] = True
+    return num_day, den_day, summary, missing(num, den, valid, structural)
 
 
 def _counter_findings(
@@ -215,8 +220,8 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
     """The verdict on one claim from its two periods' device-day series (pure)."""
     reasons: list[str] = []
     notes: list[str] = []
-    nb, db, sb = _period(claim, baseline, "baseline", reasons, notes)
-    nr, dr, sr = _period(claim, reporting, "reporting", reasons, notes)
+    nb, db, sb, mb = _period(claim, baseline, "baseline", reasons, notes)
+    nr, dr, sr, mr = _period(claim, reporting, "reporting", reasons, notes)
     kind = claim.change_kind
     if claim.kpi in COUNT_KPIS:
         iv = _count_interval(claim, nb, db, nr, dr)
@@ -251,6 +256,20 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
         if verdict == "inconclusive":
             reasons.append("the interval straddles the claimed change")
     scale = 100.0 if kind == "relative" else 1.0
+    span = change_range(kind, mb, mr)
+    if span is not None and verdict != "inconclusive":
+        low, high = iv.low + (span[0] - iv.estimate), iv.high + (span[1] - iv.estimate)
+        if claim.decrease:
+            holds = high <= c if verdict == "verified" else low > c
+        else:
+            holds = low >= c if verdict == "verified" else high < c
+        where = f"[{span[0] * scale:+.2f}, {span[1] * scale:+.2f}] {'%' if kind == 'relative' else 'pp'}"
+        excluded = f"{mb.count + mr.count} excluded device-days could put the estimate anywhere in {where}"
+        if holds:
+            notes.append(f"{excluded}; the verdict holds across that range")
+        else:
+            reasons.append(f"{excluded}; {verdict} would not hold for every value they could have held")
+            verdict = "inconclusive"
     return ClaimResult(
         id=claim.id,
         title=claim.title,

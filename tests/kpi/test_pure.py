@@ -79,6 +79,17 @@ def test_a_repair_resuming_after_a_planned_stop_is_one_failure() -> None:
     assert r.maintenance[0, 0] == 2
 
 
+def test_an_episode_first_seen_after_a_gap_in_state_data_is_not_counted() -> None:
+    # running, then 20 minutes without state data (timeout 5 min), then a stop already under way: it
+    # began in the gap, where nothing is known; a bad sample is a gap too
+    seq = ["running", "unplanned_stop", "corrective_maintenance", "running", "unplanned_stop"]
+    r = tl([0.0, 1200.0, 1260.0, 1320.0, 1380.0], [C[s] for s in seq], timeout_s=300)
+    assert r.failures[0, 0] == 1  # only the last stop; its repair began in sight: one maintenance
+    assert r.maintenance[0, 0] == 1
+    r = tl([0.0, 60.0, 120.0], [C["running"], NO_DATA, C["unplanned_stop"]], timeout_s=300)
+    assert r.failures[0, 0] == 0
+
+
 def test_devices_are_independent_and_bad_samples_are_no_data() -> None:
     values = np.array([C["running"], np.nan, 3.5, 42, C["idle"]], dtype=np.float64)
     q = np.array([0, 0, 0, 0, 2], dtype=np.int16)
