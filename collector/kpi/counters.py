@@ -105,8 +105,8 @@ def steps(
     jump = same & ~back & (step > limit)
     f = np.where(back, BACK_STEP, 0) | np.where(jump, IMPLAUSIBLE, 0)
     if covered is not None:
-        a, b = t[:-1], t[1:]
-        gap = same & ((b - a) - covered.between(dev[1:], a, b) > rules.gap_tolerance_ns)
+        c = covered.before(dev, t)  # one lookup per sample serves both ends of each step
+        gap = same & ((t[1:] - t[:-1]) - (c[1:] - c[:-1]) > rules.gap_tolerance_ns)
         f |= np.where(gap, OVER_NO_DATA, 0)
     inc[1:] = np.where(same & (f == 0), step, 0.0)
     flags[1:] = np.where(same, f, 0).astype(np.uint8)
@@ -166,7 +166,7 @@ def daily_increments(
         # production: it is flagged. Time without state data or in planned stops is in no day's PBT,
         # so an increment lying wholly there flags nothing (its production is simply not credited).
         first = np.clip((t[bad - 1] - start) // DAY_NS, 0, n_days - 1)
-        last = np.clip((t[bad] - start) // DAY_NS, 0, n_days - 1)
+        last = np.clip((t[bad] - 1 - start) // DAY_NS, 0, n_days - 1)  # the span is [prev, this)
         touched = (t[bad] > start) & (t[bad - 1] < end)
         bad, first, last = bad[touched], first[touched], last[touched]
         count = last - first + 1
@@ -175,7 +175,13 @@ def daily_increments(
         lo = np.maximum(t[step_of - 1], start + days * DAY_NS)
         hi = np.minimum(t[step_of], start + (days + 1) * DAY_NS)
         pbt = busy if busy is not None else covered
-        hit = pbt.between(dev[step_of], lo, hi) > rules.gap_tolerance_ns if pbt is not None else hi > lo
+        if pbt is None:
+            hit = hi > lo
+        elif np.all(count == 1):  # no span crosses midnight: one lookup at each end
+            ends = pbt.before(np.concatenate([dev[bad], dev[bad]]), np.concatenate([t[bad - 1], t[bad]]))
+            hit = (ends[len(bad) :] - ends[: len(bad)]) > rules.gap_tolerance_ns
+        else:
+            hit = pbt.between(dev[step_of], lo, hi) > rules.gap_tolerance_ns
         np.bitwise_or.at(flags, dev[step_of[hit]] * n_days + days[hit], s.flags[step_of[hit]])
     return CounterDays(
         inc=np.asarray(out.reshape(n_devices, n_days), dtype=np.float64),

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from collector.kpi.claims import Claim
 from collector.kpi.counters import DEFAULT_RULES, FLAG_NAMES, CounterRules, daily_increments
-from collector.kpi.timemodel import DAY_NS, N_STATES, Timeline, build_timeline, covered, sanitize_codes
+from collector.kpi.timemodel import DAY_NS, N_STATES, Timeline, build_timeline, coverage, sanitize_codes
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -131,8 +131,7 @@ def device_days(data: PeriodData, timeout_s: float, rules: CounterRules = DEFAUL
             st.dev, st.t, codes, n_devices=hi - lo, start=start, end=end, timeout_ns=timeout_ns
         )
         seconds[lo:hi], failures[lo:hi], maintenance[lo:hi] = tl.seconds, tl.failures, tl.maintenance
-        state_covers = covered(st.dev, st.t, codes, end=end, timeout_ns=timeout_ns)
-        busy = covered(st.dev, st.t, codes, end=end, timeout_ns=timeout_ns, busy=True)
+        state_covers, busy = coverage(st.dev, st.t, codes, end=end, timeout_ns=timeout_ns)
         for role, out in counters.items():
             c = _slice(getattr(data, role), lo, hi)
             rate = data.ideal_rate_per_hour[lo:hi] if role != "energy" else None

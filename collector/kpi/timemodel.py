@@ -9,6 +9,7 @@ All times are int64 nanoseconds since the Unix epoch (UTC); windows are aligned 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -79,7 +80,7 @@ class Timeline:
             return np.where(planned > 0, self.pbt / np.where(planned > 0, planned, 1.0), 1.0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Covered:
     """Disjoint intervals [start, end) of state data per device, sorted by (dev, start)."""
 
@@ -89,35 +90,65 @@ class Covered:
 
     def between(self, dev: I64, a: I64, b: I64) -> I64:
         """ns of [a, b) covered on each query's device."""
-        return self._cum(dev, b) - self._cum(dev, a)
+        return self.before(dev, b) - self.before(dev, a)
 
-    def _cum(self, dev: I64, x: I64) -> I64:
-        """Covered ns of the query's device before x."""
-        n = len(self.start)
-        if n == 0 or len(x) == 0:
+    def before(self, dev: I64, x: I64) -> I64:
+        """Covered ns of each query's device before x (queries in any order)."""
+        if len(self.start) == 0 or len(x) == 0:
             return np.zeros(len(x), dtype=np.int64)
-        length = self.end - self.start
-        cum = np.cumsum(length) - length
-        first = np.searchsorted(self.dev, self.dev, side="left")
-        cum_dev = cum - cum[first]
-        # the last interval starting at or before x, on the same device: rank in (dev, time) order
-        kind = np.concatenate([np.zeros(n, np.int8), np.ones(len(x), np.int8)])
-        order = np.lexsort((kind, np.concatenate([self.start, x]), np.concatenate([self.dev, dev])))
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        starts_before = np.cumsum(order < n)
-        i = starts_before[rank[n:]] - 1
+        length, cum_dev = self._cumulative
+        i = self._last_start_at_or_before(dev, x)
         ok = i >= 0
         ok[ok] = self.dev[i[ok]] == dev[ok]
         j = np.maximum(i, 0)
         inside = np.clip(x - self.start[j], 0, length[j])
         return np.where(ok, cum_dev[j] + inside, 0)
 
+    @cached_property
+    def _cumulative(self) -> tuple[I64, I64]:
+        """Interval lengths and the covered ns of each interval's device before it."""
+        length = self.end - self.start
+        cum = np.cumsum(length) - length
+        first = np.ones(len(length), dtype=bool)
+        first[1:] = self.dev[1:] != self.dev[:-1]
+        run = np.maximum.accumulate(np.where(first, np.arange(len(length)), 0))
+        return length, cum - cum[run]
+
+    @cached_property
+    def _key(self) -> tuple[int, int, I64] | None:
+        """(origin, width, device-major monotone key of the starts), or None when it would overflow."""
+        lo = int(self.start.min())
+        width = int(self.end.max()) - lo + 1
+        if (int(self.dev.max()) + 2) * width >= 2**62:
+            return None
+        return lo, width, self.dev * width + (self.start - lo)
+
+    def _last_start_at_or_before(self, dev: I64, x: I64) -> I64:
+        """Index of the last interval with (dev, start) <= (query dev, x); −1 if none."""
+        keyed = self._key
+        if keyed is not None and int(dev.max()) <= int(self.dev.max()) + 1:
+            lo, width, key = keyed
+            # times outside the intervals' span are clipped into it: the device check and the clip of
+            # `inside` in `before` keep the answer exact
+            q = dev * width + np.clip(x - lo, 0, width - 1)
+            return np.searchsorted(key, q, side="right") - 1
+        n = len(self.start)  # wide spans of many devices: rank both in (dev, time) order
+        kind = np.concatenate([np.zeros(n, np.int8), np.ones(len(x), np.int8)])
+        order = np.lexsort((kind, np.concatenate([self.start, x]), np.concatenate([self.dev, dev])))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return np.cumsum(order < n)[rank[n:]] - 1
+
 
 def covered(dev: I64, t: I64, codes: I64, *, end: int, timeout_ns: int, busy: bool = False) -> Covered:
     """The time state data explains (each sample holds until the next, at most `timeout_ns`, and
     not at all when it is no_data), from samples sorted by (dev, t); `busy`: only planned busy time
     (planned stops left out too)."""
+    return coverage(dev, t, codes, end=end, timeout_ns=timeout_ns)[1 if busy else 0]
+
+
+def coverage(dev: I64, t: I64, codes: I64, *, end: int, timeout_ns: int) -> tuple[Covered, Covered]:
+    """Both at once: (time state data explains, the part of it in planned busy time)."""
     keep = t < end
     dev, t, codes = dev[keep], t[keep], codes[keep]
     nxt = np.full(len(t), end, dtype=np.int64)
@@ -126,9 +157,8 @@ def covered(dev: I64, t: I64, codes: I64, *, end: int, timeout_ns: int, busy: bo
         nxt[:-1] = np.where(same, t[1:], end)
     seg_end = np.minimum(np.minimum(nxt, t + timeout_ns), end)
     live = (seg_end > t) & (codes != NO_DATA)
-    if busy:
-        live &= ~IS_PLANNED[codes]
-    return Covered(dev[live], t[live], seg_end[live])
+    busy = live & ~IS_PLANNED[codes]
+    return Covered(dev[live], t[live], seg_end[live]), Covered(dev[busy], t[busy], seg_end[busy])
 
 
 def sanitize_codes(values: F64, quality: npt.NDArray[np.int16] | None = None) -> I64:
