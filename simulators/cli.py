@@ -192,8 +192,8 @@ def backfill_cmd(
         + (
             f"; faults: {counters.duplicated} envelopes duplicated, {counters.late} late, "
             f"{counters.redelivered} samples re-delivered"
-            if fault or model.plant.faults
-            else ""
+            if mqtt and (fault or model.plant.faults)
+            else ""  # CSV has no envelopes: duplicate, overlap and late deliveries apply to MQTT only
         )
     )
 
