@@ -96,6 +96,18 @@ class Covered:
         """Covered ns of each query's device before x (queries in any order)."""
         if len(self.start) == 0 or len(x) == 0:
             return np.zeros(len(x), dtype=np.int64)
+        last = self._memo
+        if last and len(last[1]) == len(x) and np.array_equal(last[1], x) and np.array_equal(last[0], dev):
+            return last[2]  # counters sampled together ask the same question
+        answer = self._before(dev, x)
+        self._memo[:] = [dev, x, answer]
+        return answer
+
+    @cached_property
+    def _memo(self) -> list[I64]:
+        return []
+
+    def _before(self, dev: I64, x: I64) -> I64:
         length, cum_dev = self._cumulative
         i = self._last_start_at_or_before(dev, x)
         ok = i >= 0
