@@ -182,8 +182,8 @@ def envelopes(
         yield wire.device_topic(device.site, gw, device.id, "birth"), birth(device, gw, seq, start)
         seq += 1
     chunk = shape.chunk_s * NS
-    held: list[tuple[str, str, list[SampleRow]]] = []  # late envelopes, then overlapping re-deliveries
-    again: list[tuple[str, str, list[SampleRow]]] = []
+    held: list[tuple[str, str, list[SampleRow], int]] = []  # late envelopes keep the seq they were given
+    again: list[tuple[str, str, list[SampleRow]]] = []  # overlapping re-deliveries: new envelopes
     c0 = start
     while c0 < end:
         c1 = min(end, c0 + chunk)
@@ -199,8 +199,9 @@ def envelopes(
                     again.append((device.id, topic, batch))
                     tally.redelivered += len(batch)
                 if hit["late"]:
-                    held.append((device.id, topic, batch))
+                    held.append((device.id, topic, batch, seq))
                     tally.late += 1
+                    seq += 1
                     continue
                 yield topic, wire.Data(gw=gw, dev=device.id, seq=seq, sent=batch[-1][1], samples=batch)
                 if hit["duplicate"]:
@@ -209,7 +210,9 @@ def envelopes(
                     tally.duplicated_samples += len(batch)
                 seq += 1
         c0 = c1
-    for dev, topic, batch in [*held, *again]:
+    for dev, topic, batch, late_seq in held:  # delivered after everything else, out of seq order
+        yield topic, wire.Data(gw=gw, dev=dev, seq=late_seq, sent=batch[-1][1], samples=batch)
+    for dev, topic, batch in again:
         yield topic, wire.Data(gw=gw, dev=dev, seq=seq, sent=batch[-1][1], samples=batch)
         seq += 1
 
