@@ -22,7 +22,7 @@ Three families, each with exact ground truth (simulators.truth):
   wraps at `at`) — on the named counter/energy `points` (default: every counter); truth is unchanged;
 - what reaches the collector: `state_gap` (state readings withheld), `heartbeat_loss` (state only on
   change), `duplicate` (envelopes delivered twice), `overlap` (a window re-delivered later as new
-  envelopes), `late` (delivered after everything else), `clock_skew` (the device's timestamps shifted),
+  envelopes), `late` (delivered after everything else, seq out of order), `clock_skew` (timestamps shifted),
   `unreadable` (the device answers connections and pings but no reads: one bad-quality sample per
   point, then nothing). Backfill applies all of them; the servers apply `clock_skew` and `unreadable`.
 `devices` defaults to every device; `every_days` repeats a window until the scenario ends.
