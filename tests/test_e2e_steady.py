@@ -4,8 +4,10 @@ servers serving values that never change, the gateway, a real Mosquitto, the col
 A subscription notifies nothing and a poll returns the same source timestamp for an unchanged value,
 so only the gateway-clock heartbeat keeps the state timeline free of `no_data`. While a server is
 down no sample is fabricated; a gateway restart never re-sends an old source timestamp (no duplicate
-(point, time) row). `PLANTPROOF_STEADY_S` / `PLANTPROOF_STEADY_SILENCE_S` stretch the run into a soak
-(e.g. 7200 s at the default 60 s heartbeat).
+(point, time) row). `PLANTPROOF_STEADY_S` / `PLANTPROOF_STEADY_SILENCE_S` stretch the run into a soak,
+e.g. two hours at the default 60 s heartbeat (the claim's default 600 s timeout):
+
+    PLANTPROOF_STEADY_S=7200 PLANTPROOF_STEADY_SILENCE_S=60 pytest -o timeout=9000 tests/test_e2e_steady.py
 """
 
 from __future__ import annotations
