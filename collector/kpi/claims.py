@@ -13,7 +13,8 @@ Period `end` dates are the last day included. One claim:
       change_pct: -20                    # or change_pp: 2 for percentage KPIs
       source: "the document the claim comes from"
       # optional: emission_factor_kg_per_kwh, tariff_per_kwh, unit_costs, currency, points,
-      # gates, bootstrap, confidence, heartbeat_timeout_s, direction
+      # gates (device_day_coverage, period_valid_share, min_days, max_rate_multiple), bootstrap,
+      # confidence, heartbeat_timeout_s, direction
 """
 
 from __future__ import annotations
