@@ -2,29 +2,21 @@
 
 A reading is reported when it is the first of its point, when its quality changed, when it moved
 beyond every configured deadband since the last reported value, or when the point has been silent
-for `max_silence_s` (the heartbeat, so consumers can tell "unchanged" from "no data").
+for `max_silence_s` on the gateway's clock (the heartbeat, so consumers can tell "unchanged" from
+"no data"; `gateway.heartbeat` has the rule and how repeats are stamped).
 """
 
 import math
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from adapters.base import QUALITY_BAD, QUALITY_UNCERTAIN, RawReading
 from adapters.devicetype import DeviceType, PointSpec
 from gateway.config import EdgeConfig, EdgeSettings
+from gateway.heartbeat import Heartbeat, Sample, Value
 
 UNMAPPED_STATE = "unknown_stop"
-Value = bool | int | float | str | None
-# [point, ts_ns, value, quality] or, for a bad/uncertain reading with the source's status code,
-# [point, ts_ns, value, quality, status]: the wire sample
-Sample = tuple[str, int, Value, int] | tuple[str, int, Value, int, int]
-
-
-@dataclass(slots=True)
-class _Last:
-    value: Value
-    quality: int
-    sent_ns: int
+__all__ = ["EdgeProcessor", "Sample", "Value", "to_engineering"]
 
 
 def to_engineering(spec: PointSpec, raw: Value, quality: int) -> tuple[Value, int]:
@@ -65,15 +57,17 @@ def _beyond_deadband(value: Value, last: Value, settings: EdgeSettings) -> bool:
 class EdgeProcessor:
     """Per-device edge state. Not thread-safe; one instance per device task."""
 
-    def __init__(self, device_type: DeviceType, edge: EdgeConfig) -> None:
+    def __init__(self, device_type: DeviceType, edge: EdgeConfig, now_ns: int | None = None) -> None:
         self._specs = device_type.by_name
         self._settings = {name: edge.for_point(name) for name in self._specs}
-        self._silence_ns = {name: int(s.max_silence_s * 1e9) for name, s in self._settings.items()}
-        self._last: dict[str, _Last] = {}
+        silence = {name: int(s.max_silence_s * 1e9) for name, s in self._settings.items()}
+        self._beat = Heartbeat(silence, time.time_ns() if now_ns is None else now_ns)
         self.unknown_points = 0  # readings of points the device type does not name (counted, not sent)
         self.suppressed = 0
 
-    def process(self, readings: Sequence[RawReading]) -> list[Sample]:
+    def process(self, readings: Sequence[RawReading], now_ns: int | None = None) -> list[Sample]:
+        """Samples to publish for readings observed at `now_ns` on the gateway's clock."""
+        now = time.time_ns() if now_ns is None else now_ns
         out: list[Sample] = []
         for reading in readings:
             spec = self._specs.get(reading.point)
@@ -81,22 +75,26 @@ class EdgeProcessor:
                 self.unknown_points += 1
                 continue
             value, quality = to_engineering(spec, reading.value, reading.quality)
-            last = self._last.get(reading.point)
+            last = self._beat.last(reading.point)
             if (
                 last is None
                 or quality != last.quality
-                or reading.ts_ns - last.sent_ns >= self._silence_ns[reading.point]
+                or self._beat.due(reading.point, now)
                 or _beyond_deadband(value, last.value, self._settings[reading.point])
             ):
-                self._last[reading.point] = _Last(value, quality, reading.ts_ns)
+                ts = self._beat.stamp(reading.point, reading.ts_ns, now)
+                sample: Sample = (reading.point, ts, value, quality)
                 if reading.status is not None and quality > 0:
-                    out.append((reading.point, reading.ts_ns, value, quality, reading.status))
-                else:
-                    out.append((reading.point, reading.ts_ns, value, quality))
+                    sample = (reading.point, ts, value, quality, reading.status)
+                out.append(self._beat.record(sample, now))
             else:
                 self.suppressed += 1
         return out
 
-    def forget(self) -> None:
-        """After a link loss everything is reported afresh."""
-        self._last.clear()
+    def heartbeat(self, now_ns: int | None = None) -> list[Sample]:
+        """Repeats of the points silent for `max_silence_s`; call only while the link is healthy."""
+        return self._beat.repeats(time.time_ns() if now_ns is None else now_ns)
+
+    def forget(self, now_ns: int | None = None) -> None:
+        """After a link loss everything is reported afresh (and old source timestamps are not new)."""
+        self._beat.forget(time.time_ns() if now_ns is None else now_ns)

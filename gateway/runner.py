@@ -155,9 +155,12 @@ class Gateway:
             raise GatewayConfigError(f"readings for unknown device {dev!r}")
         self._unmapped.check(dev, self._types[dev], readings)
         suppressed = edge.suppressed
-        samples = edge.process(readings)
+        samples = edge.process(readings, time.time_ns())
         self.metrics.points_read.labels(dev).inc(len(readings))
         self.metrics.points_suppressed.labels(dev).inc(edge.suppressed - suppressed)
+        await self._publish(dev, samples)
+
+    async def _publish(self, dev: str, samples: list[Sample]) -> None:
         if not samples:
             return
         builders: list[Builder] = []
@@ -206,6 +209,8 @@ class Gateway:
                     self._down_since.pop(dev, None)
                     self._reported_down.discard(dev)
                     self.metrics.observe_down(dev, 0.0, None)
+                    # the heartbeat, on the gateway's clock: only while the link is healthy
+                    await self._publish(dev, self.edge[dev].heartbeat(time.time_ns()))
                     continue
                 since = self._down_since.setdefault(dev, now)
                 self.metrics.observe_down(dev, now - since, status.reason or "no_data")
@@ -232,7 +237,7 @@ class Gateway:
         else:
             builders.append(self._birth(dev))
             log.warning("device %s: no data for %.0f s since start: %s", dev, down_s, reason)
-        self.edge[dev].forget()
+        self.edge[dev].forget(time.time_ns())
         await self.spool.append([*builders, self._death(dev, reason)])
 
     def _watch_overflow(self, dropped: int, size: int) -> None:

@@ -24,7 +24,7 @@ def verify(
     """Verify KPI claims against plant data; exit 0 only when every claim is verified."""
     from collector.errors import CollectorError
     from collector.kpi.claims import Period, load_claims
-    from collector.kpi.verify import verify_claims
+    from collector.kpi.verify import share_text, verify_claims
 
     try:
         claims = load_claims(
@@ -46,12 +46,13 @@ def verify(
                 if r.ci_low != r.ci_low or r.ci_high != r.ci_high
                 else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
             )
-            cov = " / ".join(
-                f"{p.coverage:.0%}" if p is not None else "n/a" for p in (r.baseline, r.reporting)
-            )
+            periods = (r.baseline, r.reporting)
+            cov = " / ".join(share_text(p.coverage, 0) if p is not None else "n/a" for p in periods)
+            timed = " / ".join(share_text(p.time_coverage, 0) if p is not None else "n/a" for p in periods)
             typer.echo(
                 f"{r.verdict.upper():<12} {r.id}: {r.kpi} claimed {r.claimed_change:+.2f} {r.unit}, "
-                f"estimate {est}, {r.confidence:.0%} CI {ci}, valid device-days {cov}"
+                f"estimate {est}, {r.confidence:.0%} CI {ci}, valid device-days {cov}, "
+                f"planned time with state data {timed}"
             )
             for reason in r.reasons:
                 typer.echo(f"             - {reason}")

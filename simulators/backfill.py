@@ -2,10 +2,12 @@
 monotonic) or as long CSV rows. Deterministic: the same plant, seed and range give the same bytes.
 
 Telemetry shape: state points on every change plus a heartbeat, every other point on a fixed grid,
-so that a consumer rebuilds the state timeline exactly from the state samples.
+so that a consumer rebuilds the state timeline exactly from the state samples. A plant's delivery
+faults (simulators.faults) shape what is sent: withheld state readings, lost heartbeats, a device that
+answers no reads, skewed timestamps, and envelopes duplicated, re-delivered or delivered late.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -14,7 +16,9 @@ from typing import IO
 import numpy as np
 
 import wire
+from adapters.devicetype import PointSpec
 from simulators.errors import BackfillError
+from simulators.faults import DeviceFaults
 from simulators.plant import PlantModel
 from simulators.scenario import SimDevice
 from wire.states import CANONICAL_STATES
@@ -104,14 +108,19 @@ def device_samples(model: PlantModel, device_id: str, start: int, end: int, shap
             for name, column in zip(names, columns, strict=True)
         ]
     states = [p for p in points if p.kind == "state"]
+    faults = track.device.faults
     if not states:
-        return rows
+        return _delivered(faults, rows, points, start, end)
     log = track.log
     changes = log.start[(log.start >= start) & (log.start < end)]
     beats = _grid(start, end, round(shape.heartbeat_s * NS))
     t_state = np.union1d(changes, beats)
     if start not in t_state:
         t_state = np.concatenate([[start], t_state])  # each chunk opens with the state in force
+    if faults:
+        withheld = faults.inside("state_gap", t_state)
+        withheld |= faults.inside("heartbeat_loss", t_state) & ~np.isin(t_state, changes)
+        t_state = t_state[~withheld]
     codes = log.state[log.index_at(t_state)].tolist()
     state_rows: list[SampleRow] = [
         (p.name, t, CANONICAL_STATES[c], 0)
@@ -122,22 +131,50 @@ def device_samples(model: PlantModel, device_id: str, start: int, end: int, shap
     # merges them in linear time) keeps point order otherwise.
     state_rows.extend(rows)
     state_rows.sort(key=itemgetter(1))
-    return state_rows
+    return _delivered(faults, state_rows, points, start, end)
+
+
+def _delivered(
+    faults: DeviceFaults, rows: list[SampleRow], points: Sequence[PointSpec], start: int, end: int
+) -> list[SampleRow]:
+    """Rows as the collector receives them: nothing while the device answers no reads (one bad
+    sample per point when that begins, as a gateway reports a failed read), timestamps skewed."""
+    if not faults:
+        return rows
+    for s, e in faults.windows("unreadable", end):
+        rows = [r for r in rows if not s <= r[1] < e]
+        if start <= s < end:
+            rows += [(p.name, s, None, 2) for p in points]
+            rows.sort(key=itemgetter(1))
+    skew = faults.skew_ns
+    return [(n, t + skew, v, q) for n, t, v, q in rows] if skew else rows
 
 
 @dataclass
 class Counters:
     envelopes: int = 0
     births: int = 0
-    samples: int = 0
+    samples: int = 0  # distinct samples sent (a duplicate or re-delivery counts once)
     bytes: int = 0
     peak_inflight: int = 0  # most messages awaiting PUBACK at once (bounded by the window)
+    duplicated: int = 0  # envelopes sent twice with the same seq (delivery faults)
+    duplicated_samples: int = 0
+    redelivered: int = 0  # samples sent again in new envelopes (an overlapping re-delivery)
+    late: int = 0  # envelopes held back and sent after everything else
 
 
 def envelopes(
-    model: PlantModel, start: int, end: int, shape: Shape = Shape(), gw: str | None = None, seq0: int = 0
+    model: PlantModel,
+    start: int,
+    end: int,
+    shape: Shape = Shape(),
+    gw: str | None = None,
+    seq0: int = 0,
+    counters: Counters | None = None,
 ) -> Iterator[tuple[str, wire.Birth | wire.Data]]:
-    """(topic, envelope) pairs: every device's birth, then data a chunk at a time."""
+    """(topic, envelope) pairs: every device's birth, then data a chunk at a time; delivery faults
+    (duplicates, late and re-delivered envelopes) are counted in `counters`."""
+    tally = counters if counters is not None else Counters()
     gw = gw or gateway_id(model.plant.name)
     seq = seq0
     devices = model.plant.devices
@@ -145,17 +182,39 @@ def envelopes(
         yield wire.device_topic(device.site, gw, device.id, "birth"), birth(device, gw, seq, start)
         seq += 1
     chunk = shape.chunk_s * NS
+    held: list[tuple[str, str, list[SampleRow], int]] = []  # late envelopes keep the seq they were given
+    again: list[tuple[str, str, list[SampleRow]]] = []  # overlapping re-deliveries: new envelopes
     c0 = start
     while c0 < end:
         c1 = min(end, c0 + chunk)
         for device in devices:
             rows = device_samples(model, device.id, c0, c1, shape)
             topic = wire.device_topic(device.site, gw, device.id, "data")
+            faults = device.faults
             for i in range(0, len(rows), shape.batch):
                 batch = rows[i : i + shape.batch]
+                stamps = np.asarray([r[1] for r in batch], dtype=np.int64) - faults.skew_ns
+                hit = {k: bool(faults.inside(k, stamps).any()) for k in ("duplicate", "overlap", "late")}
+                if hit["overlap"]:
+                    again.append((device.id, topic, batch))
+                    tally.redelivered += len(batch)
+                if hit["late"]:
+                    held.append((device.id, topic, batch, seq))
+                    tally.late += 1
+                    seq += 1
+                    continue
                 yield topic, wire.Data(gw=gw, dev=device.id, seq=seq, sent=batch[-1][1], samples=batch)
+                if hit["duplicate"]:
+                    yield topic, wire.Data(gw=gw, dev=device.id, seq=seq, sent=batch[-1][1], samples=batch)
+                    tally.duplicated += 1
+                    tally.duplicated_samples += len(batch)
                 seq += 1
         c0 = c1
+    for dev, topic, batch, late_seq in held:  # delivered after everything else, out of seq order
+        yield topic, wire.Data(gw=gw, dev=dev, seq=late_seq, sent=batch[-1][1], samples=batch)
+    for dev, topic, batch in again:
+        yield topic, wire.Data(gw=gw, dev=dev, seq=seq, sent=batch[-1][1], samples=batch)
+        seq += 1
 
 
 def _iso(ts: np.ndarray) -> list[str]:
@@ -164,6 +223,8 @@ def _iso(ts: np.ndarray) -> list[str]:
 
 
 def _csv_text(value: object) -> str:
+    if value is None:
+        return ""  # a bad-quality sample without a value
     if value is True:
         return "true"
     if value is False:
@@ -231,7 +292,7 @@ def backfill_mqtt(
     try:
         for topic in statuses:
             pub.publish(topic, wire.STATUS_ONLINE, retain=True)
-        for topic, envelope in envelopes(model, start, end, shape, gw, seq0):
+        for topic, envelope in envelopes(model, start, end, shape, gw, seq0, counters):
             payload = wire.encode(envelope)
             is_birth = isinstance(envelope, wire.Birth)
             pub.publish(topic, payload, retain=is_birth)
@@ -245,5 +306,6 @@ def backfill_mqtt(
             pub.publish(topic, wire.STATUS_OFFLINE, retain=True)
     finally:
         pub.close()
+    counters.samples -= counters.duplicated_samples + counters.redelivered
     counters.peak_inflight = pub.peak_inflight
     return counters

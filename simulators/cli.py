@@ -17,6 +17,15 @@ PlantOpt = Annotated[str, typer.Option("--plant", help="Scenario file, or a name
 FromOpt = Annotated[str | None, typer.Option("--from", help="Start (YYYY-MM-DD or ISO time, UTC).")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="End, exclusive (YYYY-MM-DD or ISO time, UTC).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override the scenario's seed.")]
+FaultOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault",
+        help="A plant fault added to the scenario's, as a YAML mapping, e.g. "
+        "'{kind: state_gap, devices: [cnc-01], from: 2026-03-03T06:00, hours: 3, every_days: 1}' "
+        "(kinds: see simulators/faults.py).",
+    ),
+]
 
 
 @app.callback()
@@ -41,13 +50,16 @@ def _time(value: str | None, default: int, what: str) -> int:
     return to_ns(parsed)
 
 
-def _load(plant: str, seed: int | None, start: str | None, end: str | None) -> tuple[Any, int, int]:
+def _load(
+    plant: str, seed: int | None, start: str | None, end: str | None, faults: list[str] | None = None
+) -> tuple[Any, int, int]:
     from simulators.errors import SimError
+    from simulators.faults import parse_fault
     from simulators.plant import PlantModel
     from simulators.scenario import load_plant
 
     try:
-        spec = load_plant(plant, seed)
+        spec = load_plant(plant, seed, [parse_fault(f) for f in faults or []])
     except SimError as exc:
         raise _fail(str(exc)) from None
     t0 = _time(start, spec.start_ns, "--from")
@@ -71,6 +83,7 @@ def truth_cmd(
     start: FromOpt = None,
     end: ToOpt = None,
     seed: SeedOpt = None,
+    fault: FaultOpt = None,
     device: Annotated[list[str] | None, typer.Option("--device", help="Only these devices.")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Per-device, per-day totals and KPIs as JSON.")
@@ -80,7 +93,7 @@ def truth_cmd(
     from simulators.errors import SimError
     from simulators.truth import truth
 
-    model, t0, t1 = _load(plant, seed, start, end)
+    model, t0, t1 = _load(plant, seed, start, end, fault)
     try:
         result = truth(model, t0, t1)
         devices = device or list(result.devices)
@@ -150,6 +163,7 @@ def backfill_cmd(
     seq_start: Annotated[
         int, typer.Option(help="First seq (a re-run with the same seq repeats envelopes the collector has).")
     ] = 0,
+    fault: FaultOpt = None,
 ) -> None:
     """Publish the plant's history as wire v1 envelopes (gateway backfill-<plant>), or write CSV."""
     import time
@@ -159,7 +173,7 @@ def backfill_cmd(
 
     if (mqtt is None) == (csv_file is None):
         raise _fail("give exactly one of --mqtt URL or --csv FILE")
-    model, t0, t1 = _load(plant, seed, start, end)
+    model, t0, t1 = _load(plant, seed, start, end, fault)
     began = time.perf_counter()
     try:
         shape = Shape(interval_s=interval, heartbeat_s=heartbeat, batch=batch)
@@ -175,6 +189,12 @@ def backfill_cmd(
         f"{counters.samples} samples, {counters.envelopes} envelopes ({counters.births} births) "
         f"in {wall:.1f} s: {counters.samples / max(wall, 1e-9):,.0f} points/s"
         + (f"; peak in flight {counters.peak_inflight}/{window}" if mqtt else "")
+        + (
+            f"; faults: {counters.duplicated} envelopes duplicated, {counters.late} late, "
+            f"{counters.redelivered} samples re-delivered"
+            if mqtt and (fault or model.plant.faults)
+            else ""  # CSV has no envelopes: duplicate, overlap and late deliveries apply to MQTT only
+        )
     )
 
 

@@ -78,10 +78,13 @@ class DeviceTrack:
             keep = ~np.isin(cuts, starts)
             starts = np.insert(starts, idx[keep] + 1, np.asarray(cuts)[keep])
             states = np.insert(states, idx[keep] + 1, states[idx[keep]])
+        failures, maintenance = np.asarray(raw.failures, np.int64), np.asarray(raw.maintenance, np.int64)
+        self.steady = device.faults.steady(end_ns)
+        if self.steady:
+            starts, states = _hold(starts, states, self.steady, end_ns - end_ns % MS)
+            failures, maintenance = _episodes(starts, states)
         ends = np.append(starts[1:], end_ns - end_ns % MS)
-        self.log = StateLog(
-            starts, ends, states, np.asarray(raw.failures, np.int64), np.asarray(raw.maintenance, np.int64)
-        )
+        self.log = StateLog(starts, ends, states, failures, maintenance)
         pidx = np.searchsorted([p.from_ns for p in timeline], starts, side="right") - 1
         sim = device.sim
         dur_ms = (ends - starts) // MS
@@ -177,7 +180,23 @@ class DeviceTrack:
             value = value + (starts[idx] - value) * np.exp(-age / tau)
         if sig.noise:
             value = value + sig.noise * gaussian(key_of(self.seed, self.device.id, name), t_ns)
+        for s, e, _ in self.steady:  # a steady stretch: the state's level exactly, without noise
+            value = np.where((t_ns >= s) & (t_ns < e), levels[idx], value)
         return value
+
+    def _counts(self, point: PointSpec, raw: np.ndarray, t_ns: np.ndarray) -> np.ndarray:
+        """What a counter register shows: raw counts with the device's register faults applied."""
+        faults = self.device.faults
+        if not faults:
+            return raw
+        good = point.name == self.good_point
+
+        def count_at(x: int) -> int:
+            units = self.units(np.asarray([x], dtype=np.int64))
+            return int((units[1] if good else units[0])[0]) + self.counter_start
+
+        bits = {"uint16": 16, "uint32": 32}.get(point.dtype)
+        return faults.shown(point.name, t_ns, raw, count_at, 1 << bits if bits else None)
 
     def sample(self, t_ns: np.ndarray) -> dict[str, np.ndarray]:
         """Every point at each time: state points as canonical codes (int8), switches as bool,
@@ -197,7 +216,7 @@ class DeviceTrack:
             elif p.kind == "counter":
                 units = units if units is not None else self.units(t_ns)
                 raw = units[1] if p.name == self.good_point else units[0]
-                out[p.name] = wrap_raw(p, raw + self.counter_start)
+                out[p.name] = wrap_raw(p, self._counts(p, raw + self.counter_start, t_ns))
             elif p.kind == "energy":
                 energy = energy if energy is not None else self.energy_wms(t_ns)
                 if p.dtype in ("float32", "float64"):
@@ -217,6 +236,44 @@ class DeviceTrack:
             else:
                 out[p.name] = quantize(p, self.analog(p.name, t_ns))
         return out
+
+
+def _hold(
+    starts: np.ndarray, states: np.ndarray, steady: list[tuple[int, int, str]], end_ns: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log with each steady window [s, e) held in one state (its interior changes removed)."""
+    for s, e, state in steady:
+        s, e = max(s - s % MS, int(starts[0])), min(e - e % MS, end_ns)
+        if e <= s:
+            continue
+        then = states[np.searchsorted(starts, e, side="right") - 1]  # in force when the window ends
+        before, after = starts < s, starts > e
+        tail = ([e], [then]) if e < end_ns else ([], [])
+        starts = np.concatenate([starts[before], [s], tail[0], starts[after]]).astype(np.int64)
+        states = np.concatenate(
+            [states[before], [CANONICAL_STATES.index(state)], tail[1], states[after]]
+        ).astype(np.int8)
+    return starts, states
+
+
+def _episodes(starts: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Failure and maintenance event times of a log: entries into the group from a state outside it,
+    looking back past planned stops (a repair resuming after a shift break is one episode)."""
+    planned = CANONICAL_STATES.index("planned_stop")
+    out = []
+    for group in (
+        ("unplanned_stop", "corrective_maintenance"),
+        ("planned_maintenance", "corrective_maintenance"),
+    ):
+        codes = {CANONICAL_STATES.index(g) for g in group}
+        times, previous = [], None
+        for t, c in zip(starts.tolist(), states.tolist(), strict=True):
+            if c in codes and previous is not None and previous not in codes:
+                times.append(t)
+            if c != planned:
+                previous = c
+        out.append(np.asarray(times, dtype=np.int64))
+    return out[0], out[1]
 
 
 def _cum(x: np.ndarray) -> np.ndarray:

@@ -15,13 +15,15 @@
       - {type: pump, prefix: pump, calendar: continuous}
     interventions:                  # from a date on: factors multiply, yield_pp adds points
       - {from: 2026-04-01, types: [cnc_machine], mtbf: 1.5, minor_stops: 0.7, idle_power: 0.9, yield_pp: 2}
+    faults:                         # plant conditions with exact ground truth (simulators/faults.py)
+      - {kind: state_gap, devices: [cnc-01], from: 2026-02-02T06:00, hours: 3, every_days: 1}
 
 `load_plant` reads a scenario and every device-type file it names; errors name file, line and field.
 """
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -32,6 +34,7 @@ from adapters.devicetype import DeviceType, load_device_type
 from adapters.errors import ConfigError
 from adapters.yamlload import load_yaml_model
 from simulators.errors import ScenarioError
+from simulators.faults import DeviceFaults, Fault, check_devices, for_device
 from simulators.simconfig import SimulationSpec
 
 NS_PER_S = 1_000_000_000
@@ -186,6 +189,7 @@ class PlantFile(_Strict):
     sites: Annotated[list[SiteSpec], Field(min_length=1)]
     devices: Annotated[list[DeviceGroup], Field(min_length=1)]
     interventions: list[Intervention] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> "PlantFile":
@@ -215,6 +219,7 @@ class SimDevice:
     area: str | None = None
     line: str | None = None
     interventions: tuple[Intervention, ...] = ()
+    faults: DeviceFaults = field(default_factory=DeviceFaults)
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,7 @@ class Plant:
     devices: list[SimDevice]
     interventions: tuple[Intervention, ...] = ()
     source: Path | None = None
+    faults: tuple[Fault, ...] = ()
     by_id: dict[str, SimDevice] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -311,10 +317,13 @@ def producible_states(sim: SimulationSpec) -> set[str]:
     return states | {state for state, on in optional.items() if on}
 
 
-def plant_from_file(spec: PlantFile, path: Path, seed: int | None = None) -> Plant:
+def plant_from_file(
+    spec: PlantFile, path: Path, seed: int | None = None, faults: Sequence[Fault] = ()
+) -> Plant:
     devices_dir = (path.parent / spec.devices_dir).resolve()
     devices: list[SimDevice] = []
     seen: set[tuple[str, str]] = set()
+    all_faults = [*spec.faults, *faults]
     for index, group in enumerate(spec.devices):
         type_file = Path(group.type) if group.type.endswith(".yaml") else Path(f"{group.type}.yaml")
         type_file = type_file if type_file.is_absolute() else devices_dir / type_file
@@ -345,8 +354,10 @@ def plant_from_file(spec: PlantFile, path: Path, seed: int | None = None) -> Pla
                     interventions=tuple(
                         i for i in spec.interventions if i.applies(device_id, device_type.type)
                     ),
+                    faults=for_device(all_faults, device_id),
                 )
             )
+    check_devices(all_faults, {d.id for d in devices}, str(path))
     return Plant(
         name=spec.name,
         seed=spec.seed if seed is None else seed,
@@ -356,6 +367,7 @@ def plant_from_file(spec: PlantFile, path: Path, seed: int | None = None) -> Pla
         devices=devices,
         interventions=tuple(spec.interventions),
         source=path,
+        faults=tuple(all_faults),
     )
 
 
@@ -367,11 +379,12 @@ def resolve_plant_path(plant: str | Path) -> Path:
     return Path(__file__).resolve().parent.parent / "configs" / "plants" / f"{plant}.yaml"
 
 
-def load_plant(path: str | Path, seed: int | None = None) -> Plant:
-    """Read a scenario; `seed` overrides the file's. ScenarioError names file, line and field."""
+def load_plant(path: str | Path, seed: int | None = None, faults: Sequence[Fault] = ()) -> Plant:
+    """Read a scenario; `seed` overrides the file's, `faults` add to its own. ScenarioError names
+    file, line and field."""
     path = resolve_plant_path(path)
     try:
         spec = load_yaml_model(path, PlantFile)
     except ConfigError as exc:
         raise ScenarioError(str(exc)) from None
-    return plant_from_file(spec, path, seed)
+    return plant_from_file(spec, path, seed, faults)

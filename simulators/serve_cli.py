@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from simulators.faults import DeviceFaults
     from simulators.plant import PlantModel
     from simulators.scenario import Plant, SimDevice
 
@@ -31,6 +32,15 @@ RestartOpt = Annotated[
     float | None, typer.Option(help="Fault: stop and restart the server every N wall seconds.")
 ]
 DownOpt = Annotated[float, typer.Option(help="Seconds the server stays down on each restart.")]
+FaultOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault",
+        help="A plant fault (YAML mapping, times in model time), e.g. '{kind: unreadable, devices: "
+        "[cnc-01], from: 2026-03-03T08:00, hours: 1}'; served: steady, register faults, clock_skew, "
+        "unreadable.",
+    ),
+]
 
 
 class PlantSource:
@@ -47,8 +57,14 @@ class PlantSource:
         t = min(max(t_ns, self.model.start_ns), self.model.end_ns - 1)
         return self.model.values_at(device_id, t)
 
+    def faults_of(self, device_id: str) -> "DeviceFaults":
+        return self.plant.device(device_id).faults
 
-def build_source(plant: str, seed: int | None, start: str | None, hours: float) -> tuple[PlantSource, int]:
+
+def build_source(
+    plant: str, seed: int | None, start: str | None, hours: float, faults: Sequence[str] = ()
+) -> tuple[PlantSource, int]:
+    from simulators.faults import parse_fault
     from simulators.plant import PlantModel
     from simulators.scenario import load_plant
 
@@ -64,7 +80,7 @@ def build_source(plant: str, seed: int | None, start: str | None, hours: float) 
         t0 = int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
     if hours <= 0:
         raise typer.BadParameter("--hours must be > 0")
-    loaded = load_plant(plant, seed)
+    loaded = load_plant(plant, seed, [parse_fault(f) for f in faults])
     return PlantSource(loaded, PlantModel(loaded, t0, t0 + int(hours * 3600 * 10**9))), t0
 
 
@@ -144,6 +160,7 @@ def modbus(
     duration: DurationOpt = None,
     restart_every: RestartOpt = None,
     down: DownOpt = 2.0,
+    fault: FaultOpt = None,
 ) -> None:
     """Serve a plant over Modbus TCP: one unit id per device on one port (or a port per device, or RTU)."""
     from simulators.servers.modbus import SimModbusServer
@@ -152,7 +169,7 @@ def modbus(
     faults = [_parse_fault(f) for f in fail or []]
 
     async def main() -> None:
-        source, t0 = build_source(plant, seed, start, hours)
+        source, t0 = build_source(plant, seed, start, hours, fault or [])
         servers: list[SimModbusServer] = []
         if rtu:
             servers.append(SimModbusRtuServer(source, speed, t0, baudrate=baudrate, refresh_s=refresh))
@@ -227,6 +244,7 @@ def opcua(
     duration: DurationOpt = None,
     restart_every: RestartOpt = None,
     down: DownOpt = 2.0,
+    fault: FaultOpt = None,
 ) -> None:
     """Serve a plant over OPC UA: an object per device, a variable per point, source timestamps."""
     from simulators.servers.opcua import SimOpcUaServer
@@ -241,7 +259,7 @@ def opcua(
             users[name] = password
 
     async def main() -> None:
-        source, t0 = build_source(plant, seed, start, hours)
+        source, t0 = build_source(plant, seed, start, hours, fault or [])
         server = SimOpcUaServer(
             source,
             host,

@@ -1,16 +1,23 @@
 """Ground truth from the generated event log (not from sampled telemetry): per device and UTC day,
 the time in every canonical state, units, energy, failures and maintenance events, and the KPIs of
 DESIGN §6 for any period and any set of devices. Pure numpy.
+
+Faults (simulators.faults) are accounted for exactly: a steady stretch is part of the log, so truth
+follows it; register faults change what a device shows, never what it made; delivery faults change
+what reaches the collector. `truth` is the truth over the whole plant; `truth_within` the truth over
+the time the data covers (any intervals per device, e.g. the collector's state coverage); and
+`fault_days` says which device-days each fault touches.
 """
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from simulators.errors import SimError
+from simulators.faults import ClockSkew, WindowFault
 from simulators.plant import J_PER_KWH_MS, PlantModel
 from simulators.scenario import NS_PER_DAY
 from wire.states import CANONICAL_STATES, PLANNED_DOWN, PRODUCTIVE, STATE_CODES, UNPLANNED_DOWN
@@ -127,6 +134,22 @@ class Truth:
             "producing_apt_hours": float(
                 self.state_ns[sub][..., _IDX["productive"]].sum(axis=2)[producing[:, 0]].sum() / NS_PER_H
             ),
+            # OEE as a ratio of totals over the devices with an ideal rate: good at the ideal rate / PBT
+            "good_ideal_hours": float(
+                np.where(
+                    producing,
+                    self.good_raw[sub] * scales / np.where(producing, self.ideal_rates[devs][:, None], 1),
+                    0,
+                ).sum()
+            ),
+            "producing_pbt_hours": float(
+                (
+                    (self.bounds[1:] - self.bounds[:-1])[days][None, :] * producing
+                    - self.state_ns[sub][..., _IDX["planned"] + [STATE_CODES["no_data"]]].sum(axis=2)
+                    * producing
+                ).sum()
+                / NS_PER_H
+            ),
             "energy_kwh": float(self.energy_wms[sub].sum() / J_PER_KWH_MS),
             "failures": int(self.failures[sub].sum()),
             "maintenance_events": int(self.maintenance[sub].sum()),
@@ -169,6 +192,7 @@ class Truth:
             "performance": performance,
             "quality": quality,
             "oee": oee,
+            "oee_of_totals": ratio(t["good_ideal_hours"], t["producing_pbt_hours"]),
             "unplanned_downtime_per_pbt_hour": ratio(unplanned, pbt),
             "mtbf_hours": ratio(apt, failures),
             "mttr_hours": ratio(t["failure_downtime_hours"], failures),
@@ -220,3 +244,78 @@ def truth(model: PlantModel, start_ns: int, end_ns: int) -> Truth:
         failures=failures,
         maintenance=maintenance,
     )
+
+
+def _pieces(
+    intervals: Sequence[tuple[int, int]], bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intervals split at the day bounds: (start, end, day index), inside [bounds[0], bounds[-1])."""
+    starts, ends, days = [], [], []
+    for s, e in intervals:
+        s, e = max(int(s), int(bounds[0])), min(int(e), int(bounds[-1]))
+        if e <= s:
+            continue
+        first = int(np.searchsorted(bounds, s, side="right")) - 1
+        last = int(np.searchsorted(bounds, e, side="left")) - 1
+        for d in range(first, last + 1):
+            a, b = max(s, int(bounds[d])), min(e, int(bounds[d + 1]))
+            if b > a:
+                starts.append(a)
+                ends.append(b)
+                days.append(d)
+    return np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(days, np.int64)
+
+
+def truth_within(
+    model: PlantModel, start_ns: int, end_ns: int, covered: Mapping[str, Sequence[tuple[int, int]]]
+) -> Truth:
+    """The truth over only the given intervals of each device (devices not named: nothing), per day:
+    what really happened in the time the data covers; the rest of each day is no_data, so PBT is the
+    covered planned busy time. Events count where they begin."""
+    whole = truth(model, start_ns, end_ns)
+    n, days = len(whole.devices), len(whole.bounds) - 1
+    state_ns = np.zeros_like(whole.state_ns)
+    total, good, energy = (np.zeros((n, days), np.int64) for _ in range(3))
+    failures, maintenance = np.zeros((n, days), np.int64), np.zeros((n, days), np.int64)
+    for i, dev in enumerate(whole.devices):
+        s, e, d = _pieces(covered.get(dev, ()), whole.bounds)
+        if not len(s):
+            continue
+        track = model.track(dev)
+        np.add.at(state_ns[i], d, track.state_time(e) - track.state_time(s))
+        (t_e, g_e), (t_s, g_s) = track.units(e), track.units(s)
+        np.add.at(total[i], d, t_e - t_s)
+        np.add.at(good[i], d, g_e - g_s)
+        np.add.at(energy[i], d, track.energy_wms(e) - track.energy_wms(s))
+        for out, times in ((failures, track.log.failures), (maintenance, track.log.maintenance)):
+            np.add.at(out[i], d, np.searchsorted(times, e) - np.searchsorted(times, s))
+    day_ns = np.diff(whole.bounds)[None, :]
+    state_ns[..., STATE_CODES["no_data"]] += day_ns - state_ns.sum(axis=2)
+    return replace(
+        whole,
+        state_ns=state_ns,
+        total_raw=total,
+        good_raw=good,
+        energy_wms=energy,
+        failures=failures,
+        maintenance=maintenance,
+    )
+
+
+def fault_days(model: PlantModel, start_ns: int, end_ns: int) -> dict[str, np.ndarray]:
+    """Per fault kind, which [device, day] it touches: a window overlapping the day, a register
+    fault's moment inside it, a clock skew every day."""
+    bounds = day_bounds(start_ns, end_ns)
+    devices = model.plant.devices
+    out: dict[str, np.ndarray] = {}
+    for i, device in enumerate(devices):
+        faults = device.faults
+        for f in faults.faults:
+            mask = out.setdefault(f.kind, np.zeros((len(devices), len(bounds) - 1), dtype=bool))
+            if isinstance(f, ClockSkew):
+                mask[i] = True
+                continue
+            spans = list(f.windows(end_ns)) if isinstance(f, WindowFault) else [(f.at_ns, f.at_ns + 1)]
+            for s, e in spans:
+                mask[i] |= (bounds[:-1] < e) & (bounds[1:] > s)
+    return out

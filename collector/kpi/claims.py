@@ -13,7 +13,8 @@ Period `end` dates are the last day included. One claim:
       change_pct: -20                    # or change_pp: 2 for percentage KPIs
       source: "the document the claim comes from"
       # optional: emission_factor_kg_per_kwh, tariff_per_kwh, unit_costs, currency, points,
-      # gates, bootstrap, confidence, heartbeat_timeout_s, direction
+      # gates (device_day_coverage, period_valid_share, min_days, max_rate_multiple), bootstrap,
+      # confidence, heartbeat_timeout_s, direction
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class Gates(_Strict):
     device_day_coverage: Annotated[float, Field(gt=0, le=1)] = 0.75
     period_valid_share: Annotated[float, Field(gt=0, le=1)] = 0.90
     min_days: Annotated[int, Field(ge=1)] = 28  # shorter periods cannot carry a weekly block bootstrap
+    # a counter increment implying more than this multiple of the ideal rate is implausible (excluded)
+    max_rate_multiple: Annotated[float, Field(gt=1)] = 3.0
 
 
 class Bootstrap(_Strict):

@@ -1,7 +1,9 @@
 """Per device-day series from arrays (pure numpy): time model, counters, and KPI ratios.
 
 Every KPI is a ratio of totals, so it is kept as a numerator and a denominator per device-day; a
-period's value is sum(numerators) / sum(denominators) over its valid device-days.
+period's value is sum(numerators) / sum(denominators) over its valid device-days. A device-day whose
+counter steps were excluded (`collector.kpi.counters`) is not valid for KPIs reading that counter:
+its value is NaN and its flags say why.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from collector.kpi.claims import Claim
-from collector.kpi.counters import daily_increments
-from collector.kpi.timemodel import DAY_NS, N_STATES, Timeline, build_timeline, sanitize_codes
+from collector.kpi.counters import DEFAULT_RULES, FLAG_NAMES, CounterRules, daily_increments
+from collector.kpi.timemodel import DAY_NS, N_STATES, Timeline, build_timeline, coverage, sanitize_codes
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I16 = npt.NDArray[np.int16]
+U8 = npt.NDArray[np.uint8]
+COUNTER_ROLES = ("produced", "good", "energy")
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -84,6 +88,10 @@ class DeviceDays:
     energy_kwh: F64
     ideal_rate_per_hour: F64  # (devices,)
     missing: dict[str, list[str]]
+    # role → (devices, days) flags of excluded counter steps that make the day invalid (NaN there)
+    counter_flags: dict[str, U8] = field(default_factory=dict)
+    # role → flag name → excluded steps per (device, day), invalidating or not (collector.kpi.counters)
+    counter_excluded: dict[str, dict[str, I64]] = field(default_factory=dict)
 
 
 # Devices are processed in chunks of about this many state samples: small temporaries stay in
@@ -99,14 +107,20 @@ def _slice(s: Series, lo: int, hi: int) -> Series:
     )
 
 
-def device_days(data: PeriodData, timeout_s: float) -> DeviceDays:
+def device_days(data: PeriodData, timeout_s: float, rules: CounterRules = DEFAULT_RULES) -> DeviceDays:
     n = len(data.devices)
     start, end = data.start_ns, data.end_ns
     n_days = (end - start) // DAY_NS
+    timeout_ns = int(timeout_s * 1e9)
     seconds = np.zeros((n, n_days, N_STATES))
     failures = np.zeros((n, n_days), dtype=np.int64)
     maintenance = np.zeros((n, n_days), dtype=np.int64)
-    counters = {role: np.zeros((n, n_days)) for role in ("produced", "good", "energy")}
+    counters = {role: np.zeros((n, n_days)) for role in COUNTER_ROLES}
+    flags = {role: np.zeros((n, n_days), dtype=np.uint8) for role in COUNTER_ROLES}
+    excluded = {
+        role: {k: np.zeros((n, n_days), dtype=np.int64) for k in FLAG_NAMES.values()}
+        for role in COUNTER_ROLES
+    }
     rows = max(len(data.state.t), len(data.produced.t), 1)
     step = max(1, CHUNK_ROWS * max(n, 1) // rows)
     for lo in range(0, n, step):
@@ -114,15 +128,32 @@ def device_days(data: PeriodData, timeout_s: float) -> DeviceDays:
         st = _slice(data.state, lo, hi)
         codes = sanitize_codes(st.value, st.quality)
         tl = build_timeline(
-            st.dev, st.t, codes, n_devices=hi - lo, start=start, end=end, timeout_ns=int(timeout_s * 1e9)
+            st.dev, st.t, codes, n_devices=hi - lo, start=start, end=end, timeout_ns=timeout_ns
         )
         seconds[lo:hi], failures[lo:hi], maintenance[lo:hi] = tl.seconds, tl.failures, tl.maintenance
+        state_covers, busy = coverage(st.dev, st.t, codes, end=end, timeout_ns=timeout_ns)
         for role, out in counters.items():
             c = _slice(getattr(data, role), lo, hi)
-            out[lo:hi] = daily_increments(
-                c.dev, c.t, c.value, n_devices=hi - lo, start=start, end=end, wrap=c.wrap, quality=c.quality
+            rate = data.ideal_rate_per_hour[lo:hi] if role != "energy" else None
+            got = daily_increments(
+                c.dev,
+                c.t,
+                c.value,
+                n_devices=hi - lo,
+                start=start,
+                end=end,
+                wrap=c.wrap,
+                quality=c.quality,
+                rate_per_hour=rate,
+                covered=state_covers,
+                busy=busy,
+                rules=rules,
             )
+            out[lo:hi], flags[role][lo:hi] = got.inc, got.invalid
+            for name, count in got.excluded.items():
+                excluded[role][name][lo:hi] = count
     for role, out in counters.items():
+        out[flags[role] != 0] = np.nan  # not valid for KPIs reading this counter
         for name in data.missing.get(role, []):
             out[data.devices.index(name)] = np.nan
     return DeviceDays(
@@ -134,6 +165,8 @@ def device_days(data: PeriodData, timeout_s: float) -> DeviceDays:
         energy_kwh=counters["energy"],
         ideal_rate_per_hour=data.ideal_rate_per_hour,
         missing=data.missing,
+        counter_flags=flags,
+        counter_excluded=excluded,
     )
 
 
@@ -148,9 +181,10 @@ def kpi_parts(claim: Claim, dd: DeviceDays) -> tuple[F64, F64]:
             case "availability":
                 return apt, pbt
             case "performance":
+                # ideal cycle time × produced = produced / ideal rate (hours), over APT hours;
                 # devices without an ideal rate (utilities, meters) take no part: 0/0
                 has = rate > 0
-                return np.where(has, dd.produced, 0.0), np.where(has, rate * apt, 0.0)
+                return np.where(has, dd.produced / np.where(has, rate, 1.0), 0.0), np.where(has, apt, 0.0)
             case "quality":
                 return dd.good, dd.produced
             case "oee":

@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from collector.kpi.claims import COUNT_KPIS, Claim
+from collector.kpi.counters import CounterRules, flag_counts
 from collector.kpi.coverage import claim_coverage
-from collector.kpi.engine import F64, KPI_ROLES, DeviceDays, kpi_parts
+from collector.kpi.engine import COUNTER_ROLES, F64, KPI_ROLES, DeviceDays, kpi_parts
+from collector.kpi.sensitivity import Missing, change_range, missing
 from collector.kpi.stats import Interval, bootstrap_change, poisson_rate_ratio
 
 Verdict = Literal["verified", "refuted", "inconclusive"]
@@ -21,6 +24,14 @@ Verdict = Literal["verified", "refuted", "inconclusive"]
 
 def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+def share_text(x: float, decimals: int = 1) -> str:
+    """A share as a percentage that reads 100 % only when nothing is missing (rounded down)."""
+    if not math.isfinite(x):
+        return "n/a"
+    scale = 10**decimals
+    return f"{math.floor(x * 100 * scale + 1e-9) / scale:.{decimals}f}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +43,10 @@ class PeriodSummary:
     device_days: int
     valid_device_days: int
     series: list[tuple[str, float | None]]  # per day, over valid device-days
+    # device-days the state gate passed but counter steps made invalid, by reason (counters.FLAG_NAMES)
+    excluded: dict[str, int] = field(default_factory=dict)
+    excluded_steps: dict[str, int] = field(default_factory=dict)  # counter steps not credited, by reason
+    time_coverage: float = 1.0  # share of the period's planned time that state data explains
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +83,9 @@ class ClaimResult:
                 "valid_share": _num(p.coverage),
                 "device_days": p.device_days,
                 "valid_device_days": p.valid_device_days,
+                "time_share": _num(p.time_coverage),
+                "excluded_device_days": p.excluded,
+                "excluded_counter_steps": p.excluded_steps,
                 "value": _num(p.value),
             }
 
@@ -95,11 +113,12 @@ class ClaimResult:
 
 def _period(
     claim: Claim, dd: DeviceDays, name: str, reasons: list[str], notes: list[str]
-) -> tuple[F64, F64, PeriodSummary]:
+) -> tuple[F64, F64, PeriodSummary, Missing]:
     """Daily totals over valid device-days; gate failures go to `reasons`, other findings to `notes`."""
     num, den = kpi_parts(claim, dd)
     covered = dd.timeline.coverage >= claim.gates.device_day_coverage
     valid = covered & np.isfinite(num) & np.isfinite(den)
+    excluded, steps, why = _counter_findings(claim, dd, covered)
     n_dd = int(valid.size)
     share = float(valid.sum() / n_dd) if n_dd else 0.0
     num_day = np.where(valid, num, 0.0).sum(axis=0)
@@ -120,8 +139,17 @@ def _period(
     elif share < claim.gates.period_valid_share:
         uncovered = int((~covered).sum())
         reasons.append(
-            f"{name}: {share:.1%} of device-days valid, below {claim.gates.period_valid_share:.0%} "
-            f"({uncovered} with state coverage under {claim.gates.device_day_coverage:.0%})"
+            f"{name}: {share_text(share)} of device-days valid, below {claim.gates.period_valid_share:.0%} "
+            f"({uncovered} with state coverage under {claim.gates.device_day_coverage:.0%}"
+            + (f"; {why}" if why else "")
+            + ")"
+        )
+    planned = dd.timeline.pbt + dd.timeline.no_data
+    time_share = float(dd.timeline.pbt.sum() / planned.sum()) if planned.sum() > 0 else 1.0
+    if why and share >= claim.gates.period_valid_share:
+        notes.append(
+            f"{name}: {share_text(share)} of device-days valid, {share_text(time_share)} of planned time "
+            f"with state data; {why}"
         )
     needed = KPI_ROLES.get(claim.kpi, frozenset()) | {"state"}
     for role, devs in sorted(dd.missing.items()):
@@ -139,8 +167,41 @@ def _period(
         device_days=n_dd,
         valid_device_days=int(valid.sum()),
         series=series,
+        excluded=excluded,
+        excluded_steps=steps,
+        time_coverage=time_share,
     )
-    return num_day, den_day, summary
+    structural = np.zeros(valid.shape, dtype=bool)
+    for role, devs in dd.missing.items():
+        if role in needed:
+            structural[[dd.devices.index(d) for d in devs if d in dd.devices]] = True
+    return num_day, den_day, summary, missing(num, den, valid, structural)
+
+
+def _counter_findings(
+    claim: Claim, dd: DeviceDays, covered: npt.NDArray[np.bool_]
+) -> tuple[dict[str, int], dict[str, int], str]:
+    """For the counters the KPI reads: device-days made invalid (among those the state gate passed)
+    and steps excluded, by reason, and a sentence saying so ("" when nothing was excluded)."""
+    roles = [r for r in COUNTER_ROLES if r in KPI_ROLES.get(claim.kpi, frozenset())]
+    flags = np.zeros(covered.shape, dtype=np.uint8)
+    steps: dict[str, int] = {}
+    for role in roles:
+        if role in dd.counter_flags:
+            flags |= dd.counter_flags[role]
+        for kind, count in dd.counter_excluded.get(role, {}).items():
+            if count.sum():
+                steps[kind] = steps.get(kind, 0) + int(count.sum())
+    days = {k: v for k, v in flag_counts(flags, covered).items() if v}
+    if not steps:
+        return days, steps, ""
+    invalid = int(np.count_nonzero(covered & (flags != 0)))
+    listed = ", ".join(f"{n} {k}" for k, n in steps.items())
+    return (
+        days,
+        steps,
+        f"{sum(steps.values())} counter steps excluded ({listed}), {invalid} device-days invalid by them",
+    )
 
 
 def _count_interval(claim: Claim, nb: F64, db: F64, nr: F64, dr: F64) -> Interval:
@@ -162,8 +223,8 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
     """The verdict on one claim from its two periods' device-day series (pure)."""
     reasons: list[str] = []
     notes: list[str] = []
-    nb, db, sb = _period(claim, baseline, "baseline", reasons, notes)
-    nr, dr, sr = _period(claim, reporting, "reporting", reasons, notes)
+    nb, db, sb, mb = _period(claim, baseline, "baseline", reasons, notes)
+    nr, dr, sr, mr = _period(claim, reporting, "reporting", reasons, notes)
     kind = claim.change_kind
     if claim.kpi in COUNT_KPIS:
         iv = _count_interval(claim, nb, db, nr, dr)
@@ -198,6 +259,20 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
         if verdict == "inconclusive":
             reasons.append("the interval straddles the claimed change")
     scale = 100.0 if kind == "relative" else 1.0
+    span = change_range(kind, mb, mr)
+    if span is not None and verdict != "inconclusive":
+        low, high = iv.low + (span[0] - iv.estimate), iv.high + (span[1] - iv.estimate)
+        if claim.decrease:
+            holds = high <= c if verdict == "verified" else low > c
+        else:
+            holds = low >= c if verdict == "verified" else high < c
+        where = f"[{span[0] * scale:+.2f}, {span[1] * scale:+.2f}] {'%' if kind == 'relative' else 'pp'}"
+        excluded = f"{mb.count + mr.count} excluded device-days could put the estimate anywhere in {where}"
+        if holds:
+            notes.append(f"{excluded}; the verdict holds across that range")
+        else:
+            reasons.append(f"{excluded}; {verdict} would not hold for every value they could have held")
+            verdict = "inconclusive"
     return ClaimResult(
         id=claim.id,
         title=claim.title,
@@ -233,6 +308,7 @@ def verify_claims(dsn: str, claims: list[Claim]) -> list[ClaimResult]:
             parts = []
             for period in (claim.baseline, claim.reporting):
                 data = load_period(conn, devices, claim.points, period, claim.heartbeat_timeout_s)
-                parts.append(device_days(data, claim.heartbeat_timeout_s))
+                rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
+                parts.append(device_days(data, claim.heartbeat_timeout_s, rules))
             results.append(evaluate(claim, parts[0], parts[1]))
     return results

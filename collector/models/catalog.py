@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from collector.kpi.counters import step_kinds
+from collector.kpi.counters import BACK_STEP, IMPLAUSIBLE, steps
 from collector.kpi.engine import DeviceDays, PeriodData
 from collector.kpi.timemodel import NO_DATA
 from collector.models import spc
@@ -118,10 +118,14 @@ def counter_reconciliation(m: ModelInput) -> Result:
     out: Result = {}
     for role, s in (("produced", m.data.produced), ("good", m.data.good), ("energy", m.data.energy)):
         ok = np.isfinite(s.value) & (s.quality < 2)
-        wrapped, reset = step_kinds(s.dev[ok], s.value[ok], None if s.wrap is None else s.wrap[ok])
+        rate = m.data.ideal_rate_per_hour[s.dev[ok]] if role != "energy" else None
+        wrap = None if s.wrap is None else s.wrap[ok]
+        found = steps(s.dev[ok], s.t[ok], s.value[ok], wrap=wrap, rate_per_hour=rate)
         out[f"{role}_samples"] = int(ok.sum())
-        out[f"{role}_wraps"] = int(wrapped.sum())
-        out[f"{role}_resets"] = int(reset.sum())
+        out[f"{role}_wraps"] = int(found.wrapped.sum())
+        out[f"{role}_resets"] = int(found.reset.sum())
+        out[f"{role}_back_steps"] = int(np.count_nonzero(found.flags & BACK_STEP))
+        out[f"{role}_implausible"] = int(np.count_nonzero(found.flags & IMPLAUSIBLE))
     produced, good, kwh = _units(m)
     out.update(produced=produced, good=good, energy_kwh=kwh, good_exceeds_produced=int(good > produced))
     return out

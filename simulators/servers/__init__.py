@@ -19,10 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from adapters.devicetype import DeviceType, PointSpec
 from adapters.errors import CodecError
 from adapters.modbus import codec
 from simulators.errors import SimError
+from simulators.faults import DeviceFaults
 
 EngValue = bool | int | float | str
 RawValue = bool | int | float | str
@@ -194,6 +197,18 @@ def expected_values(
     return {p.name: to_engineering(p, raws[p.name]) for p in device_type.points}
 
 
+def device_faults(source: ValueSource, device_id: str) -> DeviceFaults:
+    """The device's faults when the source is a plant that has them (`faults_of`), else none."""
+    faults_of = getattr(source, "faults_of", None)
+    return faults_of(device_id) if faults_of is not None else DeviceFaults()
+
+
+def unreadable(source: ValueSource, device_id: str, t_ns: int) -> bool:
+    """Fault: the device answers connections and pings but no reads at model time t."""
+    faults = device_faults(source, device_id)
+    return bool(faults) and bool(faults.inside("unreadable", np.asarray([t_ns], dtype=np.int64))[0])
+
+
 def find_device(source: ValueSource, device_id: str) -> DeviceLike:
     for device in source.devices:
         if device.id == device_id:
@@ -211,6 +226,7 @@ __all__ = [
     "SimServerError",
     "StaticDevice",
     "ValueSource",
+    "device_faults",
     "expected_values",
     "find_device",
     "quantize_raw",
@@ -218,4 +234,5 @@ __all__ = [
     "state_code",
     "to_engineering",
     "to_raw",
+    "unreadable",
 ]

@@ -37,6 +37,7 @@ from simulators.servers import (
     expected_values,
     find_device,
     raw_values,
+    unreadable,
 )
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class _Unit:
         self.image: dict[str, list[int]] = {t: [0] * n for t, n in self.size.items()}
         self.held: dict[str, RawValue] = {}
         self.silent = False
+        self.unreadable = False  # fault: connects, answers nothing but exceptions (device failure)
         self.faults: list[RangeFault] = []
 
     def render(self, values: dict[str, RawValue]) -> None:
@@ -161,6 +163,8 @@ class _Store:
                 self.stats.unanswered += 1
                 raise NoSuchIdException("no such unit on this line")
             return ExcCodes.GATEWAY_NO_RESPONSE  # what a TCP gateway answers for an absent unit
+        if unit.unreadable:
+            return ExcCodes.DEVICE_FAILURE
         fault = unit.fault_for(table, address, count)
         if fault is not None:
             if fault.code is None:
@@ -270,6 +274,7 @@ class SimModbusServer:
         t_ns = self.clock.now_ns()
         for unit in self._units.values():
             unit.render(raw_values(unit.device.device_type, self._values(unit, t_ns), unit.held))
+            unit.unreadable = unreadable(self.source, unit.device.id, t_ns)
         self.model_ns = t_ns
         self.stats.refreshes += 1
         self.ticks.tick()

@@ -3,8 +3,10 @@
 Node ids are exactly the YAML's `opcua.node` with `{device}` replaced, in the namespace the node
 names (`urn:plantproof:sim` for the shipped types). Variables carry the raw device value with the
 data type of the point's dtype (see `simulators.servers`), stamped with the model time as
-SourceTimestamp. A refresh task rewrites them every `refresh_s` of wall time; writable points start
-at the model's value and then hold what clients write.
+SourceTimestamp. A refresh task recomputes them every `refresh_s` of wall time and writes those whose
+value or status changed: like a device that timestamps changes, an unchanged value keeps the source
+timestamp of its last change (a poll reads it again, a subscription notifies nothing). Writable
+points start at the model's value and then hold what clients write.
 
 Security: "none", "sign", "sign_encrypt" (Basic256Sha256) or "all" of them, with a generated
 certificate persisted in `cert_dir`. Client certificates are accepted only when trusted (listed,
@@ -41,9 +43,11 @@ from simulators.servers import (
     RefreshTicks,
     SimServerError,
     ValueSource,
+    device_faults,
     expected_values,
     find_device,
     raw_values,
+    unreadable,
 )
 from simulators.servers import certs as certs_mod
 
@@ -181,6 +185,7 @@ class SimOpcUaServer:
         self.rejected_certificates = 0
         self.ticks = RefreshTicks()
         self._status: dict[str, int] = {}
+        self._served: dict[ua.NodeId, tuple[RawValue, int]] = {}  # what each variable holds now
 
     def _plan(self) -> list[_Var]:
         """Every (device, point) with its node id; namespace indexes are filled in at start."""
@@ -279,15 +284,25 @@ class SimOpcUaServer:
         return raw_values(device.device_type, self.source.values_at(device.id, t_ns), self._held[device.id])
 
     async def _write_values(self, server: Server, t_ns: int, include_writable: bool = False) -> None:
-        stamp, now = cast(Any, ns_to_datetime(t_ns)), cast(Any, dt.datetime.now(dt.UTC))
+        now = cast(Any, dt.datetime.now(dt.UTC))
         for device in self.devices:
             raws = self._raws(device, t_ns)
-            status = ua.StatusCode(ua.UInt32(self._status.get(device.id, ua.StatusCodes.Good)))
+            code = self._status.get(device.id, ua.StatusCodes.Good)
+            if unreadable(self.source, device.id, t_ns):  # fault: the session works, reads do not
+                code = ua.StatusCodes.BadNotReadable
+            status = ua.StatusCode(ua.UInt32(code))
+            skew = device_faults(self.source, device.id).skew_ns  # fault: the device clock is off
+            stamp = cast(Any, ns_to_datetime(t_ns + skew))
             for var in self._by_device[device.id]:
                 if var.point.writable and not include_writable:
                     continue  # holds what a client wrote
-                value = ua.Variant(_python_value(var.point, raws[var.point.name]), var.vtype)
-                data = ua.DataValue(value, status, SourceTimestamp=stamp, ServerTimestamp=now)
+                raw = _python_value(var.point, raws[var.point.name])
+                if not include_writable and self._served.get(var.nodeid) == (raw, code):
+                    continue  # unchanged: keeps the timestamp of its last change
+                self._served[var.nodeid] = (raw, code)
+                data = ua.DataValue(
+                    ua.Variant(raw, var.vtype), status, SourceTimestamp=stamp, ServerTimestamp=now
+                )
                 await server.write_attribute_value(var.nodeid, data)
         self.model_ns = t_ns
         self.refreshes += 1

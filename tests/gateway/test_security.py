@@ -131,11 +131,12 @@ async def test_tls_with_a_ca_file(tmp_path: Path, mosquitto_factory: Callable[..
     task = asyncio.create_task(gateway.run())
     await asyncio.wait_for(gateway.started.wait(), 30)
     await asyncio.wait_for(gateway.client.connected.wait(), 30)
-    await gateway.ingest("m1", [RawReading("parts_total", 5, 42)])
+    stamp = time.time_ns()
+    await gateway.ingest("m1", [RawReading("parts_total", stamp, 42)])
     await gateway.flush(everything=True)
     msgs = await asyncio.to_thread(sub.wait_for, lambda m: any(x.topic.endswith("/data") for x in m), 60)
     data = [e for e in sub.envelopes("data") if isinstance(e, Data)]
-    assert data[0].samples == [("parts_total", 5, 42, 0)]
+    assert data[0].samples == [("parts_total", stamp, 42, 0)]
     assert any(m.topic.endswith("$status") and m.payload == b"online" for m in msgs)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

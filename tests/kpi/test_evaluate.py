@@ -66,7 +66,7 @@ def test_increase_claims_and_missing_points_are_reported() -> None:
     gone.good[1] = np.nan
     q = evaluate(_claim("work_efficiency", 10), base, gone)
     assert q.verdict == "inconclusive" and any("no good point on d1" in n for n in q.notes)
-    assert any("66.7% of device-days valid" in r for r in q.reasons), q.reasons
+    assert any("66.6% of device-days valid" in r for r in q.reasons), q.reasons  # rounded down
 
 
 def test_devices_without_ideal_rate_take_no_part_in_performance() -> None:
@@ -123,3 +123,25 @@ def test_point_rule(names: list[tuple[str, str]], role: str, expected: str | Non
     pts = [(i, name, kind, None) for i, (name, kind) in enumerate(names)]
     got = _pick(pts, role, None)
     assert (names[got[0]][0] if got else None) == expected
+
+
+def test_a_verdict_stands_only_if_the_excluded_device_days_could_not_change_it() -> None:
+    def period(start: dt.date, good_per_day: float, seed: int) -> DeviceDays:
+        dd = _days(start, 60, 0.5, seed=seed, devices=10)
+        rng = np.random.default_rng(seed)
+        good = good_per_day * rng.uniform(0.6, 1.4, size=dd.good.shape)
+        return DeviceDays(**{**{f: getattr(dd, f) for f in dd.__slots__}, "good": good})
+
+    base, rep = period(dt.date(2026, 1, 1), 100.0, 1), period(dt.date(2026, 3, 2), 112.0, 2)
+    clear = evaluate(_claim("work_efficiency", 5), base, rep)
+    assert clear.verdict == "verified" and not any("excluded device-days" in n for n in clear.notes)
+    # 5 % of the reporting device-days excluded (a counter stepped back): still verified, and said so
+    for d in range(10):
+        rep.good[d, d * 3 : d * 3 + 3] = np.nan
+    weighed = evaluate(_claim("work_efficiency", 5), base, rep)
+    assert weighed.verdict == "verified", weighed.to_json()
+    assert any("30 excluded device-days could put the estimate" in n for n in weighed.notes), weighed.notes
+    # a claim the valid days only just verify: what the excluded days held could undo it
+    edge = evaluate(_claim("work_efficiency", weighed.ci_low - 0.2), base, rep)
+    assert edge.verdict == "inconclusive"
+    assert any("verified would not hold for every value" in r for r in edge.reasons), edge.reasons

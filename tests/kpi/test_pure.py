@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from collector.kpi.counters import daily_increments, increments
+from collector.kpi.counters import BACK_STEP, IMPLAUSIBLE, OVER_NO_DATA, daily_increments, steps
 from collector.kpi.stats import bootstrap_change, poisson_rate_ratio
-from collector.kpi.timemodel import DAY_NS, NO_DATA, build_timeline, sanitize_codes
+from collector.kpi.timemodel import DAY_NS, NO_DATA, build_timeline, covered, sanitize_codes
 from wire.states import STATE_CODES as C
 
 S = 10**9
@@ -79,6 +79,17 @@ def test_a_repair_resuming_after_a_planned_stop_is_one_failure() -> None:
     assert r.maintenance[0, 0] == 2
 
 
+def test_an_episode_first_seen_after_a_gap_in_state_data_is_not_counted() -> None:
+    # running, then 20 minutes without state data (timeout 5 min), then a stop already under way: it
+    # began in the gap, where nothing is known; a bad sample is a gap too
+    seq = ["running", "unplanned_stop", "corrective_maintenance", "running", "unplanned_stop"]
+    r = tl([0.0, 1200.0, 1260.0, 1320.0, 1380.0], [C[s] for s in seq], timeout_s=300)
+    assert r.failures[0, 0] == 1  # only the last stop; its repair began in sight: one maintenance
+    assert r.maintenance[0, 0] == 1
+    r = tl([0.0, 60.0, 120.0], [C["running"], NO_DATA, C["unplanned_stop"]], timeout_s=300)
+    assert r.failures[0, 0] == 0
+
+
 def test_devices_are_independent_and_bad_samples_are_no_data() -> None:
     values = np.array([C["running"], np.nan, 3.5, 42, C["idle"]], dtype=np.float64)
     q = np.array([0, 0, 0, 0, 2], dtype=np.int16)
@@ -104,25 +115,74 @@ def test_unsorted_input_and_unaligned_window_are_rejected() -> None:
         )
 
 
+def _steps(v: list[float], **kw: object) -> tuple[list[float], list[int]]:
+    """Increments and flags of one device's counter sampled once a minute."""
+    values = np.array(v, dtype=np.float64)
+    t = np.arange(len(values), dtype=np.int64) * 60 * S
+    got = steps(np.zeros(len(values), np.int64), t, values, **kw)  # type: ignore[arg-type]
+    return got.inc.tolist(), got.flags.tolist()
+
+
 def test_counter_unwraps_uint32_wrap_and_reset() -> None:
     wrap = float(2**32)
-    v = np.array([wrap - 30, wrap - 10, 5, 25, 3, 10], dtype=np.float64)  # wrap, then a reset to 0
-    dev = np.zeros(len(v), dtype=np.int64)
-    inc = increments(dev, v, np.full(len(v), wrap))
-    assert list(inc) == [0, 20, 15, 20, 3, 7]
-    # without a declared wrap the drop is a reset
-    assert increments(dev, v, None)[2] == 5
+    v = [wrap - 30, wrap - 10, 5, 25, 3, 10]  # wrap, then a reset to 0 (3 ≤ two hours' production)
+    rate = np.full(len(v), 4000.0)
+    inc, flags = _steps(v, wrap=np.full(len(v), wrap), rate_per_hour=rate)
+    assert inc == [0, 20, 15, 20, 3, 7] and not any(flags)
+    # without a declared wrap the drop to near zero is a reset
+    assert _steps(v, rate_per_hour=rate)[0][2] == 5
     # a second device starts fresh
     dev2 = np.array([0, 0, 1, 1], dtype=np.int64)
-    assert list(increments(dev2, np.array([1.0, 4.0, 100.0, 130.0]), None)) == [0, 3, 0, 30]
+    got = steps(dev2, np.arange(4, dtype=np.int64) * 60 * S, np.array([1.0, 4.0, 100.0, 130.0]))
+    assert got.inc.tolist() == [0, 3, 0, 30]
+
+
+def test_a_counter_stepping_back_is_a_discontinuity_not_a_reset() -> None:
+    # the issue's historian overlap: 3,712,865,923 → 3,712,817,111 is no reset to zero
+    v = [3_712_865_900.0, 3_712_865_923, 3_712_817_111, 3_712_817_130]
+    inc, flags = _steps(v, wrap=np.full(4, 2.0**32), rate_per_hour=np.full(4, 4000.0))
+    assert inc == [0, 23, 0, 19] and flags == [0, 0, BACK_STEP, 0]
+    # near zero is relative to the previous value, or to two ideal-rate hours of production
+    assert _steps([500.0, 4.0])[1] == [0, 0]  # 4 ≤ 1 % of 500: a reset
+    assert _steps([500.0, 60.0])[1] == [0, BACK_STEP]
+    assert _steps([500.0, 60.0], rate_per_hour=np.full(2, 4000.0))[0] == [0, 60]  # two hours: 8000
+
+
+def test_implausible_increments_are_excluded_and_flagged() -> None:
+    rate = np.full(4, 40.0)  # 3 × 40/h over a minute is 2 units, plus one for the integer counter
+    inc, flags = _steps([100.0, 103.0, 104.0, 1_000_104.0], rate_per_hour=rate)
+    assert inc == [0, 3, 1, 0] and flags == [0, 0, 0, IMPLAUSIBLE]
+    # a wrap whose unwrapped increment is implausible is read as what it is: a reset near zero
+    inc, flags = _steps([2.0**32 - 3_000_000, 2.0], wrap=np.full(2, 2.0**32), rate_per_hour=rate[:2])
+    assert inc == [0, 2] and flags == [0, 0]
+    # devices without an ideal rate are not checked
+    assert _steps([100.0, 1_000_000.0])[1] == [0, 0]
+
+
+def test_increments_over_no_data_are_excluded_and_flag_the_days_whose_planned_time_they_hold() -> None:
+    state_t = np.array([D0 - 3600 * S, D0 + 3600 * S], dtype=np.int64)  # no_data 10 min after the first
+    state = covered(
+        np.zeros(2, np.int64), state_t, np.ones(2, np.int64), end=D0 + 2 * DAY_NS, timeout_ns=600 * S
+    )
+    zero = np.zeros(1, np.int64)
+    assert state.between(zero, np.array([D0 - 3600 * S]), np.array([D0 + 7200 * S])).tolist() == [1200 * S]
+    t = np.array([-3600, -3000, 600, 1200, 3660, 3720], dtype=np.int64) * S + D0
+    v = np.array([10.0, 15.0, 40.0, 50.0, 90.0, 91.0])
+    got = daily_increments(
+        np.zeros(len(t), np.int64), t, v, n_devices=1, start=D0 - DAY_NS, end=D0 + DAY_NS, covered=state
+    )
+    # 15 → 40 → 50 lie wholly in no_data (in no day's PBT): excluded, nothing flagged; 50 → 90 ends
+    # in a minute of covered planned time of day 1: excluded and day 1 flagged; 90 → 91 is covered
+    assert got.inc.tolist() == [[5.0, 1.0]] and got.invalid.tolist() == [[0, OVER_NO_DATA]]
+    assert got.excluded["increments over no_data"].tolist() == [[0, 3]]
 
 
 def test_daily_increments_use_lookback_and_drop_bad_samples() -> None:
     t = np.array([D0 - 60 * S, D0 + 60 * S, D0 + 120 * S, D0 + DAY_NS + 1], dtype=np.int64)
     v = np.array([100.0, 110.0, 1e9, 130.0])
     q = np.array([0, 0, 2, 0], dtype=np.int16)
-    out = daily_increments(np.zeros(4, np.int64), t, v, n_devices=1, start=D0, end=D0 + 2 * DAY_NS, quality=q)
-    assert out.tolist() == [[10.0, 20.0]]
+    got = daily_increments(np.zeros(4, np.int64), t, v, n_devices=1, start=D0, end=D0 + 2 * DAY_NS, quality=q)
+    assert got.inc.tolist() == [[10.0, 20.0]] and not got.invalid.any()
 
 
 def test_bootstrap_is_seeded_and_brackets_the_truth() -> None:
@@ -179,15 +239,16 @@ def test_device_chunking_does_not_change_results(monkeypatch: pytest.MonkeyPatch
         first,
         first + dt.timedelta(days=3),
         [f"d{i}" for i in range(n)],
-        np.full(n, 10.0),
+        np.full(n, 1e6),
         state,
         cnt,
         cnt,
         cnt,
     )
-    whole = engine.device_days(data, 600)
+    whole = engine.device_days(data, 3600)
     monkeypatch.setattr(engine, "CHUNK_ROWS", 500)
-    parts = engine.device_days(data, 600)
+    parts = engine.device_days(data, 3600)
     assert np.array_equal(whole.timeline.seconds, parts.timeline.seconds)
     assert np.array_equal(whole.timeline.failures, parts.timeline.failures)
-    assert np.array_equal(whole.produced, parts.produced) and whole.produced.sum() > 0
+    assert np.array_equal(whole.produced, parts.produced, equal_nan=True) and np.nansum(whole.produced) > 0
+    assert np.array_equal(whole.counter_flags["produced"], parts.counter_flags["produced"])
