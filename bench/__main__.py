@@ -73,6 +73,18 @@ MODULES = (
         "50 devices x 2 weeks to CSV and MQTT; 3,000 and 30,000 devices x 0.1 h streamed",
         180,
     ),
+    Module(
+        "bench_sparkplug",
+        ("--messages", "300"),
+        "300 messages x 100 samples, Sparkplug B DDATA against JSON v1, encode and decode",
+        90,
+    ),
+    Module(
+        "bench_kafka",
+        ("--messages", "5000", "--s3-messages", "1000"),
+        "5,000 envelopes through the embedded Kafka-protocol broker (memory), 1,000 with S3 storage",
+        300,
+    ),
 )
 
 

@@ -189,7 +189,9 @@ async def test_dead_units_do_not_slow_a_healthy_device() -> None:
                 during = healthy.good_batches_between(t1, loop.time()) / (loop.time() - t1)
                 assert s.status.read_errors >= 2 and v.status.read_errors >= 2
             print(f"healthy device: {baseline:.1f} reads/s before, {during:.1f} reads/s during the outage")
-            assert during >= 0.75 * baseline, (baseline, during)
+            # A healthy device waiting on the dead units' 0.3 s timeouts would fall from ~20 to ~3 reads/s;
+            # the margin leaves room for a loaded machine without letting that through.
+            assert during >= 0.4 * baseline, (baseline, during)
             assert v.status.stale and s.status.stale
             # The victim comes back on its own, without recreating the connection.
             await victim_srv.start()
