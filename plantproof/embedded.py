@@ -7,6 +7,7 @@ unprivileged `postgres` user, which owns its data directory.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import importlib.util
@@ -16,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -172,6 +174,20 @@ def timescaledb_available(bindir: Path) -> bool:
     return bool(glob.glob(os.path.join(out.stdout.strip(), "timescaledb*.so")))
 
 
+# A unix socket path (dir + "/.s.PGSQL.<port>") must fit in sun_path's 108 bytes.
+SOCKET_PATH_MAX = 107
+
+
+def _socket_dir(workdir: Path) -> Path:
+    """The cluster's socket dir: beside its data, or a short temp dir when that path would not fit."""
+    beside = workdir / "sock"
+    if len(str(beside)) + len("/.s.PGSQL.65535") <= SOCKET_PATH_MAX:
+        return beside
+    short = Path(tempfile.mkdtemp(prefix="pp-pg-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    atexit.register(shutil.rmtree, str(short), True)
+    return short
+
+
 class PostgresServer:
     """A throwaway cluster (initdb into a temp dir), run as an unprivileged user when we are root."""
 
@@ -185,7 +201,7 @@ class PostgresServer:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.datadir = workdir / "data"
-        self.sockdir = workdir / "sock"
+        self.sockdir = _socket_dir(workdir)
         self.logfile = workdir / "postgres.log"
         self.port = port or free_port()
         self.host = "127.0.0.1"
@@ -208,6 +224,7 @@ class PostgresServer:
         self.sockdir.mkdir(exist_ok=True)
         if _is_root():
             _chown_to(self.workdir, self.user)
+            _chown_to(self.sockdir, self.user)
         self._run(
             str(self.bindir / "initdb"),
             "-D",
