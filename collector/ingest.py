@@ -22,8 +22,8 @@ from collector.decode import DeadLetter, Limits, Parsed, dead_letter, identify
 from collector.metrics import Metrics
 from collector.rollup import roll_up
 from collector.settings import CollectorSettings
-from collector.source import Budget, Delivery, MqttSource
 from collector.store import BatchResult, Message, Store, StoreUnavailableError
+from infra.mqtt.subscriber import Budget, Delivery, ManualAckSubscriber
 
 log = logging.getLogger(__name__)
 _BYTES_PER_SAMPLE = 40
@@ -42,7 +42,7 @@ class Pipeline:
         # One connection (and registry cache) per concurrent commit.
         self.stores = [Store(settings.dsn, limits_of(settings)) for _ in range(settings.batch.concurrency)]
         self.store = self.stores[0]
-        self.source: MqttSource | None = None
+        self.source: ManualAckSubscriber | None = None
         self.acknowledger: Acknowledger | None = None
 
     def budget(self) -> Budget:
@@ -53,7 +53,9 @@ class Pipeline:
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        self.source = MqttSource(self.settings.mqtt, loop, self.metrics, self.budget())
+        self.source = ManualAckSubscriber(
+            self.settings.mqtt, self.settings.mqtt.session(), loop, self.metrics, self.budget()
+        )
         self.metrics.queue_limit_bytes.set(self.settings.queue_max_bytes)
         self.source.start()
         rollups = asyncio.create_task(self._rollups(stop))

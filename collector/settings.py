@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+import wire
 from collector.errors import CollectorError
+from infra.mqtt import MqttEndpoint
+from infra.mqtt.subscriber import Session
 from infra.yamlconfig import ConfigFileError, YamlFile, describe_error, read_yaml
+from wire.topics import PREFIX
 
 ENV_PREFIX = "PLANTPROOF_COLLECTOR_"
 Port = Annotated[int, Field(ge=1, le=65_535)]
@@ -28,9 +32,7 @@ class CollectorConfigError(CollectorError):
     """A collector configuration that is wrong; the message names file, line and field."""
 
 
-class MqttSettings(BaseModel, frozen=True, extra="forbid"):
-    host: str = "127.0.0.1"
-    port: Port = 1883
+class MqttSettings(MqttEndpoint, frozen=True):
     # With the shipped broker config (use_username_as_clientid) the broker uses the username instead.
     client_id: Annotated[str, Field(min_length=1, max_length=128)] = "plantproof-collector-1"
     # Default: each topic filter is subscribed directly, kept in the persistent session across
@@ -39,15 +41,22 @@ class MqttSettings(BaseModel, frozen=True, extra="forbid"):
     # broker restart, so messages published before the collectors re-subscribe are lost for the
     # group. Where that matters, split the load by disjoint filters (e.g. one site each) instead.
     group: str | None = None
-    topics: Annotated[list[str], Field(min_length=1)] = ["pp/v1/#"]
+    topics: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: [f"{PREFIX}/#"])
     session_expiry_s: Annotated[int, Field(ge=0, le=2**32 - 1)] = 7 * 24 * 3600
-    keepalive_s: Annotated[int, Field(ge=5, le=65_535)] = 30
     # Broker-side bound on unacknowledged QoS 1 messages in flight to us (MQTT 5 Receive Maximum).
     receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
-    username: str | None = None
-    password: SecretStr | None = None
-    tls: bool = False
-    ca_file: Path | None = None
+
+    def session(self) -> Session:
+        # births and $status are retained: never sent on a shared subscription, so also direct
+        retained = (wire.device_filter("birth"), wire.gateway_filter("$status"))
+        return Session(
+            self.client_id,
+            tuple(self.topics),
+            self.group,
+            retained,
+            self.session_expiry_s,
+            self.receive_maximum,
+        )
 
 
 class BatchSettings(BaseModel, frozen=True, extra="forbid"):
@@ -84,7 +93,7 @@ class CollectorSettings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     queue_max: int = Field(default=25_000, ge=1)
     # Payload bytes held in memory (queued or in a batch not yet acknowledged); beyond it messages
-    # stay with the broker (see collector.source).
+    # stay with the broker (see infra.mqtt.subscriber).
     queue_max_bytes: int = Field(default=256 * MIB, ge=MIB)
     # Publish each gateway's `$stored` watermark after the commits (end-to-end acknowledgement).
     acknowledge: bool = True

@@ -7,7 +7,6 @@ file's folder; a type file is also looked up in the shipped `configs/devices/`.
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote, urlparse
 
 from pydantic import (
     BaseModel,
@@ -29,6 +28,7 @@ from adapters.errors import AdapterError
 from adapters.errors import ConfigError as AdapterConfigError
 from adapters.yamlload import load_yaml_model
 from gateway.errors import GatewayConfigError
+from infra.mqtt import MqttEndpoint
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 SHIPPED_DEVICES = Path(__file__).resolve().parent.parent / "configs" / "devices"
@@ -51,33 +51,8 @@ def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
     return (_base(info) / path).resolve()
 
 
-class TlsConfig(_Strict):
-    ca: Path | None = None  # CA bundle that signed the broker's certificate
-    cert: Path | None = None  # client certificate (mutual TLS)
-    key: Path | None = None
-    insecure: bool = False  # skip host-name check (test brokers with IP-less certificates)
-
-    @field_validator("ca", "cert", "key")
-    @classmethod
-    def _relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return _resolve(value, info)
-
-    @model_validator(mode="after")
-    def _pair(self) -> "TlsConfig":
-        if (self.cert is None) != (self.key is None):
-            raise ValueError("tls.cert and tls.key go together")
-        return self
-
-
-class MqttConfig(_Strict):
-    # mqtts:// implies TLS with the system CAs unless tls.ca is set. Credentials in the URL
-    # (mqtt://user:password@host) are taken out of it into username and password when loading.
-    url: str = "mqtt://127.0.0.1:1883"
+class MqttConfig(MqttEndpoint):
     client_id: str | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
-    tls: TlsConfig | None = None
     max_inflight: Annotated[int, Field(ge=1, le=65535)] = 100
     reconnect_min_s: Annotated[float, Field(gt=0)] = 0.5
     reconnect_max_s: Annotated[float, Field(gt=0)] = 30.0
@@ -85,49 +60,6 @@ class MqttConfig(_Strict):
     # No envelope larger than this is built (a batch is split instead): the broker's
     # message_size_limit. Mosquitto drops larger messages of MQTT 3.1.1 clients without a word.
     max_message_bytes: Annotated[int, Field(ge=4096, le=256 * 1024 * 1024)] = DEFAULT_MAX_MESSAGE_BYTES
-
-    @model_validator(mode="before")
-    @classmethod
-    def _credentials_out_of_url(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
-            return data
-        parsed = urlparse(data["url"])
-        if parsed.username is None and parsed.password is None:
-            return data
-        data = dict(data)
-        host = parsed.netloc.rpartition("@")[2]
-        data["url"] = parsed._replace(netloc=host).geturl()
-        if parsed.username and data.get("username") is None:
-            data["username"] = unquote(parsed.username)
-        if parsed.password is not None and data.get("password") is None:
-            data["password"] = unquote(parsed.password)
-        return data
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parsed.hostname:
-            raise ValueError("expected mqtt://host[:port] or mqtts://host[:port]")
-        try:
-            parsed.port  # noqa: B018 - raises for a port outside 0-65535
-        except ValueError:
-            raise ValueError("the port must be a number from 1 to 65535") from None
-        if parsed.port == 0:
-            raise ValueError("the port must be a number from 1 to 65535")
-        return value
-
-    @property
-    def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
-
-    @property
-    def uses_tls(self) -> bool:
-        return self.tls is not None or urlparse(self.url).scheme in ("mqtts", "ssl")
-
-    @property
-    def port(self) -> int:
-        return urlparse(self.url).port or (8883 if self.uses_tls else 1883)
 
 
 class SpoolConfig(_Strict):

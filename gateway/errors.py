@@ -13,9 +13,5 @@ class SpoolError(GatewayError):
     """The on-disk spool cannot be opened or written."""
 
 
-class BrokerError(GatewayError):
-    """The MQTT broker refused us or cannot be reached."""
-
-
 class CommandError(GatewayError):
     """A management command that cannot be carried out (bad arguments, unknown point)."""

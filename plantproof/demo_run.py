@@ -133,8 +133,7 @@ def _start_services(stack: Stack, plan: DemoPlan) -> None:
         "--dsn",
         stack.dsn,
         env={
-            "PLANTPROOF_COLLECTOR_MQTT__HOST": stack.broker.host,
-            "PLANTPROOF_COLLECTOR_MQTT__PORT": str(stack.broker.port),
+            "PLANTPROOF_COLLECTOR_MQTT__URL": stack.mqtt_url,
             "PLANTPROOF_COLLECTOR_MQTT__CLIENT_ID": "plantproof-demo-collector",
             "PLANTPROOF_COLLECTOR_METRICS_PORT": str(plan.collector_metrics_port),
         },

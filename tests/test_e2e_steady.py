@@ -89,7 +89,7 @@ async def _collector(dsn: str, broker: MosquittoServer, stop: asyncio.Event) -> 
         None,
         dsn=dsn,
         metrics_port=None,
-        mqtt={"host": broker.host, "port": broker.port, "client_id": f"steady-{uuid.uuid4().hex[:8]}"},
+        mqtt={"url": broker.url, "client_id": f"steady-{uuid.uuid4().hex[:8]}"},
         batch={"max_age_ms": 50},
     )
     pipeline = Pipeline(settings)

@@ -29,7 +29,9 @@ from wire.errors import WireError
 from wire.states import CANONICAL_STATES, STATE_CODES
 from wire.topics import (
     Topic,
+    device_filter,
     device_topic,
+    gateway_filter,
     gateway_prefix,
     gateway_topic,
     parse_topic,
@@ -66,10 +68,12 @@ __all__ = [
     "decode_as",
     "decode_dropped",
     "decode_stored",
+    "device_filter",
     "device_topic",
     "digest",
     "encode",
     "encode_ack",
+    "gateway_filter",
     "gateway_prefix",
     "gateway_topic",
     "parse_topic",
