@@ -324,4 +324,7 @@ def check(root: Path, required_pure: Iterable[str] = REQUIRED_PURE) -> list[Find
     packages = sorted((set(top_packages(root)) | set(ALLOWED_IMPORTS)) & present)
     modules = load_tree(root, packages)
     ours = present | set(ALLOWED_IMPORTS)
-    return check_packages(root, modules, ours) + check_purity(modules, required_pure, root)
+    unique: dict[str, Finding] = {}  # one finding per module and target, not one per imported name
+    for f in check_packages(root, modules, ours) + check_purity(modules, required_pure, root):
+        unique.setdefault(f.key, f)
+    return list(unique.values())
