@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,27 +29,8 @@ _RULES: dict[str, frozenset[str]] = {
 }
 # Which of our packages each top-level package may import; the root CLI mounts them all.
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {**_RULES, "plantproof": frozenset(_RULES)}
-# Top-level directories that are not packages of the product (importing them is still forbidden).
+# Top-level directories that are not packages of the product; importing them is still forbidden.
 NOT_PACKAGES = frozenset({"tests", "bench", "docs", "scripts", "configs"})
-# Modules known to be pure: losing the file or the marker must fail, not silently shrink the check.
-REQUIRED_PURE = (
-    "wire/envelope.py",
-    "wire/topics.py",
-    "wire/states.py",
-    "adapters/modbus/codec.py",
-    "adapters/modbus/planner.py",
-    "simulators/plant.py",
-    "simulators/truth.py",
-    "collector/kpi/timemodel.py",
-    "collector/kpi/engine.py",
-    "collector/kpi/counters.py",
-    "collector/models/spc.py",
-    "collector/kpi/stats.py",
-    "collector/figures/compute.py",
-    "collector/figures/window.py",
-    "assessment/selfassess.py",
-    "assessment/factory.py",
-)
 # Top-level modules a pure module may not import: files, clocks, threads, sockets, clients, logs.
 IMPURE_IMPORTS = frozenset(
     {"os", "pathlib", "io", "shutil", "tempfile", "yaml", "sqlite3", "psycopg", "psycopg2", "psycopg_pool"}
@@ -64,6 +46,7 @@ _LOADER_CALLS = frozenset(
     | {"iter_modules", "walk_packages", "get_loader", "find_loader", "run_module", "run_path"}
     | {"entry_points"}
 )
+_LOADER_HOMES = frozenset({"importlib", "pkgutil", "runpy", "builtins"})
 _FILE_CALLS = frozenset({"open", "io.open", "builtins.open", "os.open", "os.fdopen"})
 
 
@@ -98,10 +81,12 @@ class Module:
 
 
 def top_packages(root: Path) -> list[str]:
+    """Our top-level packages: directories of Python modules at the root, namespace ones too."""
     return sorted(
         d.name
         for d in root.iterdir()
-        if (d / "__init__.py").is_file() and d.name not in NOT_PACKAGES and not d.name.startswith(".")
+        if d.is_dir() and any(d.glob("*.py")) and d.name not in NOT_PACKAGES | sys.stdlib_module_names
+        if not d.name.startswith(".")
     )
 
 
@@ -116,8 +101,9 @@ def _dotted(node: ast.expr) -> str:
 def _header_markers(source: str, tree: ast.Module) -> list[str]:
     # Markers belong to the module header: comment lines before the first statement that is not a
     # docstring or an import.
+    docstring = tree.body[0] if tree.body and ast.get_docstring(tree) is not None else None
     end = next(
-        (s.lineno for s in tree.body if not isinstance(s, ast.Import | ast.ImportFrom | ast.Expr)),
+        (s.lineno for s in tree.body if not isinstance(s, ast.Import | ast.ImportFrom) and s != docstring),
         len(source.splitlines()) + 1,
     )
     return [ln.strip() for ln in source.splitlines()[: end - 1] if ln.strip().startswith("#")]
@@ -154,7 +140,10 @@ def parse_module(root: Path, path: Path, known: set[str]) -> Module:
     edges: list[Edge] = []
     dynamic: list[tuple[int, str]] = []
     impure: list[tuple[int, str]] = []
+    aliases: dict[str, str] = {}  # `from importlib import import_module as load`: load is import_module
     for node, runtime in _walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in _LOADER_HOMES:
+            aliases.update({a.asname or a.name: a.name for a in node.names})
         if isinstance(node, ast.Import):
             edges += [Edge(a.name, node.lineno, runtime) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -167,7 +156,7 @@ def parse_module(root: Path, path: Path, known: set[str]) -> Module:
             impure.append((node.lineno, type(node).__name__))
         elif isinstance(node, ast.Call):
             call = _dotted(node.func)
-            last = call.rsplit(".", 1)[-1]
+            last = aliases.get(call, call.rsplit(".", 1)[-1])
             if call in _FILE_CALLS:
                 impure.append((node.lineno, f"{call}()"))
             if last in _IMPORT_CALLS:
@@ -185,16 +174,9 @@ def parse_module(root: Path, path: Path, known: set[str]) -> Module:
     for edge in edges:
         if edge.runtime and edge.target.split(".")[0] in IMPURE_IMPORTS:
             impure.append((edge.line, f"import {edge.target}"))
-    markers = _header_markers(source, tree)
-    return Module(
-        name=name,
-        path=rel.as_posix(),
-        edges=edges,
-        dynamic=dynamic,
-        impure=impure,
-        pure=any(PURE_MARKER.match(m) for m in markers),
-        dynamic_ok=any(DYNAMIC_MARKER.match(m) for m in markers),
-    )
+    marks = _header_markers(source, tree)
+    pure, dynamic_ok = (any(marker.match(m) for m in marks) for marker in (PURE_MARKER, DYNAMIC_MARKER))
+    return Module(name, rel.as_posix(), edges, dynamic, impure, pure, dynamic_ok)
 
 
 def load_tree(root: Path, packages: Iterable[str]) -> dict[str, Module]:
@@ -318,12 +300,12 @@ def _impurity(start: str, modules: dict[str, Module]) -> str:
     return ""
 
 
-def check(root: Path, required_pure: Iterable[str] = REQUIRED_PURE) -> list[Finding]:
+def check(root: Path, required_pure: Iterable[str]) -> list[Finding]:
     """Every finding for the tree at root; an empty list means it keeps the contract."""
-    present = {d.name for d in root.iterdir() if (d / "__init__.py").is_file() and not d.name.startswith(".")}
-    packages = sorted((set(top_packages(root)) | set(ALLOWED_IMPORTS)) & present)
+    packages = top_packages(root)
     modules = load_tree(root, packages)
-    ours = present | set(ALLOWED_IMPORTS)
+    scripts = {p.stem for p in root.glob("*.py")} - sys.stdlib_module_names
+    ours = set(packages) | set(ALLOWED_IMPORTS) | NOT_PACKAGES | scripts
     unique: dict[str, Finding] = {}  # one finding per module and target, not one per imported name
     for f in check_packages(root, modules, ours) + check_purity(modules, required_pure, root):
         unique.setdefault(f.key, f)
