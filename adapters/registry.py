@@ -1,5 +1,7 @@
 """Adapters register themselves here: a protocol is one module that calls `register` on import."""
 
+# layering: dynamic-imports built-in protocols load on first lookup, by module name from _BUILTIN
+
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass

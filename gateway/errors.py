@@ -1,5 +1,7 @@
 """The gateway package's one exception family; foreign errors are translated at the boundary."""
 
+# layering: pure
+
 
 class GatewayError(Exception):
     """Base of everything the gateway raises."""

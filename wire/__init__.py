@@ -1,5 +1,7 @@
 """The versioned wire contract between gateways and collectors. Imports nothing of ours."""
 
+# layering: pure
+
 from wire.ack import NOTHING_STORED, Dropped, Stored, decode_dropped, decode_stored, encode_ack
 from wire.envelope import (
     QUALITY_BAD,

@@ -2,6 +2,8 @@
 `pp/v1/{site}/{gateway}/$status`, `.../$stored` (the collector's watermark) and `.../$dropped` (the
 gateway's declaration of envelopes its spool dropped)."""
 
+# layering: pure
+
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
