@@ -1,8 +1,8 @@
-"""Gateway configuration: YAML validated by pydantic, with `PLANTPROOF_GATEWAY_*` environment overrides.
+"""Gateway configuration: YAML validated by pydantic, under `PLANTPROOF_GATEWAY_<SECTION>__<FIELD>`.
 
-Errors name the file, the line and the field (adapters.yamlload). Relative paths (device type files,
-spool, TLS files, paths in endpoint settings such as `cert_dir`) are resolved against the config
-file's folder; a type file is also looked up in the shipped `configs/devices/`.
+Errors name the file, the line and the field, or the variable (infra.settings). Relative paths
+(device type files, spool, TLS files, paths in endpoint settings such as `cert_dir`) are resolved
+against the config file's folder; a type file is also looked up in the shipped `configs/devices/`.
 """
 
 from pathlib import Path
@@ -13,23 +13,25 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from adapters import registry
 from adapters.base import DeviceInstance, ScanGroup
 from adapters.devicetype import DeviceType, load_device_type
 from adapters.errors import AdapterError
 from adapters.errors import ConfigError as AdapterConfigError
-from adapters.yamlload import load_yaml_model
 from gateway.errors import GatewayConfigError
+from infra import settings
 from infra.mqtt import MqttEndpoint
+from infra.settings import YamlSettings, config_base
+from infra.yamlconfig import ConfigFileError
 
+ENV_PREFIX = "PLANTPROOF_GATEWAY_"
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 SHIPPED_DEVICES = Path(__file__).resolve().parent.parent / "configs" / "devices"
 # The broker's message_size_limit and the collector's limits.max_payload_bytes (they must agree).
@@ -41,8 +43,7 @@ class _Strict(BaseModel):
 
 
 def _base(info: ValidationInfo) -> Path:
-    ctx = info.context or {}
-    return Path(ctx.get("base", "."))
+    return config_base(info)
 
 
 def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
@@ -146,7 +147,9 @@ class DeviceConfig(_Strict):
             raise ValueError(str(exc)) from None
         try:
             # paths in endpoint settings resolve against the config file, like every other path
-            self._endpoint = adapter.endpoint_model.model_validate(self.endpoint, context=info.context)
+            self._endpoint = adapter.endpoint_model.model_validate(
+                self.endpoint, context={"base": _base(info)}
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -177,7 +180,9 @@ class DeviceConfig(_Strict):
         return DeviceInstance(self.id, self.device_type, self._endpoint, groups)
 
 
-class GatewayConfig(_Strict):
+class GatewayConfig(YamlSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
     site: Id
     gateway_id: Id
     mqtt: MqttConfig = MqttConfig()
@@ -200,57 +205,11 @@ class GatewayConfig(_Strict):
         return next((d for d in self.devices if d.id == dev_id), None)
 
 
-class GatewayEnv(BaseSettings):
-    """Environment overrides; secrets such as the MQTT password belong here rather than in YAML."""
-
-    model_config = SettingsConfigDict(env_prefix="PLANTPROOF_GATEWAY_", extra="ignore")
-
-    mqtt_url: str | None = None
-    mqtt_username: str | None = None
-    mqtt_password: SecretStr | None = None
-    mqtt_client_id: str | None = None
-    spool_path: Path | None = None
-    metrics_port: int | None = None
-
-
 def load_config(path: str | Path) -> GatewayConfig:
-    """Load, validate and apply environment overrides; GatewayConfigError names file, line and field
-    (or the environment variable). Neither ever quotes a value: it may be a secret."""
-    path = Path(path)
+    """Load and validate the file under `PLANTPROOF_GATEWAY_<SECTION>__<FIELD>` variables (e.g.
+    `PLANTPROOF_GATEWAY_MQTT__PASSWORD`); GatewayConfigError names file, line and field (or the
+    environment variable). Neither ever quotes a value: it may be a secret."""
     try:
-        config = load_yaml_model(path, GatewayConfig, context={"base": path.resolve().parent})
-    except AdapterConfigError as exc:
+        return settings.load_settings(GatewayConfig, path)
+    except (ConfigFileError, AdapterConfigError) as exc:
         raise GatewayConfigError(str(exc)) from None
-    try:
-        env = GatewayEnv()
-    except ValidationError as exc:
-        first = exc.errors(include_input=False)[0]
-        name = "PLANTPROOF_GATEWAY_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise GatewayConfigError(f"environment variable {name}: {first['msg']}") from None
-    mqtt_update: dict[str, Any] = {}
-    for name in ("url", "username", "password", "client_id"):
-        value = getattr(env, f"mqtt_{name}")
-        if value is not None:
-            mqtt_update[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
-    update: dict[str, Any] = {}
-    spool_update = {"path": env.spool_path.resolve()} if env.spool_path else {}
-    metrics_update = {} if env.metrics_port is None else {"port": env.metrics_port}
-    sections: tuple[tuple[str, type[BaseModel], dict[str, Any]], ...] = (
-        ("mqtt", MqttConfig, mqtt_update),
-        ("spool", SpoolConfig, spool_update),
-        ("metrics", MetricsConfig, metrics_update),
-    )
-    for section, model, changes in sections:
-        if not changes:
-            continue
-        current = getattr(config, section).model_dump()
-        try:
-            update[section] = model.model_validate(
-                {**current, **changes}, context={"base": path.resolve().parent}
-            )
-        except ValidationError as exc:
-            first = exc.errors(include_input=False)[0]
-            field = str(first["loc"][0]) if first["loc"] else ""
-            name = f"PLANTPROOF_GATEWAY_{section}_{field}".upper()
-            raise GatewayConfigError(f"environment variable {name}: {first['msg']}") from None
-    return config.model_copy(update=update) if update else config

@@ -344,7 +344,7 @@ def _keep(console: Console, plan: DemoPlan, stack: Stack) -> None:
     console.print(f"  gateway metrics:   http://127.0.0.1:{plan.gateway_metrics_port}/metrics")
     console.print("  in another shell, run these two lines, then the README's commands as printed:")
     console.print(f"export PLANTPROOF_COLLECTOR_DSN='{stack.dsn}'", soft_wrap=True)
-    console.print(f"export PLANTPROOF_MQTT_URL='{stack.mqtt_url}'", soft_wrap=True)
+    console.print(f"export PLANTPROOF_COLLECTOR_MQTT__URL='{stack.mqtt_url}'", soft_wrap=True)
     while True:
         stack.check_alive()
         time.sleep(1)

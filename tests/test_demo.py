@@ -104,7 +104,7 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     running = Demo(tmp_path_factory.mktemp("demo") / "demo-output")
     try:
-        running.wait_for(r"^export PLANTPROOF_MQTT_URL=", 600)
+        running.wait_for(r"^export PLANTPROOF_COLLECTOR_MQTT__URL=", 600)
         yield running
     finally:
         running.stop()
@@ -144,7 +144,7 @@ def test_demo_matches_ground_truth_and_its_bundle_verifies(demo: Demo) -> None:
 @pytest.mark.timeout(900)
 def test_every_readme_command_runs_on_the_demo_data_as_printed(demo: Demo, tmp_path: Path) -> None:
     dsn = demo.wait_for(r"^export PLANTPROOF_COLLECTOR_DSN='(.+)'$", 10).group(1)
-    mqtt = demo.wait_for(r"^export PLANTPROOF_MQTT_URL='(.+)'$", 10).group(1)
+    mqtt = demo.wait_for(r"^export PLANTPROOF_COLLECTOR_MQTT__URL='(.+)'$", 10).group(1)
     commands = readme_commands((ROOT / "README.md").read_text())
     assert len(commands) >= 15 and any(
         c.startswith("plantproof verify configs/claims/demo.yaml") for c, _ in commands
@@ -153,8 +153,8 @@ def test_every_readme_command_runs_on_the_demo_data_as_printed(demo: Demo, tmp_p
     env = {
         **os.environ,
         "PLANTPROOF_COLLECTOR_DSN": dsn,
-        "PLANTPROOF_MQTT_URL": mqtt,
-        "PLANTPROOF_EVIDENCE_KEY": str(tmp_path / "operator-key.pem"),
+        "PLANTPROOF_COLLECTOR_MQTT__URL": mqtt,
+        "PLANTPROOF_COLLECTOR_EVIDENCE__KEY": str(tmp_path / "operator-key.pem"),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     assert shutil.which("plantproof", path=env["PATH"]), "the plantproof command is not installed"

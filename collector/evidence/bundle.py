@@ -145,7 +145,7 @@ def export(
     *,
     declared: Declared,
     claims_path: Path | None = None,
-    key_path: Path | None = None,
+    key_path: Path = signing.DEFAULT_KEY_PATH,
     now: datetime | None = None,
 ) -> Exported:
     """Write a signed bundle into `out` (created; must be empty if it exists)."""

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from infra.settings import config_base
+
 PLAIN_SCHEMES = ("mqtt", "tcp")
 TLS_SCHEMES = ("mqtts", "ssl")
 
@@ -85,8 +87,7 @@ class TlsFiles(_Strict):
     def _relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is None or value.is_absolute():
             return value
-        base = Path((info.context or {}).get("base", "."))
-        return (base / value).resolve()
+        return (config_base(info) / value).resolve()
 
     @model_validator(mode="after")
     def _pair(self) -> TlsFiles:
