@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -44,14 +45,35 @@ def run_demo(keep: bool, out: Path, interval: float) -> None:
     if stack.workdir.exists():
         shutil.rmtree(stack.workdir)
     console.print(f"plantproof demo — {SIMULATED}")
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
     try:
         _run(console, plan, stack, interval)
         if keep:
             _keep(console, plan, stack)
-    except KeyboardInterrupt:
-        console.print("\ninterrupted: stopping the stack")
+    except KeyboardInterrupt as exc:
+        console.print(f"\ninterrupted{f' ({exc})' if str(exc) else ''}: stopping the stack")
     finally:
-        stack.close()
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _ignore)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _ignore)  # a second signal must not cut the shutdown short (it is bounded)
+        try:
+            stack.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+# SIGTERM (a service manager, `kill`) and SIGHUP (a closed terminal) would otherwise end Python at
+# once and leave every child running: each lives in a process group of its own.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    pass  # a Python handler, not SIG_IGN: an ignored disposition would be inherited across exec
 
 
 def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> None:
