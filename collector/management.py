@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
 import wire
+from collector import db
 from collector.errors import CollectorError
 from infra.mqtt import MqttError, endpoint_for
 from infra.mqtt.blocking import BlockingMqttClient
@@ -247,47 +246,41 @@ def record_requests(
 ) -> None:
     """Enter requests in management_ops before they are sent (one COPY); outcomes follow later."""
     now = datetime.now(UTC)
-    try:
-        columns = "request_id, site, gw, dev, op, namespace, sent_at, requested_by"
-        with (
-            psycopg.connect(dsn) as conn,
-            conn.cursor() as cur,
-            cur.copy(f"COPY management_ops ({columns}) FROM STDIN") as copy,
-        ):
-            for r in requests:
-                t = r.target
-                copy.write_row((r.request_id, t.site, t.gw, t.dev, r.op, namespace, now, requested_by))
-    except psycopg.Error as exc:
-        raise ManagementError(f"registering {len(requests)} management requests failed: {exc}") from exc
+    columns = "request_id, site, gw, dev, op, namespace, sent_at, requested_by"
+    with (
+        db.connection(dsn, doing=f"registering {len(requests)} management requests") as conn,
+        conn.cursor() as cur,
+        cur.copy(f"COPY management_ops ({columns}) FROM STDIN") as copy,
+    ):
+        for r in requests:
+            t = r.target
+            copy.write_row((r.request_id, t.site, t.gw, t.dev, r.op, namespace, now, requested_by))
 
 
 def record_outcomes(dsn: str, outcomes: Sequence[Outcome]) -> None:
     """Write each outcome onto its registered request."""
     if not outcomes:
         return
-    try:
-        with psycopg.connect(dsn) as conn:
-            conn.execute(
-                "UPDATE management_ops m SET sent_at = u.sent_at, deadline = u.deadline,"
-                " answered_at = u.answered_at, ok = u.ok, error = u.error, latency_ms = u.latency_ms,"
-                " reached = u.reached"
-                " FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],"
-                " %s::bool[], %s::text[], %s::float8[], %s::bool[])"
-                " AS u(request_id, sent_at, deadline, answered_at, ok, error, latency_ms, reached)"
-                " WHERE m.request_id = u.request_id",
-                (
-                    [o.request_id for o in outcomes],
-                    [o.sent_at for o in outcomes],
-                    [o.deadline for o in outcomes],
-                    [o.answered_at for o in outcomes],
-                    [o.ok for o in outcomes],
-                    [o.error for o in outcomes],
-                    [o.latency_ms for o in outcomes],
-                    [o.reached for o in outcomes],
-                ),
-            )
-    except psycopg.Error as exc:
-        raise ManagementError(f"recording {len(outcomes)} management outcomes failed: {exc}") from exc
+    with db.connection(dsn, doing=f"recording {len(outcomes)} management outcomes") as conn:
+        conn.execute(
+            "UPDATE management_ops m SET sent_at = u.sent_at, deadline = u.deadline,"
+            " answered_at = u.answered_at, ok = u.ok, error = u.error, latency_ms = u.latency_ms,"
+            " reached = u.reached"
+            " FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],"
+            " %s::bool[], %s::text[], %s::float8[], %s::bool[])"
+            " AS u(request_id, sent_at, deadline, answered_at, ok, error, latency_ms, reached)"
+            " WHERE m.request_id = u.request_id",
+            (
+                [o.request_id for o in outcomes],
+                [o.sent_at for o in outcomes],
+                [o.deadline for o in outcomes],
+                [o.answered_at for o in outcomes],
+                [o.ok for o in outcomes],
+                [o.error for o in outcomes],
+                [o.latency_ms for o in outcomes],
+                [o.reached for o in outcomes],
+            ),
+        )
 
 
 def send(
