@@ -219,7 +219,10 @@ class ManualAckSubscriber:
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         ids = getattr(msg.properties, "SubscriptionIdentifier", None) or []
-        if _MAIN not in ids and not msg.retain and ids:
+        direct_only = bool(ids) and _MAIN not in ids
+        # a live copy on the direct subscription (the shared one carries it), or a retained
+        # message outside the topics this process was given (another group's share): not ours
+        if direct_only and (not msg.retain or not self._wanted(msg.topic)):
             if msg.qos:
                 client.ack(msg.mid, msg.qos)
             return
@@ -245,6 +248,9 @@ class ManualAckSubscriber:
         self.metrics.queue_bytes.set(held)
         if wake:
             self.loop.call_soon_threadsafe(self._ready.set)
+
+    def _wanted(self, topic: str) -> bool:
+        return any(mqtt.topic_matches_sub(t, topic) for t in self.session.topics)
 
     # -- event loop ----------------------------------------------------------------------------
     def depth(self) -> int:

@@ -12,7 +12,7 @@ import msgspec
 import wire
 from collector.ingest import Pipeline
 from collector.settings import load_settings
-from tests.collector.conftest import birth, data, temps, topic
+from tests.collector.conftest import SITE, birth, data, temps, topic
 from tests.collector.mqttutil import Publisher, scalar, wait_until
 from tests.servers import MosquittoServer
 
@@ -55,8 +55,9 @@ def bad_payloads() -> dict[str, tuple[str, bytes]]:
 
 
 async def test_bad_payloads_are_dead_lettered_and_good_traffic_is_stored(
-    db: str, mqtt_broker: MosquittoServer
+    db: str, mosquitto_factory: Callable[..., MosquittoServer]
 ) -> None:
+    mqtt_broker = mosquitto_factory()  # its own: retained births of other tests would be counted
     settings = load_settings(
         None,
         dsn=db,
@@ -101,7 +102,10 @@ async def pipeline_connected(pipeline: Pipeline) -> None:
     await pipeline.source.connected.wait()
 
 
-async def test_two_collectors_in_one_group_split_the_load(db: str, mqtt_broker: MosquittoServer) -> None:
+async def test_two_collectors_in_one_group_split_the_load(
+    db: str, mosquitto_factory: Callable[..., MosquittoServer]
+) -> None:
+    mqtt_broker = mosquitto_factory()  # its own: retained births of other tests would be counted
     group = f"g{uuid.uuid4().hex[:6]}"
     pipelines = [
         Pipeline(
@@ -135,3 +139,33 @@ async def test_two_collectors_in_one_group_split_the_load(db: str, mqtt_broker: 
 async def poll(check: Callable[[], bool], seconds: float) -> None:
     """Wait (off the event loop) until `check()` holds; the loop keeps serving the pipelines."""
     await asyncio.to_thread(wait_until, check, seconds, "condition")
+
+
+async def test_a_group_member_takes_retained_births_only_under_its_own_topics(
+    db: str, mosquitto_factory: Callable[..., MosquittoServer]
+) -> None:
+    # Births are subscribed directly beside the shared subscription (a shared one never carries
+    # retained messages); one for a site outside this process's topics is another member's.
+    broker = mosquitto_factory()
+    pub = Publisher(broker.host, broker.port)
+    await asyncio.to_thread(
+        pub.publish, [(topic("birth", site="s-other"), wire.encode(birth(seq=0)))], retain=True
+    )
+    settings = load_settings(
+        None, dsn=db, metrics_port=None, batch={"max_age_ms": 20},
+        mqtt={"url": broker.url, "group": f"g{uuid.uuid4().hex[:6]}", "topics": [f"pp/v1/{SITE}/#"],
+              "client_id": f"c-{uuid.uuid4().hex[:8]}"},
+    )  # fmt: skip
+    pipeline = Pipeline(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(pipeline.run(stop))
+    await asyncio.wait_for(pipeline_connected(pipeline), 30)
+    await asyncio.to_thread(pub.publish, [(topic("birth"), wire.encode(birth(seq=0)))], retain=True)
+    pub.close()
+    await poll(lambda: scalar(db, "SELECT count(*) FROM devices") >= 1, 30)
+    await asyncio.sleep(1.0)  # time for the other site's retained birth to arrive, were it taken
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    other = await asyncio.to_thread(scalar, db, "SELECT count(*) FROM devices WHERE site <> 's1'")
+    assert other == 0 and SITE == "s1"
+    assert await asyncio.to_thread(scalar, db, "SELECT count(*) FROM dead_letters") == 0
