@@ -44,9 +44,6 @@ class Registry:
         self._staged = {}
         self._staged_gateways = set()
 
-    def forget(self, key: DeviceKey) -> None:
-        self._cache.pop(key, None)
-
     # -- lookups -----------------------------------------------------------------------------
     def lookup(
         self, conn: psycopg.Connection, site: str, dev: str, *, refresh: bool = False

@@ -24,7 +24,6 @@ from infra.yamlconfig import ConfigFileError
 from wire.topics import PREFIX
 
 ENV_PREFIX = "PLANTPROOF_COLLECTOR_"
-Port = Annotated[int, Field(ge=1, le=65_535)]
 MIB = 1024 * 1024
 
 

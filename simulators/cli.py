@@ -229,9 +229,6 @@ def scale_cmd(
     )
 
 
-try:
-    from simulators.serve_cli import register as _register_servers
+from simulators.serve_cli import register as _register_servers  # noqa: E402 - after the app exists
 
-    _register_servers(app)
-except ImportError:  # the server commands are optional
-    pass
+_register_servers(app)

@@ -49,14 +49,10 @@ def software_version() -> str:
 
 
 def claim_results(dsn: str, claims_path: Path) -> list[dict[str, Any]]:
-    """Claim verdicts through the KPI engine (imported lazily: it is optional for a bundle)."""
-    try:
-        from collector.kpi.claims import load_claims  # type: ignore[import-not-found,unused-ignore]
-        from collector.kpi.verify import verify_claims  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise CollectorError(
-            f"claims given ({claims_path}) but the KPI engine is not available: {exc}"
-        ) from exc
+    """Claim verdicts through the KPI engine (imported here: numpy is loaded only for claims)."""
+    from collector.kpi.claims import load_claims
+    from collector.kpi.verify import verify_claims
+
     results = [dict(r.to_json()) for r in verify_claims(dsn, load_claims(claims_path))]
     simulated = simulated_devices(dsn, sorted({d for r in results for d in r.get("devices", [])}))
     for r in results:
