@@ -320,7 +320,10 @@ def _print_claims(console: Console, results: list[dict[str, Any]], plan: DemoPla
     table = Table(
         title=f"claims: baseline {plan.baseline_label}, reporting {plan.reporting_label} (simulated)"
     )
-    for column in ("claim", "claimed", "measured", "90 % interval", "simulator truth", "verdict"):
+    # each interval is at its claim's own confidence: named in the header when they all agree
+    confidences = sorted({r["confidence"] for r in results})
+    interval_title = f"{confidences[0]:.0%} interval" if len(confidences) == 1 else "interval"
+    for column in ("claim", "claimed", "measured", interval_title, "simulator truth", "verdict"):
         table.add_column(column)
     for r in results:
         unit = r["unit"]
