@@ -7,6 +7,7 @@ Pure: no I/O. The pipeline looks devices up in the registry between `parse` and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -119,6 +120,41 @@ def dead_letter(
     # Text columns hold no NUL character: the reason is always storable.
     gw, seq = ident if ident is not None else (None, None)
     return DeadLetter(topic.replace("\x00", "\\x00"), bytes(keep), error.replace("\x00", "\\x00"), gw, seq)
+
+
+# The reason kind of a dead letter, from the start of its recorded text: a bounded label for metrics.
+# Every text the collector writes matches one of these; anything else is "other".
+_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), kind)
+    for pattern, kind in (
+        (r"oversized: ", "oversized"),
+        (r"bad topic: ", "topic"),
+        (r"bad \$status payload", "status_payload"),
+        (r"invalid (envelope at|\$stored message|\$dropped message)", "invalid_envelope"),
+        (r"(envelope|\$stored|\$dropped) (gw|dev) .* differs from the topic", "topic_mismatch"),
+        (r"could not be decoded: ", "decode_error"),
+        (r"could not be stored: ", "store_refused"),
+        (r"no birth yet for device ", "no_birth"),
+        (r"no device ", "unknown_device"),
+        (r"seq reuse", "seq_reuse"),
+        (r"unsolicited cmd/res", "unsolicited_answer"),
+        (r"forged cmd/res", "forged_answer"),
+        (r"late cmd/res", "late_answer"),
+        (r"device .* is owned by ", "not_owner"),
+        (r"\$\.sent: .* outside the window", "out_of_window"),
+        (r"\$\.samples\[\d+\]: timestamp .* outside the window", "out_of_window"),
+        (r"\$\.samples\[\d+\]: point .* is not in the birth", "unknown_point"),
+        (r"\$\.samples\[\d+\]: ", "bad_value"),
+    )
+)
+
+
+def reason_of(error: str) -> str:
+    """The kind of a dead letter's reason (oversized, topic, no_birth, seq_reuse, ...; else other)."""
+    for pattern, kind in _REASONS:
+        if pattern.match(error):
+            return kind
+    return "other"
 
 
 class _Identity(msgspec.Struct):

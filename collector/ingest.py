@@ -19,7 +19,7 @@ import psycopg
 import wire
 from collector.acknowledge import Acknowledger
 from collector.db import DatabaseUnavailableError
-from collector.decode import DeadLetter, Limits, Parsed, dead_letter, identify
+from collector.decode import DeadLetter, Limits, Parsed, dead_letter, identify, reason_of
 from collector.metrics import Metrics
 from collector.rollup import roll_up
 from collector.settings import CollectorSettings
@@ -147,15 +147,7 @@ class Pipeline:
                         delay = min(delay * 2, 5.0)
         finally:
             idle.put_nowait(store)
-        m = self.metrics
-        m.batch_seconds.observe(time.perf_counter() - started)
-        m.stored_rows.inc(result.rows + result.text_rows)
-        m.stored_envelopes.inc(result.envelopes_new)
-        m.duplicates.inc(result.duplicates)
-        m.seq_reuse.inc(result.seq_reuse)
-        m.repeated_readings.inc(result.repeats)
-        m.conflicting_readings.inc(result.conflicts)
-        m.dead_letters.inc(len(result.dead_letters))
+        self._count(result, time.perf_counter() - started)
         if after is not None:
             await asyncio.wait([after])  # acknowledge in the order received
         assert self.source is not None
@@ -163,6 +155,26 @@ class Pipeline:
         if self.acknowledger is not None:
             self.acknowledger.committed(result.gateways)
         return True
+
+    def _count(self, result: BatchResult, seconds: float) -> None:
+        """The metrics of one committed batch."""
+        m = self.metrics
+        m.batch_seconds.observe(seconds)
+        m.stored_rows.inc(result.rows + result.text_rows)
+        m.stored_envelopes.inc(result.envelopes_new)
+        m.duplicates.inc(result.duplicates)
+        m.seq_reuse.inc(result.seq_reuse)
+        m.repeated_readings.inc(result.repeats)
+        m.conflicting_readings.inc(result.conflicts)
+        for letter in result.dead_letters:
+            m.dead_letters.labels(reason_of(letter.error)).inc()
+        for (site, gw), n in result.envelopes_by_gateway.items():
+            m.gateway_envelopes.labels(site, gw).inc(n)
+        for (site, gw), n in result.samples_by_gateway.items():
+            m.gateway_samples.labels(site, gw).inc(n)
+        committed = time.time_ns()
+        for sent in result.sent:
+            m.ingest_lag.observe(max(0, committed - sent) / 1e9)
 
     def _write(
         self, messages: Sequence[Message], prepared: Prepared | None = None, store: Store | None = None

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from infra.prom import program_registry
+
+# Seconds from an envelope's `sent` (the gateway's clock) to its commit: a spool drained after an
+# outage lags by the outage, so the buckets reach a day.
+_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400)
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = program_registry()
         r = self.registry
         self.received = Counter(
             "plantproof_collector_received_messages", "MQTT messages received", registry=r
@@ -32,7 +38,29 @@ class Metrics:
             registry=r,
         )
         self.dead_letters = Counter(
-            "plantproof_collector_dead_letters", "Messages sent to dead_letters", registry=r
+            "plantproof_collector_dead_letters",
+            "Messages sent to dead_letters, by reason (collector.decode.reason_of)",
+            ["reason"],
+            registry=r,
+        )
+        self.gateway_envelopes = Counter(
+            "plantproof_collector_gateway_envelopes",
+            "New envelopes entered in the ledger, by gateway",
+            ["site", "gateway"],
+            registry=r,
+        )
+        self.gateway_samples = Counter(
+            "plantproof_collector_gateway_samples",
+            "Samples in the new data envelopes of each gateway (repeats and conflicts included)",
+            ["site", "gateway"],
+            registry=r,
+        )
+        self.ingest_lag = Histogram(
+            "plantproof_collector_ingest_lag_seconds",
+            "Commit time minus the envelope's sent time, per new data envelope (0 when the gateway's"
+            " clock is ahead)",
+            buckets=_LAG_BUCKETS,
+            registry=r,
         )
         self.dropped = Counter(
             "plantproof_collector_queue_overflow",
@@ -79,6 +107,12 @@ class Metrics:
             "plantproof_collector_db_reconnects", "Failed batch commits retried after a reconnect", registry=r
         )
         self.mqtt_connects = Counter("plantproof_collector_mqtt_connects", "MQTT (re)connections", registry=r)
+
+    def dead_letter_total(self) -> float:
+        """Dead letters of every reason."""
+        return sum(
+            s.value for m in self.dead_letters.collect() for s in m.samples if s.name.endswith("_total")
+        )
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

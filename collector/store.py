@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -84,6 +85,10 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # (site, gw) of every gateway whose envelopes (or drop declaration) this batch handled
     gateways: set[tuple[str, str]] = field(default_factory=set)
+    # new envelopes, and the samples of the new data envelopes, per (site, gw)
+    envelopes_by_gateway: Counter[tuple[str, str]] = field(default_factory=Counter)
+    samples_by_gateway: Counter[tuple[str, str]] = field(default_factory=Counter)
+    sent: list[int] = field(default_factory=list)  # `sent` (ns) of every new data envelope
 
     def add(self, other: BatchResult) -> None:
         self.envelopes_new += other.envelopes_new
@@ -96,6 +101,9 @@ class BatchResult:
         self.replaced += other.replaced
         self.dead_letters += other.dead_letters
         self.gateways |= other.gateways
+        self.envelopes_by_gateway.update(other.envelopes_by_gateway)
+        self.samples_by_gateway.update(other.samples_by_gateway)
+        self.sent += other.sent
 
 
 class Store:
@@ -138,7 +146,7 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
     def write(self, messages: Sequence[Message], *, now_ns: int | None = None) -> BatchResult:
-        """Validate and store one batch atomically; raises StoreUnavailableError if not committed."""
+        """Validate and store one batch atomically; raises DatabaseUnavailableError if not committed."""
         parsed, dead = self.prepare(messages)
         result = self.write_parsed(parsed, dead, now_ns=now_ns)
         result.messages = len(messages)
@@ -282,6 +290,13 @@ class Store:
         result.envelopes_new = len(new_ids)
         result.seq_reuse += len(reused)
         result.duplicates += len(accepted) - len(new_ids) - len(reused)
+        for key in new_ids:
+            entry = accepted[key]
+            gateway = (entry.parsed.topic.site, key[0])
+            result.envelopes_by_gateway[gateway] += 1
+            if isinstance(entry.env, wire.Data):
+                result.samples_by_gateway[gateway] += len(entry.env.samples)
+                result.sent.append(entry.env.sent)
         ids = dict(new_ids)
         if policy == "replace":  # the rows of envelopes already stored are offered again
             ids.update(self._known_ids(conn, [k for k in rows if k not in new_ids], accepted))

@@ -6,7 +6,7 @@
   protocol library's record is cut at 300 characters (frame dumps), any other at 4,000.
 - The same event repeated within `window_s` is logged once; the next one after the window says
   how many were held back. The table of recent events is bounded (oldest forgotten first) and the
-  held-back count is exported as `plantproof_gateway_log_suppressed`.
+  held-back count is exported as the counter `plantproof_gateway_log_suppressed_total`.
 """
 
 import json

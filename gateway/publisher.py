@@ -92,6 +92,8 @@ class Publisher:
                     self._moved_at = time.monotonic()
                     self._heard = False
                     self.resends += 1
+                    if self.metrics is not None:
+                        self.metrics.resends.inc()
             if self.stored > deleted_through:
                 self._confirmed.clear()
                 deleted = await self.spool.delete_through(self.stored)
@@ -138,6 +140,8 @@ class Publisher:
                 exc = future.exception()
                 if exc is not None:
                     self.failed += 1
+                    if self.metrics is not None:
+                        self.metrics.publish_failures.inc()
                     log.warning("publish of seq %d failed: %s; will re-send", seq, exc)
                     retry_from = seq - 1 if retry_from is None else min(retry_from, seq - 1)
                     continue

@@ -223,8 +223,8 @@ class Gateway:
             self.metrics.observe_spool(stats, self.config.spool.max_bytes)
             self.metrics.mqtt_connected.set(1 if self.client.connected.is_set() else 0)
             self.metrics.mqtt_inflight.set(self.client.inflight)
-            self.metrics.mqtt_auth_failures.set(self.client.auth_failures)
-            self.metrics.mqtt_incoming_dropped.set(self.client.incoming_dropped)
+            client = self.client
+            self.metrics.observe_client(client.connects, client.auth_failures, client.incoming_dropped)
             self.metrics.batch_queue.set(self.batcher.pending)
             await asyncio.sleep(MONITOR_INTERVAL_S)
 
@@ -246,6 +246,8 @@ class Gateway:
         """An overflow episode runs from the first drop until the spool is half empty again."""
         max_bytes = self.config.spool.max_bytes
         if dropped > self._dropped_seen:
+            # counted from what the spool held at start: drops of an earlier run are not counted again
+            self.metrics.spool_dropped.inc(dropped - self._dropped_seen)
             if not self._overflowing:
                 # the drops may take a birth with them: announce every device again, once per episode
                 self._overflowing = True

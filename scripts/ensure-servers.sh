@@ -36,6 +36,8 @@ command -v mbpoll >/dev/null 2>&1 || missing+=(mbpoll)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] \
   || missing+=(fonts-wqy-microhei)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -65,6 +67,12 @@ for m in "${missing[@]}"; do
     fonts-wqy-microhei)
       echo "note: no CJK font (fonts-wqy-microhei or fonts-noto-cjk): Chinese text inside the evidence" \
            "report's charts renders as boxes; the page's own text is unaffected." ;;
+    prometheus)
+      echo "note: 'promtool' (package 'prometheus') is not installed; the metrics exposition lint" \
+           "test will be skipped." ;;
+    docker-compose)
+      echo "note: no compose client ('docker-compose' package or the docker compose plugin); the test" \
+           "that parses docker-compose.yml with it will be skipped." ;;
     chromium)
       echo "note: 'chromium' is not installed; the tests that look at report.html in a browser will be" \
            "skipped (install the 'chromium' package to run them)." ;;

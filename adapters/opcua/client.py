@@ -49,6 +49,9 @@ from adapters.opcua.subscribe import NODE_REFUSALS, max_items_per_call, subscrib
 
 log = logging.getLogger(__name__)
 
+# While subscribed, no request of ours is timed: the server's clock is read this often for the RTT.
+RTT_PROBE_S = 5.0
+_CURRENT_TIME: int = ua.ObjectIds.Server_ServerStatus_CurrentTime
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -310,6 +313,8 @@ class OpcUaConnection:
         pump = self._pump_task
         for interval, names in polled.items():
             tasks.append(asyncio.create_task(self._poll(client, interval, names)))
+        if not polled:  # polled reads time themselves
+            tasks.append(asyncio.create_task(self._probe_rtt(client)))
         try:
             waiting = [*tasks, pump] if pump is not None else tasks
             done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -356,6 +361,24 @@ class OpcUaConnection:
             if next_due < now:  # overran: skip missed cycles
                 next_due = now + interval
             await asyncio.sleep(next_due - now)
+
+    async def _probe_rtt(self, client: Client) -> None:
+        """Time a read of the server's CurrentTime: the round trip of a subscribed session."""
+        node = client.get_node(_CURRENT_TIME)
+        while True:
+            self.status.requests += 1
+            started = time.monotonic()
+            try:
+                await node.read_data_value()
+            except ua.UaStatusCodeError as exc:  # refused (access rights): the session is still fine
+                why = status_of(exc) or exc
+                self._once(("probe",), "device %s: the server refuses reading its CurrentTime (%s);"
+                           " no round-trip time while subscribed", self.device.id, why)  # fmt: skip
+                await asyncio.Event().wait()  # returning would end the session: wait with it instead
+            except LINK_ERRORS as exc:
+                raise DeviceUnavailable(f"device {self.device.id!r}: read failed: {exc!r}") from None
+            self.status.last_rtt_s = time.monotonic() - started
+            await asyncio.sleep(RTT_PROBE_S)
 
     async def _read(self, client: Client, names: Sequence[str]) -> list[RawReading]:
         by_name = self.device.device_type.by_name

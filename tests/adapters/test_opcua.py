@@ -81,6 +81,10 @@ async def test_values_timestamps_and_quality(server: OpcUaTestServer) -> None:
             await cnc.wait_for(lambda r, t=t1: matches(r, t))  # type: ignore[misc]
             await alld.wait_for(lambda r, t=t2: matches(r, t))  # type: ignore[misc]
         assert not c1.status.stale and c1.status.connected
+        # Subscribed, nothing polled: the round trip is that of the CurrentTime probe, never 0.
+        assert not c1.polled_points
+        await eventually(lambda: c1.status.last_rtt_s > 0, what="a round-trip time")
+        assert c1.status.last_rtt_s < 3.0
         # Source timestamps are kept; status severity maps to quality.
         src = 1_700_000_000_123_456_000
         await server.set_raw("dev-2", "i16", -7, source_ns=src)

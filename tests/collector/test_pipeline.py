@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 
 import msgspec
+import psycopg
 
 import wire
+from collector.decode import reason_of
 from collector.ingest import Pipeline
 from collector.settings import load_settings
 from tests.collector.conftest import SITE, birth, data, temps, topic
@@ -19,6 +22,11 @@ from tests.servers import MosquittoServer
 
 def _good(seq: int, n: int = 50) -> tuple[str, bytes]:
     return topic("data"), wire.encode(data("gw1", "m1", seq, temps(n)))
+
+
+def column(dsn: str, sql: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [str(r[0]) for r in conn.execute(sql).fetchall()]
 
 
 def _raw(gw: str, dev: str, seq: int, samples: list[list[object]]) -> bytes:
@@ -92,8 +100,22 @@ async def test_bad_payloads_are_dead_lettered_and_good_traffic_is_stored(
     assert dead == len(bad), "each bad payload is one dead letter"
     assert await asyncio.to_thread(scalar, db, "SELECT count(*) FROM dead_letters WHERE error = ''") == 0
     m = pipeline.metrics
-    assert m.dead_letters._value.get() == len(bad)
+    assert m.dead_letter_total() == len(bad)
     assert m.stored_rows._value.get() == expected_rows
+    # every recorded reason has a kind of its own, and the counter counts by it
+    errors = await asyncio.to_thread(column, db, "SELECT error FROM dead_letters")
+    kinds = Counter(reason_of(e) for e in errors)
+    assert "other" not in kinds, [e for e in errors if reason_of(e) == "other"]
+    reg = m.registry
+    for kind, n in kinds.items():
+        assert reg.get_sample_value("plantproof_collector_dead_letters_total", {"reason": kind}) == n
+    # per gateway, and the lag of each new data envelope (sent just now: well under a minute)
+    gw1 = {"site": "s1", "gateway": "gw1"}
+    assert reg.get_sample_value("plantproof_collector_gateway_samples_total", gw1) == expected_rows
+    assert reg.get_sample_value("plantproof_collector_gateway_envelopes_total", gw1) == 2 + len(bad)
+    lag = "plantproof_collector_ingest_lag_seconds"
+    assert reg.get_sample_value(f"{lag}_count") == 1 + len(bad)
+    assert 0 < (reg.get_sample_value(f"{lag}_sum") or 0) < 60 * (1 + len(bad))
 
 
 async def pipeline_connected(pipeline: Pipeline) -> None:

@@ -146,7 +146,7 @@ async def test_modbus_to_mqtt_with_commands_and_device_loss(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{gateway.metrics_port}/metrics").read().decode()
         )
         assert 'plantproof_gateway_points_read_total{device="cnc-1"}' in text
-        assert "plantproof_gateway_spool_dropped 0.0" in text
+        assert "plantproof_gateway_spool_dropped_total 0.0" in text
         assert 'plantproof_gateway_link_up{device="cnc-1"} 1.0' in text
         assert "plantproof_gateway_publish_latency_seconds_count" in text
     finally:
