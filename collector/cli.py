@@ -76,7 +76,7 @@ def run(config: Path | None = ConfigOpt, dsn: str | None = DsnOpt) -> None:
 
     from collector.ingest import run as run_pipeline
     from collector.migrate import migrate as apply
-    from collector.rollup import apply_policies
+    from collector.policies import apply_policies
     from collector.settings import CollectorSettings
 
     settings = _settings(config, dsn)

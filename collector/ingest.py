@@ -14,14 +14,11 @@ import logging
 import time
 from collections.abc import Sequence
 
-import psycopg
-
 import wire
 from collector.acknowledge import Acknowledger
 from collector.db import DatabaseUnavailableError
 from collector.decode import DeadLetter, Limits, Parsed, dead_letter, identify, reason_of
 from collector.metrics import Metrics
-from collector.rollup import roll_up
 from collector.settings import CollectorSettings
 from collector.store import BatchResult, Message, Store
 from infra.mqtt.subscriber import Budget, Delivery, ManualAckSubscriber
@@ -59,7 +56,6 @@ class Pipeline:
         )
         self.metrics.queue_limit_bytes.set(self.settings.queue_max_bytes)
         self.source.start()
-        rollups = asyncio.create_task(self._rollups(stop))
         acknowledger = None
         if self.settings.acknowledge:
             self.acknowledger = Acknowledger(self.settings.dsn, self.source, self.metrics)
@@ -97,7 +93,6 @@ class Pipeline:
             if inflight:
                 await asyncio.gather(*inflight)
         finally:
-            rollups.cancel()
             if acknowledger is not None:
                 stop.set()
                 await asyncio.gather(acknowledger, return_exceptions=True)
@@ -223,19 +218,6 @@ class Pipeline:
                 return BatchResult(messages=1)
         result.gateways |= {(wire.parse_topic(msg.topic).site, letter.gw)} if letter.gw else set()
         return result
-
-    async def _rollups(self, stop: asyncio.Event) -> None:
-        interval = self.settings.storage.rollup_interval_s
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), interval)
-                return
-            except TimeoutError:
-                pass
-            try:
-                await asyncio.to_thread(roll_up, self.settings.dsn)
-            except psycopg.Error as exc:
-                log.warning("rollup failed, next try in %.0fs: %s", interval, exc)
 
 
 async def run(settings: CollectorSettings, stop: asyncio.Event | None = None) -> None:

@@ -79,7 +79,6 @@ class LimitSettings(BaseModel, frozen=True, extra="forbid"):
 class StorageSettings(BaseModel, frozen=True, extra="forbid"):
     compress_after_days: int = Field(default=7, ge=1)
     retention_days: int | None = Field(default=None, ge=1)  # off by default
-    rollup_interval_s: float = Field(default=300.0, gt=0)
 
 
 class EvidenceSettings(BaseModel, frozen=True, extra="forbid"):

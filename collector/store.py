@@ -41,8 +41,6 @@ from collector.registry import Registry, is_history_writer
 __all__ = ["BatchResult", "Message", "Store", "copy_payload"]
 
 log = logging.getLogger(__name__)
-# Batches hold this shared; the rollup job takes it exclusively while it moves its watermark.
-ROLLUP_LOCK = 7203115
 PARTITION_LOCK = 7203116
 _NS_PER_DAY = 86_400_000_000_000
 
@@ -218,7 +216,6 @@ class Store:
         history = source.startswith("import:")  # a history import describes devices it does not own
         result = BatchResult(dead_letters=dead)
         window = limits.window(now_ns if now_ns is not None else time.time_ns())
-        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ROLLUP_LOCK,))
         if self.storage == "postgresql":
             # Before any row lock: a batch never waits for the readings table while holding one.
             conn.execute("LOCK TABLE ONLY readings IN ROW EXCLUSIVE MODE")
@@ -310,8 +307,6 @@ class Store:
             written.replaced,
         )
         self._store_status(conn, new_rows)
-        if new_rows:
-            self._mark_dirty(conn, [r for _, r in new_rows])
         reg.touch(conn, [(s, d, g, lo, hi) for (s, d, g), (lo, hi) in seen.items()])
         if dead:
             with conn.cursor() as cur:
@@ -407,18 +402,6 @@ class Store:
             " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::int8[], %s::int8[])"
             " ON CONFLICT DO NOTHING",
             tuple(map(list, zip(*coded, strict=True))),
-        )
-
-    def _mark_dirty(self, conn: psycopg.Connection, rows: list[Rows]) -> None:
-        days: set[int] = set()
-        for r in rows:
-            if len(r):
-                days.update(range(r.min_ts // _NS_PER_DAY, r.max_ts // _NS_PER_DAY + 1))
-        # Late data for a day already rolled up: that day is recomputed from readings until re-rolled.
-        conn.execute(
-            "INSERT INTO rollup_dirty (day) SELECT d FROM unnest(%s::date[]) AS d"
-            " WHERE d < (SELECT watermark FROM rollup_watermark) ON CONFLICT DO NOTHING",
-            ([date.fromordinal(date(1970, 1, 1).toordinal() + d) for d in sorted(days)],),
         )
 
 

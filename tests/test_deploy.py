@@ -307,7 +307,7 @@ def test_the_app_role_migrates_and_runs_the_collector_without_superuser_rights(
     import psycopg
 
     from collector.migrate import migrate
-    from collector.rollup import apply_policies, roll_up
+    from collector.policies import apply_policies
 
     server = postgres_factory()
     # as the image does it: the extension (where installed) by the superuser, then the init script
@@ -324,7 +324,6 @@ def test_the_app_role_migrates_and_runs_the_collector_without_superuser_rights(
     storage, applied = migrate(app)
     assert storage == ("timescaledb" if server.timescaledb else "postgresql") and applied
     apply_policies(app, compress_after_days=7, retention_days=30)  # what `collector run` does
-    roll_up(app)
     with psycopg.connect(app, autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("CREATE ROLE intruder")
     with psycopg.connect(admin) as conn:
