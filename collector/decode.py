@@ -15,6 +15,7 @@ import msgspec
 
 import wire
 from collector.errors import CollectorError
+from collector.points import DevicePoints
 from wire.topics import Topic
 
 _NS_PER_S = 1_000_000_000
@@ -22,6 +23,9 @@ _NS_PER_DAY = 86_400 * _NS_PER_S
 _EXACT = 2**53  # every integer up to this magnitude is exact as a double
 _INT64 = (-(2**63), 2**63 - 1)
 _STATE_CODES = {name: float(code) for name, code in wire.STATE_CODES.items()}
+
+
+DECODER_FAULT = "could not be decoded: "
 
 
 class RejectedError(CollectorError):
@@ -51,6 +55,13 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: bytes
+    size: int | None = None  # on the wire, when `payload` holds only the beginning of an oversized one
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """A message that follows the wire contract; `envelope` is None for the gateway-level topics
     (`$status` carries `status`, `$dropped` carries `dropped`, `$stored` is a collector's own)."""
@@ -60,32 +71,6 @@ class Parsed:
     status: bytes | None = None
     payload: bytes = b""
     dropped: wire.Dropped | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PointRef:
-    point_id: int
-    kind: str
-    dtype: str
-
-
-@dataclass(frozen=True, slots=True)
-class DevicePoints:
-    """What the registry knows of a device: its id and the points of its latest birth."""
-
-    device_id: int
-    points: dict[str, PointRef]
-    owner: str = ""  # the gateway that registered the device; only it may send data or births for it
-    ids: dict[str, int] = field(default_factory=dict, compare=False)
-    # Points whose values are plain numbers (not state, string or bool): the fast path of to_rows.
-    plain: frozenset[str] = field(default=frozenset(), compare=False)
-
-    @classmethod
-    def of(cls, device_id: int, points: dict[str, PointRef], owner: str = "") -> DevicePoints:
-        plain = frozenset(
-            n for n, r in points.items() if r.kind != "state" and r.dtype not in ("string", "bool")
-        )
-        return cls(device_id, points, owner, {n: r.point_id for n, r in points.items()}, plain)
 
 
 @dataclass(slots=True)
@@ -325,3 +310,23 @@ def _to_rows_checked(data: wire.Data, device: DevicePoints, window: tuple[int, i
             rows.status.append((ts, ref.point_id, sample[4]))
     rows.min_ts, rows.max_ts = min_ts, max_ts
     return rows
+
+
+def parse_batch(messages: Iterable[Message], limits: Limits) -> tuple[list[Parsed], list[DeadLetter]]:
+    """Every message parsed, or a dead letter with the reason: the checks that need no database.
+
+    A fault of the decoder itself costs its one message ("could not be decoded: ..."), never the batch.
+    """
+    parsed: list[Parsed] = []
+    dead: list[DeadLetter] = []
+    for msg in messages:
+        try:
+            parsed.append(parse(msg.topic, msg.payload, limits, msg.size))
+            continue
+        except RejectedError as exc:
+            why = str(exc)
+        except Exception as exc:  # a decoder fault must cost one message, never the process
+            why = f"{DECODER_FAULT}{type(exc).__name__}: {exc}"
+        ident = identify(msg.topic, msg.payload) if msg.size is None else None
+        dead.append(dead_letter(msg.topic, msg.payload, why, limits, msg.size, ident))
+    return parsed, dead

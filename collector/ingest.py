@@ -17,10 +17,19 @@ from collections.abc import Sequence
 import wire
 from collector.acknowledge import Acknowledger
 from collector.db import DatabaseUnavailableError
-from collector.decode import DeadLetter, Limits, Parsed, dead_letter, identify, reason_of
+from collector.decode import (
+    DeadLetter,
+    Limits,
+    Message,
+    Parsed,
+    dead_letter,
+    identify,
+    parse_batch,
+    reason_of,
+)
 from collector.metrics import Metrics
 from collector.settings import CollectorSettings
-from collector.store import BatchResult, Message, Store
+from collector.store import BatchResult, Store
 from infra.mqtt.subscriber import Budget, Delivery, ManualAckSubscriber
 
 log = logging.getLogger(__name__)
@@ -74,7 +83,7 @@ class Pipeline:
                 if not batch:
                     continue
                 messages = [Message(d.topic, d.payload, d.size) for d in batch]
-                prepared = await asyncio.to_thread(self.store.prepare, messages)
+                prepared = await asyncio.to_thread(parse_batch, messages, self.store.limits)
                 exclusive = any(not isinstance(p.envelope, wire.Data) for p in prepared[0])
                 inflight = [t for t in inflight if not t.done() or not t.result()]
                 if any(t.done() for t in inflight):

@@ -6,16 +6,19 @@ are staged and become visible to the cache only after `commit()` (a rolled-back 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import psycopg
 
 import wire
-from collector.decode import DevicePoints, PointRef, RejectedError
+from collector.decode import RejectedError
+from collector.points import DeviceKey, DevicePoints, PointRef
+
+T = TypeVar("T")
 
 BACKFILL_PREFIX = "backfill-"
-DeviceKey = tuple[str, str]  # (site, dev)
 
 
 def is_history_writer(gw: str) -> bool:
@@ -62,6 +65,21 @@ class Registry:
             return None  # registered without points (never a birth): treat as unknown
         self._staged[key] = found
         return found
+
+    def resolve(self, conn: psycopg.Connection, site: str, dev: str, use: Callable[[DevicePoints], T]) -> T:
+        """`use` applied to the device's points as cached; if it refuses them (RejectedError), once more
+        with the registry's current points, when they differ: another process may have seen a newer
+        birth, or an operator moved the device. The one place that refreshes on a miss."""
+        device = self.lookup(conn, site, dev)
+        if device is None:
+            raise RejectedError(f"no birth yet for device {dev!r} at site {site!r}")
+        try:
+            return use(device)
+        except RejectedError:
+            fresh = self.lookup(conn, site, dev, refresh=True)
+            if fresh is None or fresh == device:
+                raise
+            return use(fresh)
 
     def _load(self, conn: psycopg.Connection, device_id: int, owner: str = "") -> DevicePoints:
         rows = conn.execute(

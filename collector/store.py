@@ -24,21 +24,21 @@ import psycopg
 import wire
 from collector import answers, db, ledger, readings
 from collector.decode import (
+    DECODER_FAULT,
     DeadLetter,
-    DevicePoints,
     Limits,
+    Message,
     Parsed,
     RejectedError,
     Rows,
-    dead_letter,
-    identify,
-    parse,
+    parse_batch,
     to_rows,
 )
+from collector.points import DevicePoints
 from collector.readings import Policy, copy_payload, ns_to_time
 from collector.registry import Registry, is_history_writer
 
-__all__ = ["BatchResult", "Message", "Store", "copy_payload"]
+__all__ = ["BatchResult", "Store", "copy_payload"]
 
 log = logging.getLogger(__name__)
 PARTITION_LOCK = 7203116
@@ -60,13 +60,6 @@ class _PartitionsMissing(Exception):
     def __init__(self, months: set[date]) -> None:
         super().__init__(f"partitions missing for {sorted(months)}")
         self.months = months
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    topic: str
-    payload: bytes
-    size: int | None = None  # on the wire, when `payload` holds only the beginning of an oversized one
 
 
 @dataclass(slots=True)
@@ -145,27 +138,10 @@ class Store:
     # -- writing -------------------------------------------------------------------------------
     def write(self, messages: Sequence[Message], *, now_ns: int | None = None) -> BatchResult:
         """Validate and store one batch atomically; raises DatabaseUnavailableError if not committed."""
-        parsed, dead = self.prepare(messages)
+        parsed, dead = parse_batch(messages, self.limits)
         result = self.write_parsed(parsed, dead, now_ns=now_ns)
         result.messages = len(messages)
         return result
-
-    def prepare(self, messages: Sequence[Message]) -> tuple[list[Parsed], list[DeadLetter]]:
-        """The checks that need no database (may run while the previous batch commits)."""
-        parsed: list[Parsed] = []
-        dead: list[DeadLetter] = []
-        for msg in messages:
-            try:
-                parsed.append(parse(msg.topic, msg.payload, self.limits, msg.size))
-                continue
-            except RejectedError as exc:
-                why = str(exc)
-            except Exception as exc:  # a decoder fault must cost one message, never the process
-                why = f"could not be decoded: {type(exc).__name__}: {exc}"
-                log.error("message on %r: %s", msg.topic[:200], why)
-            ident = identify(msg.topic, msg.payload) if msg.size is None else None
-            dead.append(dead_letter(msg.topic, msg.payload, why, self.limits, msg.size, ident))
-        return parsed, dead
 
     def write_parsed(
         self, parsed: Sequence[Parsed], dead: Sequence[DeadLetter], *, source: str = "mqtt",
@@ -309,6 +285,9 @@ class Store:
         self._store_status(conn, new_rows)
         reg.touch(conn, [(s, d, g, lo, hi) for (s, d, g), (lo, hi) in seen.items()])
         if dead:
+            for d in dead:
+                if d.error.startswith(DECODER_FAULT):  # a fault of ours, not of the sender: say it
+                    log.error("message on %r: %s", d.topic[:200], d.error)
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO dead_letters (topic, payload, error, gw, seq) VALUES (%s, %s, %s, %s, %s)",
@@ -321,19 +300,12 @@ class Store:
         self, conn: psycopg.Connection, site: str, env: wire.Data, window: tuple[int, int], *, history: bool
     ) -> Rows:
         """The envelope's readings, checked against its device's latest birth and owner."""
-        device = self.registry.lookup(conn, site, env.dev)
-        if device is None:
-            raise RejectedError(f"no birth yet for device {env.dev!r} at site {site!r}")
-        try:
+
+        def rows_for(device: DevicePoints) -> Rows:
             _check_owner(device, env, site, history)
             return to_rows(env, device, window)
-        except RejectedError:
-            # Another process may have seen a newer birth, or an operator moved the device.
-            fresh = self.registry.lookup(conn, site, env.dev, refresh=True)
-            if fresh is None or fresh == device:
-                raise
-            _check_owner(fresh, env, site, history)
-            return to_rows(env, fresh, window)
+
+        return self.registry.resolve(conn, site, env.dev, rows_for)
 
     def _gateway_message(self, conn: psycopg.Connection, p: Parsed, result: BatchResult) -> None:
         topic = p.topic

@@ -16,9 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 import wire
 from adapters.base import LinkStatus
 from collector import ledger
-from collector.decode import DevicePoints, Limits, RejectedError, dead_letter, parse, reason_of
+from collector.decode import Limits, RejectedError, dead_letter, parse, reason_of
 from collector.ingest import Pipeline
 from collector.metrics import Metrics
+from collector.points import DevicePoints
 from collector.settings import load_settings
 from collector.store import BatchResult, _check_owner, _check_sent
 from gateway.metrics import GatewayMetrics

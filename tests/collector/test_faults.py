@@ -7,9 +7,9 @@ import pytest
 
 import collector.store
 import wire
+from collector.decode import Message
 from collector.ingest import Pipeline
 from collector.settings import load_settings
-from collector.store import Message
 from tests.collector.conftest import birth, data, temps, topic
 from tests.collector.mqttutil import scalar
 

@@ -10,8 +10,9 @@ import pytest
 
 import wire
 from collector.db import storage_of as detect_storage
+from collector.decode import Message, parse_batch
 from collector.migrate import available, migrate
-from collector.store import Message, Store
+from collector.store import Store
 from tests.collector.conftest import birth, data, topic
 
 BIG = 9_007_199_254_740_993  # 2^53 + 1: the nearest double is ...992
@@ -67,7 +68,7 @@ def test_another_value_is_refused_by_default_and_replaced_on_request(db: str) ->
         [(20.0, None, 21.0, None, "refused", "mqtt"), (None, "O1", None, "O2", "refused", "mqtt")], key=str
     )
     # The corrected values supersede the stored ones only when asked; the old ones stay in the audit.
-    parsed, dead = store.prepare([_msg("data", data("gw1", "m1", 3, other))])
+    parsed, dead = parse_batch([_msg("data", data("gw1", "m1", 3, other))], store.limits)
     res = store.write_parsed(parsed, dead, source="import:x", policy="replace")
     assert (res.rows, res.repeats, res.conflicts, res.replaced) == (0, 1, 0, 2)
     assert _rows(db, "SELECT value FROM readings ORDER BY time") == [(21.0,), (5.0,)]

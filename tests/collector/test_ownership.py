@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 import wire
 from collector.cli import app
-from collector.store import Message, Store
+from collector.decode import Message
+from collector.store import Store
 from tests.collector.conftest import INFO, POINTS, birth, data, temps, topic
 
 

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 
 import wire
+from collector.decode import Message
 from collector.policies import drop_old_partitions
-from collector.store import Message, Store
+from collector.store import Store
 from tests.collector.conftest import birth, topic
 
 DAY_NS = 86_400 * 10**9

@@ -9,9 +9,10 @@ import uuid
 import psycopg
 
 import wire
+from collector.decode import Message
 from collector.ingest import Pipeline
 from collector.settings import load_settings
-from collector.store import Message, Store
+from collector.store import Store
 from tests.collector.conftest import SITE, birth, topic
 from tests.collector.mqttutil import Publisher, scalar, wait_until
 from tests.servers import MosquittoServer

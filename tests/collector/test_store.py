@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 import wire
-from collector.store import Message, Store
+from collector.decode import Message
+from collector.store import Store
 from tests.collector.conftest import birth, data, temps, topic
 
 
