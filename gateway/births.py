@@ -1,6 +1,6 @@
 """Birth and death envelopes of a device, built from its device type and its gateway config."""
 
-from adapters.devicetype import DeviceType
+from devicemodel.devicetype import DeviceType
 from gateway.config import DeviceConfig
 from wire import Birth, Death, DeviceInfo, PointInfo
 

@@ -24,10 +24,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters import registry
 from adapters.base import DeviceInstance, ScanGroup
-from adapters.devicetype import DeviceType, load_device_type
 from adapters.errors import AdapterError
-from adapters.errors import ConfigError as AdapterConfigError
 from adapters.yamlload import load_yaml_model
+from devicemodel.devicetype import DeviceType, load_device_type
+from devicemodel.errors import ConfigError as AdapterConfigError  # the base of adapters' ConfigError
 from gateway.errors import GatewayConfigError
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

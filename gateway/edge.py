@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 
 from adapters.base import QUALITY_BAD, QUALITY_UNCERTAIN, RawReading
-from adapters.devicetype import DeviceType, PointSpec
+from devicemodel.devicetype import DeviceType, PointSpec
 from gateway.config import EdgeConfig, EdgeSettings
 from gateway.heartbeat import Heartbeat, Sample, Value
 

@@ -68,9 +68,9 @@ class DevicesFile(BaseModel):
 
 def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     """Device id -> collector ImportDevice, from a devices file and the device-type YAML it names."""
-    from adapters.devicetype import load_device_type
     from adapters.yamlload import load_yaml_model
     from collector.importer import ImportDevice
+    from devicemodel.devicetype import load_device_type
     from gateway.births import point_infos
     from wire import DeviceInfo
 
@@ -163,10 +163,10 @@ def import_cmd(
     unmapped: str = UnmappedOpt,
 ) -> None:
     """Import historian CSV (baselines from before the gateway existed); re-importing a file is a no-op."""
-    from adapters.errors import ConfigError
     from collector.errors import CollectorError
     from collector.importer import import_csv
     from collector.migrate import migrate
+    from devicemodel.errors import ConfigError
 
     if unmapped not in ("refuse", "no-data", "unknown-stop"):
         raise typer.BadParameter("--unmapped must be refuse, no-data or unknown-stop")

@@ -16,7 +16,7 @@ from typing import IO
 import numpy as np
 
 import wire
-from adapters.devicetype import PointSpec
+from devicemodel.devicetype import PointSpec
 from simulators.errors import BackfillError
 from simulators.faults import DeviceFaults
 from simulators.plant import PlantModel

@@ -30,9 +30,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adapters.devicetype import DeviceType, load_device_type
-from adapters.errors import ConfigError
 from adapters.yamlload import load_yaml_model
+from devicemodel.devicetype import DeviceType, load_device_type
+from devicemodel.errors import ConfigError  # the base: a bad device type or a bad YAML
 from simulators.errors import ScenarioError
 from simulators.faults import DeviceFaults, Fault, check_devices, for_device
 from simulators.simconfig import SimulationSpec

@@ -21,9 +21,10 @@ from typing import Protocol
 
 import numpy as np
 
-from adapters.devicetype import DeviceType, PointSpec
 from adapters.errors import CodecError
 from adapters.modbus import codec
+from adapters.modbus.address import modbus_of
+from devicemodel.devicetype import DeviceType, PointSpec
 from simulators.errors import SimError
 from simulators.faults import DeviceFaults
 
@@ -158,7 +159,8 @@ def quantize_raw(point: PointSpec, raw: RawValue) -> RawValue:
     if point.dtype == "bool":
         return bool(raw)
     if point.dtype == "string":
-        length = point.modbus.length if point.modbus and point.modbus.length else 0
+        mb = modbus_of(point)
+        length = mb.length if mb and mb.length else 0
         data = str(raw).encode("utf-8")
         if length:
             data = data[: 2 * length]

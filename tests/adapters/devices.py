@@ -21,8 +21,9 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from adapters.base import DeviceInstance, RawReading, ScanGroup
-from adapters.devicetype import DeviceType, PointSpec, load_device_type
 from adapters.modbus import codec
+from adapters.modbus.address import register_count
+from devicemodel.devicetype import DeviceType, PointSpec, load_device_type
 from tests.servers import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -134,7 +135,7 @@ class ModbusTestServer:
         point = self.units[unit].point(name)
         mb = point.modbus
         assert mb is not None
-        count = 1 if mb.bit is not None or mb.table in ("coil", "discrete") else point.register_count
+        count = 1 if mb.bit is not None or mb.table in ("coil", "discrete") else register_count(point)
         words = await self.context.async_getValues(unit, _GET_FC[mb.table], mb.address, count)
         if mb.table in ("coil", "discrete"):
             return bool(words[0])

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.devicetype import REGISTERS_PER_DTYPE, PointSpec
 from adapters.errors import ConfigError
 from adapters.modbus import codec
+from adapters.modbus.address import REGISTERS_PER_DTYPE
 from adapters.modbus.planner import (
     BIT_TABLES,
     MAX_BITS,
@@ -23,6 +23,7 @@ from adapters.modbus.planner import (
     requests_per_cycle,
     span,
 )
+from devicemodel.devicetype import PointSpec
 from tests.adapters.devices import ALL_DTYPES, CNC, device_type
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from adapters import registry
-from adapters.devicetype import PointSpec
+from devicemodel.devicetype import PointSpec
 from gateway.cli import app
 from tests.adapters.devices import ALL_DTYPES, device_type, instance, random_raw, same
 from tests.independent.servers import LibmodbusSlave

@@ -4,7 +4,8 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from adapters.devicetype import DeviceType, OpcUaAddress, PointSpec, load_device_type
+from adapters.opcua.address import OpcUaAddress
+from devicemodel.devicetype import DeviceType, PointSpec, load_device_type
 from simulators.servers import EngValue, StaticDevice
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.devicetype import load_device_type
+from adapters.modbus.address import register_count
+from devicemodel.devicetype import load_device_type
 from simulators.errors import ScenarioError
 from simulators.plant import PlantModel, state_codes
 from simulators.scenario import NS_PER_DAY, load_plant, to_ns
@@ -30,7 +31,9 @@ def test_device_types_cover_sectors_dtypes_and_orders() -> None:
     assert {t.sector for t in types} == {"discrete", "process"}
     points = [p for t in types for p in t.points]
     assert {"float32", "uint32", "uint16", "int16", "bool"} <= {p.dtype for p in points}
-    orders = {(p.modbus.byte_order, p.modbus.word_order) for p in points if p.modbus and p.register_count > 1}
+    orders = {
+        (p.modbus.byte_order, p.modbus.word_order) for p in points if p.modbus and register_count(p) > 1
+    }
     assert len(orders) >= 3
     assert any(p.kind == "counter" and p.wrap is not None for p in points)
     assert any(p.modbus and p.modbus.bit is not None for p in points)  # packed status word

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from adapters.devicetype import DeviceType, PointSpec, load_device_type
+from adapters.modbus.address import register_count
+from devicemodel.devicetype import DeviceType, PointSpec, load_device_type
 from simulators.servers import (
     EngValue,
     SimServerError,
@@ -88,7 +89,7 @@ async def read_device(port: int | str, unit: int, device_type: DeviceType) -> di
     for table in ("holding", "input", "coil", "discrete"):
         points = [p for p in device_type.points if p.modbus and p.modbus.table == table]
         if points:
-            end = max(p.modbus.address + p.register_count for p in points if p.modbus)
+            end = max(p.modbus.address + register_count(p) for p in points if p.modbus)
             tables[table] = {}
             for start in range(0, end, 100):
                 tables[table].update(await mbpoll_read(port, unit, table, start, min(100, end - start)))
@@ -100,7 +101,7 @@ async def read_device(port: int | str, unit: int, device_type: DeviceType) -> di
         if p.modbus.table in ("coil", "discrete"):
             got[p.name] = cells[p.modbus.address] == "1"
             continue
-        count = 1 if p.modbus.bit is not None else p.register_count
+        count = 1 if p.modbus.bit is not None else register_count(p)
         words = [int(cells[a], 16) for a in range(p.modbus.address, p.modbus.address + count)]
         got[p.name] = engineering(p, decode(p, words))
     return got
