@@ -70,9 +70,8 @@ def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     """Device id -> collector ImportDevice, from a devices file and the device-type YAML it names."""
     from adapters.yamlload import load_yaml_model
     from collector.importer import ImportDevice
+    from devicemodel.births import device_info, point_infos
     from devicemodel.devicetype import load_device_type
-    from gateway.births import point_infos
-    from wire import DeviceInfo
 
     spec = load_yaml_model(path, DevicesFile)
     shipped = Path(__file__).resolve().parent.parent / "configs" / "devices"
@@ -80,17 +79,9 @@ def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     for dev, entry in spec.devices.items():
         candidates = [path.parent / entry.type, shipped / entry.type]
         type_file = next((c for c in candidates if c.exists()), candidates[0])
-        device_type = load_device_type(type_file)
-        info = DeviceInfo(
-            type=device_type.type,
-            industry=device_type.industry,
-            sector=device_type.sector,
-            simulated=simulated,
-            managed=False,
-            area=entry.area,
-            line=entry.line,
-            protocol="import",
-            ideal_rate_per_hour=device_type.ideal_rate_per_hour or None,
+        device_type = load_device_type(type_file, addresses="unchecked")  # no adapter reads it
+        info = device_info(
+            device_type, protocol="import", simulated=simulated, area=entry.area, line=entry.line
         )
         state_maps = {
             p.name: {int(k): str(v) for k, v in p.states.items()} for p in device_type.points if p.states

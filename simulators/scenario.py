@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.registry import discover
 from adapters.yamlload import load_yaml_model
 from devicemodel.devicetype import DeviceType, load_device_type
 from devicemodel.errors import ConfigError  # the base: a bad device type or a bad YAML
@@ -270,6 +271,7 @@ def load_device(path: Path) -> tuple[DeviceType, SimulationSpec]:
     path = path.resolve()
     if path in _TYPE_CACHE:
         return _TYPE_CACHE[path]
+    discover()  # the servers read the points' addresses in each protocol's model
     try:
         device_type = load_device_type(path)
         sim = load_yaml_model(path, _SimSection).simulation

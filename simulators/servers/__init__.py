@@ -25,6 +25,7 @@ from adapters.errors import CodecError
 from adapters.modbus import codec
 from adapters.modbus.address import modbus_of
 from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.states import UNMAPPED_STATE, canonical_state
 from simulators.errors import SimError
 from simulators.faults import DeviceFaults
 
@@ -125,7 +126,7 @@ def state_code(point: PointSpec, canonical: str) -> int:
         if name == canonical:
             return code
     for code, name in states.items():
-        if name == "unknown_stop":
+        if name == UNMAPPED_STATE:
             return code
     return max(states, default=-1) + 1  # a code the map does not know: reads as unknown_stop
 
@@ -140,7 +141,7 @@ def _wrap_or_clamp(point: PointSpec, number: int) -> int:
 def to_raw(point: PointSpec, value: EngValue | None) -> RawValue:
     """Raw (device) value for an engineering value; a missing value reads as zero."""
     if point.kind == "state":
-        return state_code(point, str(value)) if value is not None else state_code(point, "unknown_stop")
+        return state_code(point, str(value)) if value is not None else state_code(point, UNMAPPED_STATE)
     if point.dtype == "bool":
         return bool(value)
     if point.dtype == "string":
@@ -174,7 +175,7 @@ def quantize_raw(point: PointSpec, raw: RawValue) -> RawValue:
 def to_engineering(point: PointSpec, raw: RawValue) -> EngValue:
     """Engineering value of a raw value, the way a gateway maps it (states by the map)."""
     if point.kind == "state":
-        return (point.states or {}).get(int(raw), "unknown_stop")
+        return canonical_state(int(raw), point.states).state
     if isinstance(raw, bool | str):
         return raw
     return point.to_engineering(raw)
