@@ -26,12 +26,13 @@ from adapters import registry
 from adapters.base import DeviceInstance, ScanGroup
 from adapters.errors import AdapterError
 from adapters.yamlload import load_yaml_model
+from devicemodel.configroot import config_root
 from devicemodel.devicetype import DeviceType, load_device_type
 from devicemodel.errors import ConfigError as AdapterConfigError  # the base of adapters' ConfigError
 from gateway.errors import GatewayConfigError
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-SHIPPED_DEVICES = Path(__file__).resolve().parent.parent / "configs" / "devices"
+SHIPPED_DEVICES = config_root() / "devices"
 # The broker's message_size_limit and the collector's limits.max_payload_bytes (they must agree).
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 

@@ -71,10 +71,11 @@ def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     from adapters.yamlload import load_yaml_model
     from collector.importer import ImportDevice
     from devicemodel.births import device_info, point_infos
+    from devicemodel.configroot import config_root
     from devicemodel.devicetype import load_device_type
 
     spec = load_yaml_model(path, DevicesFile)
-    shipped = Path(__file__).resolve().parent.parent / "configs" / "devices"
+    shipped = config_root() / "devices"
     devices: dict[str, ImportDevice] = {}
     for dev, entry in spec.devices.items():
         candidates = [path.parent / entry.type, shipped / entry.type]

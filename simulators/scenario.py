@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from adapters.registry import discover
 from adapters.yamlload import load_yaml_model
+from devicemodel.configroot import config_root
 from devicemodel.devicetype import DeviceType, load_device_type
 from devicemodel.errors import ConfigError  # the base: a bad device type or a bad YAML
 from simulators.errors import ScenarioError
@@ -378,7 +379,7 @@ def resolve_plant_path(plant: str | Path) -> Path:
     path = Path(plant)
     if path.exists() or path.suffix in (".yaml", ".yml"):
         return path
-    return Path(__file__).resolve().parent.parent / "configs" / "plants" / f"{plant}.yaml"
+    return config_root() / "plants" / f"{plant}.yaml"
 
 
 def load_plant(path: str | Path, seed: int | None = None, faults: Sequence[Fault] = ()) -> Plant:
