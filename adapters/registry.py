@@ -8,6 +8,7 @@ by an entry point of group `plantproof.adapters`) that calls `register` on impor
 
 import importlib
 import pkgutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -31,7 +32,7 @@ class AdapterInfo:
 
 
 _ADAPTERS: dict[str, AdapterInfo] = {}
-_seen: set[str] = set()  # packages `discover` has imported (or found broken) already
+_broken: dict[str, str] = {}  # package -> why it could not be imported (a missing dependency)
 
 
 def register(
@@ -48,11 +49,19 @@ def register(
     _ADAPTERS[protocol] = AdapterInfo(protocol, endpoint_model, factory, address_model)
 
 
+def unregister(protocol: str) -> None:
+    """Forget a protocol and its address model (a plugin unloaded, or a test's fake one)."""
+    _ADAPTERS.pop(protocol, None)
+    addresses.unregister(protocol)
+
+
 def _import(name: str) -> None:
-    if name in _seen:
+    if name in sys.modules or name in _broken:
         return
-    _seen.add(name)
-    importlib.import_module(name)
+    try:
+        importlib.import_module(name)
+    except ImportError as exc:  # one adapter's missing dependency must not take the others down
+        _broken[name] = str(exc)
 
 
 def discover() -> list[str]:
@@ -71,7 +80,9 @@ def get(protocol: str) -> AdapterInfo:
     try:
         return _ADAPTERS[protocol]
     except KeyError:
-        raise ConfigError(f"unknown protocol {protocol!r}; known: {', '.join(sorted(_ADAPTERS))}") from None
+        broken = "".join(f"; {name} did not load: {why}" for name, why in sorted(_broken.items()))
+        known = ", ".join(sorted(_ADAPTERS))
+        raise ConfigError(f"unknown protocol {protocol!r}; known: {known}{broken}") from None
 
 
 def protocols() -> list[str]:

@@ -211,7 +211,7 @@ class DeviceConfig(_Strict):
         try:
             self._device_type = load_device_type(self.type)
             adapter = registry.get(self.protocol)
-        except AdapterError as exc:
+        except (AdapterError, AdapterConfigError) as exc:
             raise ValueError(str(exc)) from None
         try:
             # paths in endpoint settings resolve against the config file, like every other path
