@@ -4,7 +4,7 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from adapters.opcua.address import OpcUaAddress
+from adapters.opcua.address import OpcUaAddress, opcua_of
 from devicemodel.devicetype import DeviceType, PointSpec, load_device_type
 from simulators.servers import EngValue, StaticDevice
 
@@ -54,7 +54,7 @@ def opcua_nodes(device_type: DeviceType, uri: str = "urn:plantproof:sim") -> Dev
     """The same type with an OPC UA node on every point that lacks one."""
     points = [
         p
-        if p.opcua
+        if opcua_of(p)
         else p.model_copy(update={"opcua": OpcUaAddress(node=f"nsu={uri};s={{device}}.{p.name}")})
         for p in device_type.points
     ]
