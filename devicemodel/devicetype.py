@@ -9,7 +9,7 @@ The `simulation:` section belongs to the simulators and is kept here only as raw
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -20,7 +20,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from devicemodel import addresses
 from devicemodel.errors import ConfigError
@@ -72,12 +73,19 @@ def _mode(info: ValidationInfo) -> Addresses:
     return "unchecked" if context.get("addresses") == "unchecked" else "checked"
 
 
+_KNOWN_ERRORS = frozenset(get_args(ErrorType))
+
+
 def _prefixed(exc: ValidationError, section: str) -> ValidationError:
     """`exc` with every error located under `section`, so the YAML error names the field's line."""
-    details: list[InitErrorDetails] = [
-        {"type": e["type"], "loc": (section, *e["loc"]), "input": e["input"], "ctx": e.get("ctx", {})}
-        for e in exc.errors()
-    ]
+    details: list[InitErrorDetails] = []
+    for e in exc.errors():
+        loc = (section, *e["loc"])
+        if e["type"] in _KNOWN_ERRORS:
+            details.append({"type": e["type"], "loc": loc, "input": e["input"], "ctx": e.get("ctx", {})})
+        else:  # a protocol's own error type: keep its rendered message (no context: not re-formatted)
+            custom = PydanticCustomError(e["type"], e["msg"])
+            details.append({"type": custom, "loc": loc, "input": e["input"]})
     return ValidationError.from_exception_data(exc.title, details)
 
 
