@@ -4,6 +4,8 @@ Every error carries `reason`, a short label for metrics (`unreachable`, `timeout
 `login`, `namespace`, ...), so a dashboard can tell a wrong certificate from a dead device.
 """
 
+# layering: pure
+
 import devicemodel.errors
 
 

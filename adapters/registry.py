@@ -4,7 +4,7 @@ by an entry point of group `plantproof.adapters`) that calls `register` on impor
 `discover` imports them all; nothing lists the protocols by hand.
 """
 
-# layering: dynamic-imports plugin discovery
+# layering: dynamic-imports plugin discovery (adapters subpackages and plantproof.adapters entry points)
 
 import importlib
 import pkgutil

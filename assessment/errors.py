@@ -1,5 +1,7 @@
 """The assessment package's one exception family; foreign errors are translated at the boundary."""
 
+# layering: pure
+
 from __future__ import annotations
 
 

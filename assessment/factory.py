@@ -16,6 +16,8 @@ against the shipped catalogue), "declared" where it takes the applicant's word w
 (maturity level, basic requirements 1-4). A tier is met when every condition is met.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -21,6 +21,8 @@ Transcribed from 003_78e6f1948a388668.txt, attachment 3 (《江苏省企业数�
   enterprise self-evaluates its scenarios for the basic / advanced / excellence / leading tier.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 import math

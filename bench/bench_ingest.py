@@ -153,7 +153,7 @@ async def _pipeline(broker: MosquittoServer, dsn: str, points: int, per: int) ->
         None,
         dsn=dsn,
         metrics_port=None,
-        mqtt={"host": broker.host, "port": broker.port, "client_id": "bench-c"},
+        mqtt={"url": broker.url, "client_id": "bench-c"},
     )
     pipeline = Pipeline(settings)
     stop = asyncio.Event()

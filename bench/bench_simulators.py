@@ -93,7 +93,7 @@ def bench_csv(model: object, start: int, end: int, shape: object, workdir: Path)
 
 def bench_mqtt(model: object, start: int, end: int, shape: object, url: str) -> None:
     from simulators.backfill import backfill_mqtt
-    from simulators.mqttpub import Publisher
+    from simulators.mqttpub import publisher
 
     t = time.perf_counter()
     counters = backfill_mqtt(model, start, end, url, shape, window=1000)  # type: ignore[arg-type]
@@ -101,12 +101,10 @@ def bench_mqtt(model: object, start: int, end: int, shape: object, url: str) -> 
     mean = counters.bytes // max(counters.envelopes, 1)
     n = min(counters.envelopes, 20_000)
     payload = b"x" * mean
-    pub = Publisher(url, client_id="bench-ceiling", window=1000)
-    pub.connect()
-    t = time.perf_counter()
-    for _ in range(n):
-        pub.publish("bench/ceiling", payload)
-    pub.close()
+    with publisher(url, "bench-ceiling", window=1000) as pub:
+        t = time.perf_counter()
+        for _ in range(n):
+            pub.publish("bench/ceiling", payload)
     ceiling = (time.perf_counter() - t) / n * counters.envelopes
     points, envs = _rate(counters.samples, wall), _rate(counters.envelopes, wall)
     mb = counters.bytes / 1e6

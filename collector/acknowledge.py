@@ -22,7 +22,7 @@ import psycopg
 
 import wire
 from collector.metrics import Metrics
-from collector.source import MqttSource
+from infra.mqtt.subscriber import ManualAckSubscriber
 
 log = logging.getLogger(__name__)
 REPEAT_AFTER_S = 1.0
@@ -38,7 +38,7 @@ class _Mark:
 
 
 class Acknowledger:
-    def __init__(self, dsn: str, source: MqttSource, metrics: Metrics) -> None:
+    def __init__(self, dsn: str, source: ManualAckSubscriber, metrics: Metrics) -> None:
         self.dsn = dsn
         self.source = source
         self.metrics = metrics

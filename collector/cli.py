@@ -51,8 +51,7 @@ def move_device(
     dsn: str | None = DsnOpt,
 ) -> None:
     """Give a device to another gateway: only that gateway's data and births for it are accepted."""
-    import psycopg
-
+    from collector import db
     from collector.errors import CollectorError
     from collector.registry import move_device as move
     from collector.settings import CollectorSettings
@@ -60,13 +59,10 @@ def move_device(
     settings = _settings(config, dsn)
     assert isinstance(settings, CollectorSettings)
     try:
-        with psycopg.connect(settings.dsn, connect_timeout=10) as conn:
+        with db.connection(settings.dsn, doing=f"moving device {device}") as conn:
             previous = move(conn, site, device, to, reason)
     except (CollectorError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except psycopg.Error as exc:
-        typer.echo(f"error: database: {str(exc).strip().splitlines()[0]}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"device {device} at site {site}: owner {previous} -> {to}")
 
@@ -115,6 +111,8 @@ def _when_reachable(dsn: str, step: Callable[[], None], max_delay_s: float = 30.
 
     import psycopg
 
+    from collector.db import DatabaseError, DatabaseUnavailableError
+
     log = logging.getLogger("collector")
     info = psycopg.conninfo.conninfo_to_dict(dsn)
     where = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
@@ -126,11 +124,11 @@ def _when_reachable(dsn: str, step: Callable[[], None], max_delay_s: float = 30.
             if attempt > 1:
                 log.info("database at %s reachable after %d attempts", where, attempt)
             return
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, DatabaseUnavailableError) as exc:
             reason = " ".join(str(exc).split())
             log.warning("database at %s not reachable (attempt %d): %s; retrying in %.0f s",
                         where, attempt, reason, delay)  # fmt: skip
-        except psycopg.Error as exc:
+        except (psycopg.Error, DatabaseError) as exc:
             typer.echo(f"error: database at {where}: {' '.join(str(exc).split())}", err=True)
             raise typer.Exit(1) from None
         time.sleep(delay)

@@ -3,6 +3,8 @@
 Pure: no I/O. The pipeline looks devices up in the registry between `parse` and `to_rows`.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -18,12 +18,13 @@ import psycopg
 
 import wire
 from collector.acknowledge import Acknowledger
+from collector.db import DatabaseUnavailableError
 from collector.decode import DeadLetter, Limits, Parsed, dead_letter, identify
 from collector.metrics import Metrics
 from collector.rollup import roll_up
 from collector.settings import CollectorSettings
-from collector.source import Budget, Delivery, MqttSource
-from collector.store import BatchResult, Message, Store, StoreUnavailableError
+from collector.store import BatchResult, Message, Store
+from infra.mqtt.subscriber import Budget, Delivery, ManualAckSubscriber
 
 log = logging.getLogger(__name__)
 _BYTES_PER_SAMPLE = 40
@@ -42,7 +43,7 @@ class Pipeline:
         # One connection (and registry cache) per concurrent commit.
         self.stores = [Store(settings.dsn, limits_of(settings)) for _ in range(settings.batch.concurrency)]
         self.store = self.stores[0]
-        self.source: MqttSource | None = None
+        self.source: ManualAckSubscriber | None = None
         self.acknowledger: Acknowledger | None = None
 
     def budget(self) -> Budget:
@@ -53,7 +54,9 @@ class Pipeline:
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        self.source = MqttSource(self.settings.mqtt, loop, self.metrics, self.budget())
+        self.source = ManualAckSubscriber(
+            self.settings.mqtt, self.settings.mqtt.session(), loop, self.metrics, self.budget()
+        )
         self.metrics.queue_limit_bytes.set(self.settings.queue_max_bytes)
         self.source.start()
         rollups = asyncio.create_task(self._rollups(stop))
@@ -134,7 +137,7 @@ class Pipeline:
                 try:
                     result = await asyncio.to_thread(self._write, messages, prepared, store)
                     break
-                except StoreUnavailableError as exc:
+                except DatabaseUnavailableError as exc:
                     self.metrics.db_reconnects.inc()
                     log.warning("database unavailable, retrying in %.1fs: %s", delay, exc)
                     try:
@@ -171,7 +174,7 @@ class Pipeline:
             result = store.write_parsed(*prepared)
             result.messages = len(messages)
             return result
-        except StoreUnavailableError:
+        except DatabaseUnavailableError:
             raise
         except Exception as exc:
             # Refused by the database (or an internal error) for one message of the batch: find it,
@@ -192,14 +195,14 @@ class Pipeline:
         )
         try:
             result = store.write_parsed([], [letter])
-        except StoreUnavailableError:
+        except DatabaseUnavailableError:
             raise
         except Exception as again:  # not even the dead letter: keep its reason without the payload
             log.error("dead letter refused too (%s); storing it without its payload", again)
             bare = DeadLetter(repr(msg.topic)[:1000], b"", f"{why}; dead letter refused: {again}"[:4000])
             try:
                 result = store.write_parsed([], [bare])
-            except StoreUnavailableError:
+            except DatabaseUnavailableError:
                 raise
             except Exception as last:  # the database refuses plain text: say so, and go on
                 log.error(

@@ -18,13 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
-
-import paho.mqtt.client as mqtt
-import psycopg
 
 import wire
+from collector import db
 from collector.errors import CollectorError
+from infra.mqtt import MqttError, endpoint_for
+from infra.mqtt.blocking import BlockingMqttClient
 
 
 class ManagementError(CollectorError):
@@ -102,80 +101,56 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int]:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("mqtt", "tcp", ""):
-        raise ManagementError(f"MQTT URL {url!r}: only mqtt://host:port is supported here")
-    return parsed.hostname or "127.0.0.1", parsed.port or 1883
-
-
 class ManagementClient:
     """One MQTT connection that sends commands and matches their results."""
 
     def __init__(self, mqtt_url: str, *, max_in_flight: int = 1000, client_id: str | None = None) -> None:
-        self.host, self.port = parse_mqtt_url(mqtt_url)
+        try:
+            endpoint = endpoint_for(mqtt_url)
+        except ValueError as exc:
+            raise ManagementError(str(exc)) from None
+        self.host, self.port = endpoint.host, endpoint.port
         self.max_in_flight = max_in_flight
         self.stats = Stats()
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
         self._subscribed: set[str] = set()
-        self._suback = threading.Condition()
-        self._acked: set[int] = set()
-        self._connected = threading.Event()
-        cid = client_id or f"pp-mgmt-{uuid.uuid4().hex[:12]}"
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid)
-        self._client.max_inflight_messages_set(max(20, min(max_in_flight, 65535)))
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = self._on_subscribe
+        self._client = BlockingMqttClient(
+            endpoint,
+            client_id or f"pp-mgmt-{uuid.uuid4().hex[:12]}",
+            window=max(20, min(max_in_flight, 65535)),
+            on_message=self._on_message,
+        )
 
     def __enter__(self) -> ManagementClient:
         try:
-            self._client.connect(self.host, self.port, keepalive=30)
-        except OSError as exc:
-            raise ManagementError(f"cannot reach the MQTT broker at {self.host}:{self.port}: {exc}") from exc
-        self._client.loop_start()
-        if not self._connected.wait(30):
-            self.close()
-            raise ManagementError(f"MQTT broker at {self.host}:{self.port} did not accept the connection")
+            self._client.connect()
+        except MqttError as exc:
+            raise ManagementError(str(exc)) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
-
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
-        if not rc.is_failure:
-            self._connected.set()
-
-    def _on_subscribe(
-        self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any = None
-    ) -> None:
-        with self._suback:
-            self._acked.add(mid)
-            self._suback.notify_all()
+        self._client.close()
 
     def _subscribe(self, site: str, gw: str) -> None:
-        topic = f"{wire.gateway_prefix(site, gw)}+/cmd/res"
+        topic = wire.device_filter("cmd/res", site, gw)
         if topic in self._subscribed:
             return
-        result, mid = self._client.subscribe(topic, qos=1)
-        if result != mqtt.MQTT_ERR_SUCCESS:
-            raise ManagementError(f"subscribing to {topic} failed (code {result})")
-        with self._suback:
-            if not self._suback.wait_for(lambda: mid in self._acked, timeout=30):
-                raise ManagementError(f"the broker did not acknowledge the subscription to {topic}")
+        try:
+            self._client.subscribe(topic)
+        except MqttError as exc:
+            raise ManagementError(str(exc)) from None
         self._subscribed.add(topic)
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, topic_name: str, payload: bytes) -> None:
         now_mono, now = time.monotonic(), datetime.now(UTC)
         try:
-            res = wire.decode_as("cmd/res", message.payload)
-            topic = wire.parse_topic(message.topic)
+            res = wire.decode_as("cmd/res", payload)
+            topic = wire.parse_topic(topic_name)
         except wire.WireError:
             self.stats.invalid += 1
             return
@@ -255,7 +230,10 @@ class ManagementClient:
                 self.stats.max_in_flight_seen = max(self.stats.max_in_flight_seen, self.stats.in_flight)
             command = wire.Command(id=rid, dev=target.dev, op=op, sent=time.time_ns(), args=args or {})  # type: ignore[arg-type]
             topic = wire.device_topic(target.site, target.gw, target.dev, "cmd")
-            self._client.publish(topic, wire.encode(command), qos=1)
+            try:
+                self._client.publish(topic, wire.encode(command))
+            except MqttError as exc:
+                raise ManagementError(str(exc)) from None
             order.append(pending)
         for pending in order:
             while not pending.done.wait(min(0.2, max(0.0, pending.deadline - time.monotonic()) + 0.01)):
@@ -268,47 +246,41 @@ def record_requests(
 ) -> None:
     """Enter requests in management_ops before they are sent (one COPY); outcomes follow later."""
     now = datetime.now(UTC)
-    try:
-        columns = "request_id, site, gw, dev, op, namespace, sent_at, requested_by"
-        with (
-            psycopg.connect(dsn) as conn,
-            conn.cursor() as cur,
-            cur.copy(f"COPY management_ops ({columns}) FROM STDIN") as copy,
-        ):
-            for r in requests:
-                t = r.target
-                copy.write_row((r.request_id, t.site, t.gw, t.dev, r.op, namespace, now, requested_by))
-    except psycopg.Error as exc:
-        raise ManagementError(f"registering {len(requests)} management requests failed: {exc}") from exc
+    columns = "request_id, site, gw, dev, op, namespace, sent_at, requested_by"
+    with (
+        db.connection(dsn, doing=f"registering {len(requests)} management requests") as conn,
+        conn.cursor() as cur,
+        cur.copy(f"COPY management_ops ({columns}) FROM STDIN") as copy,
+    ):
+        for r in requests:
+            t = r.target
+            copy.write_row((r.request_id, t.site, t.gw, t.dev, r.op, namespace, now, requested_by))
 
 
 def record_outcomes(dsn: str, outcomes: Sequence[Outcome]) -> None:
     """Write each outcome onto its registered request."""
     if not outcomes:
         return
-    try:
-        with psycopg.connect(dsn) as conn:
-            conn.execute(
-                "UPDATE management_ops m SET sent_at = u.sent_at, deadline = u.deadline,"
-                " answered_at = u.answered_at, ok = u.ok, error = u.error, latency_ms = u.latency_ms,"
-                " reached = u.reached"
-                " FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],"
-                " %s::bool[], %s::text[], %s::float8[], %s::bool[])"
-                " AS u(request_id, sent_at, deadline, answered_at, ok, error, latency_ms, reached)"
-                " WHERE m.request_id = u.request_id",
-                (
-                    [o.request_id for o in outcomes],
-                    [o.sent_at for o in outcomes],
-                    [o.deadline for o in outcomes],
-                    [o.answered_at for o in outcomes],
-                    [o.ok for o in outcomes],
-                    [o.error for o in outcomes],
-                    [o.latency_ms for o in outcomes],
-                    [o.reached for o in outcomes],
-                ),
-            )
-    except psycopg.Error as exc:
-        raise ManagementError(f"recording {len(outcomes)} management outcomes failed: {exc}") from exc
+    with db.connection(dsn, doing=f"recording {len(outcomes)} management outcomes") as conn:
+        conn.execute(
+            "UPDATE management_ops m SET sent_at = u.sent_at, deadline = u.deadline,"
+            " answered_at = u.answered_at, ok = u.ok, error = u.error, latency_ms = u.latency_ms,"
+            " reached = u.reached"
+            " FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],"
+            " %s::bool[], %s::text[], %s::float8[], %s::bool[])"
+            " AS u(request_id, sent_at, deadline, answered_at, ok, error, latency_ms, reached)"
+            " WHERE m.request_id = u.request_id",
+            (
+                [o.request_id for o in outcomes],
+                [o.sent_at for o in outcomes],
+                [o.deadline for o in outcomes],
+                [o.answered_at for o in outcomes],
+                [o.ok for o in outcomes],
+                [o.error for o in outcomes],
+                [o.latency_ms for o in outcomes],
+                [o.reached for o in outcomes],
+            ),
+        )
 
 
 def send(

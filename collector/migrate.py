@@ -8,13 +8,12 @@ transaction, and recorded in `schema_migrations`.
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
 
 import psycopg
 
+from collector import db
+from collector.db import Storage
 from collector.errors import CollectorError
-
-Storage = Literal["timescaledb", "postgresql"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +21,6 @@ class Migration:
     version: int
     name: str
     sql: str
-
-
-def detect_storage(conn: psycopg.Connection) -> Storage:
-    row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-    return "timescaledb" if row else "postgresql"
 
 
 def available(storage: Storage) -> list[Migration]:
@@ -60,7 +54,7 @@ def migrate(dsn: str, *, try_timescaledb: bool = True) -> tuple[Storage, list[in
                 preload = conn.execute("SHOW shared_preload_libraries").fetchone()
                 if preload and "timescaledb" in str(preload[0]):
                     conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        storage = detect_storage(conn)
+        storage = db.storage_of(conn)
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version integer PRIMARY KEY, name text NOT NULL, storage text NOT NULL,"

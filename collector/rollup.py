@@ -12,19 +12,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
+from collector import db
 from collector.store import ROLLUP_LOCK
-
-
-def _storage(conn: psycopg.Connection) -> str:
-    row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-    return "timescaledb" if row else "postgresql"
 
 
 def roll_up(dsn: str, through: date | None = None) -> int:
     """Roll up every closed day before `through` (default: today, UTC); returns days recomputed."""
     through = through or datetime.now(UTC).date()
     with psycopg.connect(dsn, autocommit=True) as conn:
-        if _storage(conn) == "timescaledb":
+        if db.storage_of(conn) == "timescaledb":
             return _refresh_cagg(conn, through)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK,))
@@ -92,7 +88,7 @@ def _utc(day: date) -> datetime:
 def apply_policies(dsn: str, compress_after_days: int, retention_days: int | None) -> None:
     """Compression (TimescaleDB) and retention (both paths; None keeps everything)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        if _storage(conn) == "timescaledb":
+        if db.storage_of(conn) == "timescaledb":
             conn.execute("SELECT remove_compression_policy('readings', if_exists => true)")
             conn.execute(
                 "SELECT add_compression_policy('readings', make_interval(days => %s))", (compress_after_days,)

@@ -7,17 +7,21 @@ line and field, or the environment variable, in one line; a secret is never part
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
+import wire
 from collector.errors import CollectorError
-from infra.yamlconfig import ConfigFileError, YamlFile, describe_error, read_yaml
+from infra import settings
+from infra.mqtt import MqttEndpoint
+from infra.mqtt.subscriber import Session
+from infra.settings import YamlSettings
+from infra.yamlconfig import ConfigFileError
+from wire.topics import PREFIX
 
 ENV_PREFIX = "PLANTPROOF_COLLECTOR_"
 Port = Annotated[int, Field(ge=1, le=65_535)]
@@ -28,9 +32,7 @@ class CollectorConfigError(CollectorError):
     """A collector configuration that is wrong; the message names file, line and field."""
 
 
-class MqttSettings(BaseModel, frozen=True, extra="forbid"):
-    host: str = "127.0.0.1"
-    port: Port = 1883
+class MqttSettings(MqttEndpoint, frozen=True):
     # With the shipped broker config (use_username_as_clientid) the broker uses the username instead.
     client_id: Annotated[str, Field(min_length=1, max_length=128)] = "plantproof-collector-1"
     # Default: each topic filter is subscribed directly, kept in the persistent session across
@@ -39,15 +41,22 @@ class MqttSettings(BaseModel, frozen=True, extra="forbid"):
     # broker restart, so messages published before the collectors re-subscribe are lost for the
     # group. Where that matters, split the load by disjoint filters (e.g. one site each) instead.
     group: str | None = None
-    topics: Annotated[list[str], Field(min_length=1)] = ["pp/v1/#"]
+    topics: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: [f"{PREFIX}/#"])
     session_expiry_s: Annotated[int, Field(ge=0, le=2**32 - 1)] = 7 * 24 * 3600
-    keepalive_s: Annotated[int, Field(ge=5, le=65_535)] = 30
     # Broker-side bound on unacknowledged QoS 1 messages in flight to us (MQTT 5 Receive Maximum).
     receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
-    username: str | None = None
-    password: SecretStr | None = None
-    tls: bool = False
-    ca_file: Path | None = None
+
+    def session(self) -> Session:
+        # births and $status are retained: never sent on a shared subscription, so also direct
+        retained = (wire.device_filter("birth"), wire.gateway_filter("$status"))
+        return Session(
+            self.client_id,
+            tuple(self.topics),
+            self.group,
+            retained,
+            self.session_expiry_s,
+            self.receive_maximum,
+        )
 
 
 class BatchSettings(BaseModel, frozen=True, extra="forbid"):
@@ -74,7 +83,12 @@ class StorageSettings(BaseModel, frozen=True, extra="forbid"):
     rollup_interval_s: float = Field(default=300.0, gt=0)
 
 
-class CollectorSettings(BaseSettings):
+class EvidenceSettings(BaseModel, frozen=True, extra="forbid"):
+    # The Ed25519 key evidence bundles are signed with (created on first use, mode 0600).
+    key: Path = Path("~/.config/plantproof/evidence-ed25519.pem")
+
+
+class CollectorSettings(YamlSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     dsn: str = "postgresql://postgres@127.0.0.1:5432/plantproof"
@@ -82,9 +96,10 @@ class CollectorSettings(BaseSettings):
     batch: BatchSettings = BatchSettings()
     limits: LimitSettings = LimitSettings()
     storage: StorageSettings = StorageSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     queue_max: int = Field(default=25_000, ge=1)
     # Payload bytes held in memory (queued or in a batch not yet acknowledged); beyond it messages
-    # stay with the broker (see collector.source).
+    # stay with the broker (see infra.mqtt.subscriber).
     queue_max_bytes: int = Field(default=256 * MIB, ge=MIB)
     # Publish each gateway's `$stored` watermark after the commits (end-to-end acknowledgement).
     acknowledge: bool = True
@@ -119,69 +134,13 @@ class CollectorSettings(BaseSettings):
             )
         return self
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        source = _yaml_file.get("file")
-        if source is not None:
-            sources.append(_YamlSource(settings_cls, source))
-        return tuple(sources)
-
-
-class _YamlSource(PydanticBaseSettingsSource):
-    """The YAML file as a settings source (lowest priority)."""
-
-    def __init__(self, settings_cls: type[BaseSettings], source: YamlFile) -> None:
-        super().__init__(settings_cls)
-        self.source = source
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.source.data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self.source.data)
-
-
-_yaml_file: dict[str, YamlFile | None] = {"file": None}
-
 
 def load_settings(path: Path | None = None, **overrides: Any) -> CollectorSettings:
     """Settings from `path` (YAML), environment variables winning over the file, `overrides` over both.
 
     CollectorConfigError names the file and line (or the environment variable) and the field.
     """
-    if path is not None and not path.exists():
-        raise CollectorConfigError(f"collector config {path} does not exist")
     try:
-        source = read_yaml(path) if path is not None else None
+        return settings.load_settings(CollectorSettings, path, overrides)
     except ConfigFileError as exc:
         raise CollectorConfigError(str(exc)) from None
-    _yaml_file["file"] = source
-    try:
-        return CollectorSettings(**overrides)
-    except ValidationError as exc:
-        raise _describe(exc, source, overrides) from None
-    finally:
-        _yaml_file["file"] = None
-
-
-def _describe(
-    exc: ValidationError, source: YamlFile | None, overrides: dict[str, Any]
-) -> CollectorConfigError:
-    loc = tuple(exc.errors(include_input=False)[0]["loc"])
-    env = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
-    if loc and loc[0] not in overrides and env in os.environ:
-        error = describe_error(exc)
-        return CollectorConfigError(f"environment variable {env}: {error.message}")
-    if source is not None and loc and loc[0] not in overrides and source.has(loc[:1]):
-        return CollectorConfigError(str(describe_error(exc, source)))
-    if source is not None and not loc:
-        return CollectorConfigError(f"{source.path}: {describe_error(exc).message}")
-    return CollectorConfigError(str(describe_error(exc)))

@@ -21,7 +21,7 @@ from datetime import date
 import psycopg
 
 import wire
-from collector import answers, ledger, readings
+from collector import answers, db, ledger, readings
 from collector.decode import (
     DeadLetter,
     DevicePoints,
@@ -34,11 +34,10 @@ from collector.decode import (
     parse,
     to_rows,
 )
-from collector.errors import CollectorError
 from collector.readings import Policy, copy_payload, ns_to_time
 from collector.registry import Registry, is_history_writer
 
-__all__ = ["BatchResult", "Message", "Store", "StoreUnavailableError", "copy_payload"]
+__all__ = ["BatchResult", "Message", "Store", "copy_payload"]
 
 log = logging.getLogger(__name__)
 # Batches hold this shared; the rollup job takes it exclusively while it moves its watermark.
@@ -62,10 +61,6 @@ class _PartitionsMissing(Exception):
     def __init__(self, months: set[date]) -> None:
         super().__init__(f"partitions missing for {sorted(months)}")
         self.months = months
-
-
-class StoreUnavailableError(CollectorError):
-    """The database cannot be reached; the batch was not committed and may be retried as is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +112,12 @@ class Store:
         if self._conn is None or self._conn.closed:
             try:
                 self._conn = psycopg.connect(self.dsn, connect_timeout=5)
-                row = self._conn.execute(
-                    "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"
-                ).fetchone()
+                storage = db.storage_of(self._conn)
                 self._conn.commit()
             except psycopg.OperationalError as exc:
                 self._conn = None
-                raise StoreUnavailableError(f"database unavailable: {_one_line(exc)}") from None
-            self.storage = "timescaledb" if row else "postgresql"
+                raise db.DatabaseUnavailableError(f"database unavailable: {db.one_line(exc)}") from None
+            self.storage = storage
             if self.storage == "postgresql":
                 self._months = self._existing_months(self._conn)
         return self._conn
@@ -200,7 +193,7 @@ class Store:
         except psycopg.OperationalError as exc:
             self.registry.rollback()
             self.close()
-            raise StoreUnavailableError(f"batch not committed: {_one_line(exc)}") from None
+            raise db.DatabaseUnavailableError(f"batch not committed: {db.one_line(exc)}") from None
         except BaseException:
             self.registry.rollback()
             if conn.closed or conn.broken:
@@ -412,10 +405,6 @@ class Store:
             " WHERE d < (SELECT watermark FROM rollup_watermark) ON CONFLICT DO NOTHING",
             ([date.fromordinal(date(1970, 1, 1).toordinal() + d) for d in sorted(days)],),
         )
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def _check_sent(env: wire.Birth | wire.Death, window: tuple[int, int]) -> None:

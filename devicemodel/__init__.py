@@ -3,3 +3,5 @@ models protocols register, birth info and canonical states derived from a device
 
 Imports `wire` and `infra` only; protocols plug their address models in (`devicemodel.addresses`).
 """
+
+# layering: pure

@@ -10,6 +10,8 @@ Protocols register when their adapter package is imported; `set_discovery` lets 
 be asked to import them all before a checked load.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,6 +1,8 @@
 """What a birth says about a device, from its device type: the one mapping every producer of births
 uses (the gateway, the history backfill, the historian import)."""
 
+# layering: pure
+
 from devicemodel.devicetype import DeviceType
 from wire import Birth, DeviceInfo, PointInfo
 

@@ -4,11 +4,13 @@ addresses and its meaning (DESIGN §2). The gateway and the simulators read the 
 Protocol addresses are sections named by the protocol (`modbus:`, `opcua:`) whose shapes the
 protocols register (`devicemodel.addresses`); a checked load validates each against its model, an
 unchecked one (historian import, no adapter involved) keeps them as plain data.
-The `simulation:` section belongs to the simulators and is kept here only as raw data.
+The `simulation:` section belongs to the simulators and is kept here only as raw data. The models
+are pure; reading a file is `devicemodel.loader`'s.
 """
 
+# layering: pure
+
 from functools import cached_property
-from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
@@ -24,8 +26,6 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
 from devicemodel import addresses
-from devicemodel.errors import ConfigError
-from infra import yamlconfig
 from wire.envelope import DType, PointKind, Sector
 from wire.states import CanonicalState
 
@@ -36,7 +36,6 @@ __all__ = [
     "DeviceType",
     "PointKind",
     "PointSpec",
-    "load_device_type",
 ]
 
 A = TypeVar("A", bound=BaseModel)
@@ -220,15 +219,3 @@ class DeviceType(_Strict):
 
     def point(self, name: str) -> PointSpec:
         return self.by_name[name]
-
-
-def load_device_type(path: str | Path, addresses: Addresses = "checked") -> DeviceType:
-    """Parse and validate a device-type YAML; ConfigError names file, line and field.
-
-    "checked" validates every address section against the protocol that registered it (and refuses
-    sections no protocol registered); "unchecked" keeps them as plain data.
-    """
-    try:
-        return yamlconfig.load_yaml_model(path, DeviceType, {"addresses": addresses})
-    except yamlconfig.ConfigFileError as exc:
-        raise ConfigError(exc.message, file=exc.file, line=exc.line, field=exc.field) from None

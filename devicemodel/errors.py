@@ -1,6 +1,8 @@
 """The device model's exception family. Adapters' ConfigError derives from ConfigError here, so a
 caller catching this one catches both a bad device type and a bad endpoint."""
 
+# layering: pure
+
 
 class DeviceModelError(Exception):
     """Base of everything the device model raises."""

@@ -1,6 +1,8 @@
 """Device state codes to canonical states: one rule for every reader of state points (the gateway's
 edge, the historian import, the simulators' own read-back)."""
 
+# layering: pure
+
 from collections.abc import Mapping
 from typing import Final, NamedTuple
 

@@ -1,5 +1,7 @@
 """The gateway package's one exception family; foreign errors are translated at the boundary."""
 
+# layering: pure
+
 
 class GatewayError(Exception):
     """Base of everything the gateway raises."""
@@ -11,10 +13,6 @@ class GatewayConfigError(GatewayError):
 
 class SpoolError(GatewayError):
     """The on-disk spool cannot be opened or written."""
-
-
-class BrokerError(GatewayError):
-    """The MQTT broker refused us or cannot be reached."""
 
 
 class CommandError(GatewayError):

@@ -15,6 +15,8 @@ strictly increase (by at least the database's microsecond), so no repeat is ever
 (point, time) row.
 """
 
+# layering: pure
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeAlias

@@ -19,8 +19,8 @@ import time
 from typing import Any
 
 from gateway.metrics import GatewayMetrics
-from gateway.mqtt import MqttClient
 from gateway.spool import AsyncSpool
+from infra.mqtt.aio import AsyncMqttClient
 from wire import NOTHING_STORED
 
 log = logging.getLogger("plantproof.gateway.publisher")
@@ -30,7 +30,7 @@ class Publisher:
     def __init__(
         self,
         spool: AsyncSpool,
-        client: MqttClient,
+        client: AsyncMqttClient,
         window: int,
         metrics: GatewayMetrics | None = None,
         *,

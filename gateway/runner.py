@@ -22,11 +22,12 @@ from gateway.config import GatewayConfig
 from gateway.edge import EdgeProcessor, Sample
 from gateway.errors import GatewayConfigError
 from gateway.metrics import GatewayMetrics
-from gateway.mqtt import MqttClient, Will
 from gateway.notices import UnmappedStates
 from gateway.publisher import Publisher
 from gateway.sizing import split, upper_bound
 from gateway.spool import AsyncSpool, Builder, Built
+from infra.mqtt import Will
+from infra.mqtt.aio import AsyncMqttClient
 from wire import (
     STATUS_OFFLINE,
     STATUS_ONLINE,
@@ -34,12 +35,13 @@ from wire import (
     Dropped,
     WireError,
     decode_stored,
+    device_filter,
     device_topic,
     encode,
     encode_ack,
+    gateway_filter,
     gateway_topic,
     status_topic,
-    subscription,
 )
 
 log = logging.getLogger("plantproof.gateway")
@@ -76,7 +78,7 @@ class Gateway:
         self._unmapped = UnmappedStates()
         self._types = {d.id: d.device_type for d in config.devices}
         self._spool: AsyncSpool | None = None
-        self._client: MqttClient | None = None
+        self._client: AsyncMqttClient | None = None
         limit = config.mqtt.max_message_bytes
         # per device: its longest point name, and whether a string point makes sizes unpredictable
         self._shape: dict[str, tuple[int, bool]] = {}
@@ -99,7 +101,7 @@ class Gateway:
         return self._spool
 
     @property
-    def client(self) -> MqttClient:
+    def client(self) -> AsyncMqttClient:
         assert self._client is not None, "the gateway is not running"
         return self._client
 
@@ -301,8 +303,7 @@ class Gateway:
 
         stored_topic = gateway_topic(self.config.site, self.gw, "$stored")
         try:
-            while True:
-                message = await self.client.incoming.get()
+            async for message in self.client:
                 if message.topic == stored_topic:
                     self._on_stored(message.payload)
                     continue
@@ -321,15 +322,17 @@ class Gateway:
         self._spool = AsyncSpool(config.spool.path, config.spool.max_bytes)
         self._dropped_seen = self._spool.stats().dropped
         status = status_topic(config.site, self.gw)
-        subscriptions = [subscription(config.site, self.gw).removesuffix("#") + "+/cmd"]
+        subscriptions = [device_filter("cmd", config.site, self.gw)]
         if self.confirm:
-            subscriptions.append(gateway_topic(config.site, self.gw, "$stored"))
-        self._client = MqttClient(
+            subscriptions.append(gateway_filter("$stored", config.site, self.gw))
+        self._client = AsyncMqttClient(
             config.mqtt,
             config.mqtt.client_id or f"plantproof-{config.site}-{self.gw}",
             will=Will(status, STATUS_OFFLINE),
             subscriptions=tuple(subscriptions),
             on_connect_publish=self._on_connect_publish,
+            max_inflight=config.mqtt.max_inflight,
+            reconnect_s=(config.mqtt.reconnect_min_s, config.mqtt.reconnect_max_s),
         )
         if config.metrics.port is not None:
             self.metrics_port = self.metrics.serve(config.metrics.host, config.metrics.port)

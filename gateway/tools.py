@@ -31,9 +31,15 @@ def browse(
     depth: Annotated[int, typer.Option(min=1, max=32, help="levels below the Objects folder")] = 4,
     security: Annotated[str, typer.Option(help="none, sign or sign_encrypt (Basic256Sha256)")] = "none",
     cert_dir: Annotated[Path, typer.Option(help="the gateway's certificate folder")] = Path("pki"),
-    username: Annotated[
-        str | None, typer.Option(help="login (password from $PLANTPROOF_OPCUA_PASSWORD)")
-    ] = None,
+    username: Annotated[str | None, typer.Option(help="login")] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            envvar="PLANTPROOF_BROWSE_PASSWORD",
+            help="password of --username (better from env PLANTPROOF_BROWSE_PASSWORD)",
+            show_default=False,
+        ),
+    ] = "",
     emit_device_type: Annotated[
         Path | None,
         typer.Option("--emit-device-type", help="write a device-type YAML of the matched variables"),
@@ -46,8 +52,6 @@ def browse(
     sector: Annotated[str, typer.Option(help="discrete or process")] = "discrete",
 ) -> None:
     """Walk an OPC UA server's address space: variables with data type, access and current value."""
-    import os
-
     from adapters.errors import AdapterError
     from adapters.opcua.browse import browse as walk
     from adapters.opcua.browse import device_type_yaml, select
@@ -56,9 +60,7 @@ def browse(
     logs.configure("WARNING", protocol_level="ERROR")
     settings: dict[str, Any] = {"url": url, "security": security, "cert_dir": cert_dir}
     if username:
-        settings.update(
-            auth="username", username=username, password=os.environ.get("PLANTPROOF_OPCUA_PASSWORD", "")
-        )
+        settings.update(auth="username", username=username, password=password)
     try:
         endpoint = OpcUaEndpoint.model_validate(settings)
         variables = asyncio.run(walk(endpoint, depth))

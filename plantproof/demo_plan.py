@@ -171,7 +171,7 @@ def gateway_config(plan: DemoPlan, mqtt_url: str, modbus_port: int, opcua_port: 
     return {
         "site": plan.plant.site,
         "gateway_id": plan.gateway_id,
-        "mqtt": {"url": mqtt_url, "keepalive": 30},
+        "mqtt": {"url": mqtt_url, "keepalive_s": 30},
         "spool": {"path": str(plan.workdir / "stack" / "gateway-spool.db"), "max_bytes": 64 * 1024 * 1024},
         "metrics": {"host": "127.0.0.1", "port": plan.gateway_metrics_port},
         "devices": devices,

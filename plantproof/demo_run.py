@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -44,14 +45,35 @@ def run_demo(keep: bool, out: Path, interval: float) -> None:
     if stack.workdir.exists():
         shutil.rmtree(stack.workdir)
     console.print(f"plantproof demo — {SIMULATED}")
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
     try:
         _run(console, plan, stack, interval)
         if keep:
             _keep(console, plan, stack)
-    except KeyboardInterrupt:
-        console.print("\ninterrupted: stopping the stack")
+    except KeyboardInterrupt as exc:
+        console.print(f"\ninterrupted{f' ({exc})' if str(exc) else ''}: stopping the stack")
     finally:
-        stack.close()
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _ignore)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _ignore)  # a second signal must not cut the shutdown short (it is bounded)
+        try:
+            stack.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+# SIGTERM (a service manager, `kill`) and SIGHUP (a closed terminal) would otherwise end Python at
+# once and leave every child running: each lives in a process group of its own.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    pass  # a Python handler, not SIG_IGN: an ignored disposition would be inherited across exec
 
 
 def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> None:
@@ -133,8 +155,7 @@ def _start_services(stack: Stack, plan: DemoPlan) -> None:
         "--dsn",
         stack.dsn,
         env={
-            "PLANTPROOF_COLLECTOR_MQTT__HOST": stack.broker.host,
-            "PLANTPROOF_COLLECTOR_MQTT__PORT": str(stack.broker.port),
+            "PLANTPROOF_COLLECTOR_MQTT__URL": stack.mqtt_url,
             "PLANTPROOF_COLLECTOR_MQTT__CLIENT_ID": "plantproof-demo-collector",
             "PLANTPROOF_COLLECTOR_METRICS_PORT": str(plan.collector_metrics_port),
         },
@@ -345,7 +366,7 @@ def _keep(console: Console, plan: DemoPlan, stack: Stack) -> None:
     console.print(f"  gateway metrics:   http://127.0.0.1:{plan.gateway_metrics_port}/metrics")
     console.print("  in another shell, run these two lines, then the README's commands as printed:")
     console.print(f"export PLANTPROOF_COLLECTOR_DSN='{stack.dsn}'", soft_wrap=True)
-    console.print(f"export PLANTPROOF_MQTT_URL='{stack.mqtt_url}'", soft_wrap=True)
+    console.print(f"export PLANTPROOF_COLLECTOR_MQTT__URL='{stack.mqtt_url}'", soft_wrap=True)
     while True:
         stack.check_alive()
         time.sleep(1)

@@ -72,7 +72,7 @@ def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     from collector.importer import ImportDevice
     from devicemodel.births import device_info, point_infos
     from devicemodel.configroot import config_root
-    from devicemodel.devicetype import load_device_type
+    from devicemodel.loader import load_device_type
 
     spec = load_yaml_model(path, DevicesFile)
     shipped = config_root() / "devices"

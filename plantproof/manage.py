@@ -21,7 +21,10 @@ DsnOpt = typer.Option(
     ..., "--dsn", envvar="PLANTPROOF_COLLECTOR_DSN", help="PostgreSQL DSN (env PLANTPROOF_COLLECTOR_DSN)"
 )
 MqttOpt = typer.Option(
-    "mqtt://127.0.0.1:1883", "--mqtt", envvar="PLANTPROOF_MQTT_URL", help="broker (env PLANTPROOF_MQTT_URL)"
+    "mqtt://127.0.0.1:1883",
+    "--mqtt",
+    envvar="PLANTPROOF_COLLECTOR_MQTT__URL",
+    help="broker (env PLANTPROOF_COLLECTOR_MQTT__URL)",
 )
 TimeoutOpt = typer.Option(10.0, "--timeout", min=0.1, help="seconds to wait for the answer")
 JsonOpt = typer.Option(False, "--json", help="machine-readable output")

@@ -26,7 +26,12 @@ RatioOpt = typer.Option(
 )
 JsonOpt = typer.Option(False, "--json", help="machine-readable output")
 DeclaredOpt = typer.Option(None, "--declared", help="declared.yaml with figures plant data cannot measure")
-KeyOpt = typer.Option(None, "--key", help="signing key (default ~/.config/plantproof/evidence-ed25519.pem)")
+KeyOpt = typer.Option(
+    Path("~/.config/plantproof/evidence-ed25519.pem"),
+    "--key",
+    envvar="PLANTPROOF_COLLECTOR_EVIDENCE__KEY",
+    help="signing key, created on first use (env PLANTPROOF_COLLECTOR_EVIDENCE__KEY)",
+)
 OutOpt = typer.Option(..., "--out", help="output directory (created; must be empty)")
 ClaimsOpt = typer.Option(None, "--claims", help="claims YAML to verify and include")
 BundleArg = typer.Argument(..., help="bundle directory")
@@ -186,7 +191,7 @@ def evidence_export(
     claims: Path | None = ClaimsOpt,
     declared: Path | None = DeclaredOpt,
     dsn: str = DsnOpt,
-    key: Path | None = KeyOpt,
+    key: Path = KeyOpt,
     include_simulated: bool = SimOpt,
     ratio: float = RatioOpt,
 ) -> None:
@@ -245,7 +250,7 @@ def evidence_verify(
 
 
 @evidence_app.command("pubkey")
-def evidence_pubkey(key: Path | None = KeyOpt) -> None:
+def evidence_pubkey(key: Path = KeyOpt) -> None:
     """Print the public key evidence bundles are signed with (generating the key pair if needed)."""
     from collector.evidence import signing
 
@@ -258,7 +263,7 @@ def evidence_pubkey(key: Path | None = KeyOpt) -> None:
 def capacity_cmd(
     devices: int = typer.Option(..., "--devices", min=1, help="synthetic devices to register"),
     sample: int | None = typer.Option(None, "--sample", min=1, help="ping a random sample of this many"),
-    mqtt: str = typer.Option("mqtt://127.0.0.1:1883", "--mqtt", envvar="PLANTPROOF_MQTT_URL"),
+    mqtt: str = typer.Option("mqtt://127.0.0.1:1883", "--mqtt", envvar="PLANTPROOF_COLLECTOR_MQTT__URL"),
     dsn: str = DsnOpt,
     offline: int = typer.Option(0, "--offline", min=0, help="devices the simulated fleet leaves silent"),
     per_gateway: int = typer.Option(1000, "--per-gateway", min=1, help="devices per simulated gateway"),

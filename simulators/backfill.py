@@ -269,16 +269,14 @@ def backfill_mqtt(
     timeout_s: float = 60.0,
 ) -> Counters:
     """Publish the history at full speed with QoS 1; returns once the broker acknowledged all of it."""
-    from simulators.mqttpub import Publisher
+    from infra.mqtt import Will
+    from simulators.mqttpub import publisher
 
     gw = gateway_id(model.plant.name)
     statuses = [wire.status_topic(site, gw) for site in model.plant.sites]
-    pub = Publisher(
-        url, client_id=gw, window=window, will=(statuses[0], wire.STATUS_OFFLINE), timeout_s=timeout_s
-    )
-    pub.connect()
     counters = Counters()
-    try:
+    will = Will(statuses[0], wire.STATUS_OFFLINE)
+    with publisher(url, gw, window=window, will=will, timeout_s=timeout_s) as pub:
         for topic in statuses:
             pub.publish(topic, wire.STATUS_ONLINE, retain=True)
         for topic, envelope in envelopes(model, start, end, shape, gw, seq0, counters):
@@ -293,8 +291,6 @@ def backfill_mqtt(
                 counters.births += 1
         for topic in statuses:
             pub.publish(topic, wire.STATUS_OFFLINE, retain=True)
-    finally:
-        pub.close()
     counters.samples -= counters.duplicated_samples + counters.redelivered
     counters.peak_inflight = pub.peak_inflight
     return counters

@@ -1,5 +1,7 @@
 """The simulators package's one exception family; foreign errors are translated at the boundary."""
 
+# layering: pure
+
 
 class SimError(Exception):
     """Base of everything the simulators raise."""

@@ -9,17 +9,16 @@ Devices marked offline stay silent, as a device behind a dead gateway would.
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
-
-import paho.mqtt.client as mqtt
 
 import wire
+from infra.mqtt import MqttEndpoint, MqttError, Will, endpoint_for
+from infra.mqtt.blocking import BlockingMqttClient
 
 
 class FleetError(Exception):
@@ -37,8 +36,7 @@ class FleetStats:
 class SimulatedGateway:
     def __init__(
         self,
-        host: str,
-        port: int,
+        endpoint: MqttEndpoint,
         site: str,
         gw: str,
         devices: Iterable[str],
@@ -50,27 +48,13 @@ class SimulatedGateway:
         self.devices = frozenset(devices)
         self.offline = frozenset(offline)
         self.stats = FleetStats()
-        self.host, self.port = host, port
-        self._ready = threading.Event()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"pp-fleet-{gw}-{uuid.uuid4().hex[:6]}"
+        self._started = False
+        self._client = BlockingMqttClient(
+            endpoint,
+            f"pp-fleet-{gw}-{uuid.uuid4().hex[:6]}",
+            will=Will(wire.status_topic(site, gw), wire.STATUS_OFFLINE),
+            on_message=self._on_message,
         )
-        self._client.max_inflight_messages_set(1000)
-        self._client.will_set(wire.status_topic(site, gw), wire.STATUS_OFFLINE, qos=1, retain=True)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_message
-
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
-        if rc.is_failure:
-            return
-        client.subscribe(f"{wire.gateway_prefix(self.site, self.gw)}+/cmd", qos=1)
-
-    def _on_subscribe(
-        self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any = None
-    ) -> None:
-        client.publish(wire.status_topic(self.site, self.gw), wire.STATUS_ONLINE, qos=1, retain=True)
-        self._ready.set()
 
     def answer(self, command: wire.Command) -> wire.CommandResult:
         result: dict[str, Any] | None
@@ -89,10 +73,10 @@ class SimulatedGateway:
             id=command.id, gw=self.gw, dev=command.dev, ok=ok, sent=now, result=result, error=error
         )
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, _topic: str, payload: bytes) -> None:
         self.stats.received += 1
         try:
-            command = wire.decode_as("cmd", message.payload)
+            command = wire.decode_as("cmd", payload)
         except wire.WireError:
             self.stats.invalid += 1
             return
@@ -101,29 +85,25 @@ class SimulatedGateway:
             self.stats.silent += 1
             return
         topic = wire.device_topic(self.site, self.gw, command.dev, "cmd/res")
-        client.publish(topic, wire.encode(self.answer(command)), qos=1)
+        self._client.publish(topic, wire.encode(self.answer(command)))
         self.stats.answered += 1
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self) -> None:
         try:
-            self._client.connect(self.host, self.port, keepalive=30)
-        except OSError as exc:
-            raise FleetError(
-                f"gateway {self.gw}: cannot reach the broker at {self.host}:{self.port}: {exc}"
-            ) from exc
-        self._client.loop_start()
-        if not self._ready.wait(timeout):
-            self.stop()
-            raise FleetError(f"gateway {self.gw}: not subscribed after {timeout}s")
+            self._client.connect()
+            self._client.subscribe(wire.device_filter("cmd", self.site, self.gw))
+            self._client.publish(wire.status_topic(self.site, self.gw), wire.STATUS_ONLINE, retain=True)
+        except MqttError as exc:
+            self._client.close()
+            raise FleetError(f"gateway {self.gw}: {exc}") from None
+        self._started = True
 
     def stop(self) -> None:
-        if self._ready.is_set():
-            info = self._client.publish(
-                wire.status_topic(self.site, self.gw), wire.STATUS_OFFLINE, qos=1, retain=True
-            )
-            info.wait_for_publish(5)
-        self._client.disconnect()
-        self._client.loop_stop()
+        if self._started:
+            self._client.publish(wire.status_topic(self.site, self.gw), wire.STATUS_OFFLINE, retain=True)
+            with contextlib.suppress(MqttError):  # the Will says offline if this did not get through
+                self._client.flush()
+        self._client.close()
 
 
 class Fleet:
@@ -132,11 +112,13 @@ class Fleet:
     def __init__(
         self, mqtt_url: str, site: str, gateways: Mapping[str, Iterable[str]], *, offline: Iterable[str] = ()
     ) -> None:
-        parsed = urlparse(mqtt_url)
-        host, port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        try:
+            endpoint = endpoint_for(mqtt_url)
+        except ValueError as exc:
+            raise FleetError(str(exc)) from None
         off = frozenset(offline)
         self.gateways = [
-            SimulatedGateway(host, port, site, gw, devs, offline=off) for gw, devs in gateways.items()
+            SimulatedGateway(endpoint, site, gw, devs, offline=off) for gw, devs in gateways.items()
         ]
 
     def __enter__(self) -> Fleet:

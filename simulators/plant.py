@@ -4,6 +4,8 @@ Production and energy accumulate as integers per millisecond, so counters, total
 agree exactly: units = work // work_per_unit, where work accrues at the state's speed (per mille).
 """
 
+# layering: pure
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property

@@ -33,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from adapters.registry import discover
 from adapters.yamlload import load_yaml_model
 from devicemodel.configroot import config_root
-from devicemodel.devicetype import DeviceType, load_device_type
+from devicemodel.devicetype import DeviceType
 from devicemodel.errors import ConfigError  # the base: a bad device type or a bad YAML
+from devicemodel.loader import load_device_type
 from simulators.errors import ScenarioError
 from simulators.faults import DeviceFaults, Fault, check_devices, for_device
 from simulators.simconfig import SimulationSpec

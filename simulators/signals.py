@@ -4,6 +4,8 @@ Noise is a hash of (key, timestamp), not a stream of draws, so a value depends o
 is asked for: a live server polled at any rate and a backfill sampled on a grid agree exactly.
 """
 
+# layering: pure
+
 import zlib
 
 import numpy as np

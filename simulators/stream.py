@@ -5,6 +5,7 @@ Devices cycle through every device type in configs/devices/, spread over sites o
 each site behind its own gateway `scale-<site>`.
 """
 
+import contextlib
 import datetime as dt
 import resource
 import time
@@ -81,17 +82,16 @@ def batches(run: ScaleRun) -> "list[tuple[int, int]]":
 
 def run_scale(run: ScaleRun, mqtt_url: str | None = None, window: int = 1000) -> ScaleStats:
     """Generate and encode every envelope; publish with QoS 1 when a broker is given, else discard."""
-    publisher = None
-    if mqtt_url is not None:
-        from simulators.mqttpub import Publisher
+    with contextlib.ExitStack() as stack:
+        publisher = None
+        if mqtt_url is not None:
+            from simulators.mqttpub import publisher as open_publisher
 
-        publisher = Publisher(mqtt_url, client_id=f"scale-{run.seed}", window=window)
-        publisher.connect()
-    shape = Shape(interval_s=run.interval_s, batch=run.batch_samples)
-    stats = ScaleStats()
-    seqs: dict[str, int] = {}
-    began = time.perf_counter()
-    try:
+            publisher = stack.enter_context(open_publisher(mqtt_url, f"scale-{run.seed}", window=window))
+        shape = Shape(interval_s=run.interval_s, batch=run.batch_samples)
+        stats = ScaleStats()
+        seqs: dict[str, int] = {}
+        began = time.perf_counter()
         for first, count in batches(run):
             devices = population(run, first, count)
             plant = Plant("scale", run.seed, _day(run.start_ns), _day(run.end_ns), (), devices)
@@ -124,9 +124,6 @@ def run_scale(run: ScaleRun, mqtt_url: str | None = None, window: int = 1000) ->
                         publisher.publish(topic_, payload, retain=isinstance(envelope, wire.Birth))
                 stats.devices += 1
             del model, devices, plant
-    finally:
-        if publisher is not None:
-            publisher.close()
     stats.wall_s = max(time.perf_counter() - began, 1e-9)
     stats.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return stats

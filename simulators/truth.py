@@ -9,6 +9,8 @@ the time the data covers (any intervals per device, e.g. the collector's state c
 `fault_days` says which device-days each fault touches.
 """
 
+# layering: pure
+
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace

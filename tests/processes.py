@@ -71,7 +71,7 @@ def collector_config(path: Path, dsn: str, host: str, port: int, **extra: Any) -
     data: dict[str, Any] = {
         "dsn": dsn,
         "metrics_port": None,
-        "mqtt": {"host": host, "port": port, "client_id": f"collector-{path.stem}"},
+        "mqtt": {"url": f"mqtt://{host}:{port}", "client_id": f"collector-{path.stem}"},
         "batch": {"max_age_ms": 100},
     }
     for key, value in extra.items():

@@ -190,8 +190,8 @@ async def test_the_shipped_acl_carries_the_watermark_and_refuses_forgery(
     migrate(pg_dsn)
     config = collector_config(
         tmp_path / "c.yaml", pg_dsn, "127.0.0.1", broker.tls_port,
-        mqtt={"username": "collector", "password": USERS["collector"], "tls": True,
-              "ca_file": str(broker.ca)},
+        mqtt={"url": f"mqtts://127.0.0.1:{broker.tls_port}", "username": "collector",
+              "password": USERS["collector"], "tls": {"ca": str(broker.ca)}},
     )  # fmt: skip
     collector = Collector(config, tmp_path / "c.log")
     collector.start()

@@ -4,6 +4,7 @@ works on its data as printed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,10 +58,11 @@ def readme_commands(readme: str) -> list[tuple[str, int]]:
 class Demo:
     """`plantproof demo --keep` in the background, its output collected line by line."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "plantproof", "demo", "--keep", "--out", str(out)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+            env={**os.environ, **(env or {})},
         )  # fmt: skip
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -104,7 +107,7 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     running = Demo(tmp_path_factory.mktemp("demo") / "demo-output")
     try:
-        running.wait_for(r"^export PLANTPROOF_MQTT_URL=", 600)
+        running.wait_for(r"^export PLANTPROOF_COLLECTOR_MQTT__URL=", 600)
         yield running
     finally:
         running.stop()
@@ -144,7 +147,7 @@ def test_demo_matches_ground_truth_and_its_bundle_verifies(demo: Demo) -> None:
 @pytest.mark.timeout(900)
 def test_every_readme_command_runs_on_the_demo_data_as_printed(demo: Demo, tmp_path: Path) -> None:
     dsn = demo.wait_for(r"^export PLANTPROOF_COLLECTOR_DSN='(.+)'$", 10).group(1)
-    mqtt = demo.wait_for(r"^export PLANTPROOF_MQTT_URL='(.+)'$", 10).group(1)
+    mqtt = demo.wait_for(r"^export PLANTPROOF_COLLECTOR_MQTT__URL='(.+)'$", 10).group(1)
     commands = readme_commands((ROOT / "README.md").read_text())
     assert len(commands) >= 15 and any(
         c.startswith("plantproof verify configs/claims/demo.yaml") for c, _ in commands
@@ -153,8 +156,8 @@ def test_every_readme_command_runs_on_the_demo_data_as_printed(demo: Demo, tmp_p
     env = {
         **os.environ,
         "PLANTPROOF_COLLECTOR_DSN": dsn,
-        "PLANTPROOF_MQTT_URL": mqtt,
-        "PLANTPROOF_EVIDENCE_KEY": str(tmp_path / "operator-key.pem"),
+        "PLANTPROOF_COLLECTOR_MQTT__URL": mqtt,
+        "PLANTPROOF_COLLECTOR_EVIDENCE__KEY": str(tmp_path / "operator-key.pem"),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     assert shutil.which("plantproof", path=env["PATH"]), "the plantproof command is not installed"
@@ -176,3 +179,71 @@ def test_every_readme_command_runs_on_the_demo_data_as_printed(demo: Demo, tmp_p
     pinged = outputs["plantproof manage ping cnc-01"]
     assert "device reached" in pinged, pinged
     assert "untrusted key sha256:" in outputs["plantproof evidence verify bundle/"]
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state, ppid, ...); None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")  # a zombie has stopped already
+
+
+def _started_by(root: int, mark: str) -> dict[int, str]:
+    """pid → command line of every live descendant of `root` (by parent pid), and of every process
+    whose environment carries `mark`: pg_ctl detaches the postmaster, so it is no descendant."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and fields[0] not in ("Z", "X"):
+            parents[int(entry.name)] = int(fields[1])
+    found: dict[int, str] = {}
+    for pid in parents:
+        ancestor, marked = pid, False
+        while ancestor > 1 and ancestor != root:
+            ancestor = parents.get(ancestor, 0)
+        try:
+            marked = mark.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if pid != root and (ancestor == root or marked):
+            found[pid] = cmdline
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the processes")
+def test_sigterm_stops_every_process_the_demo_started(tmp_path: Path) -> None:
+    mark = f"PLANTPROOF_TEST_DEMO_MARK={uuid.uuid4().hex}"
+    demo = Demo(tmp_path / "demo-output", env=dict([mark.split("=")]))
+    started: dict[int, str] = {}
+    try:
+        # up: both simulators, the collector, the gateway, the broker and the database all run
+        wanted = ("sim modbus", "sim opcua", "collector run", "gateway run", "mosquitto", "postgres")
+        deadline = time.monotonic() + 300
+        while not all(any(w in c for c in started.values()) for w in wanted):
+            assert demo.proc.poll() is None, f"the demo exited ({demo.proc.returncode}):\n{demo.text[-4000:]}"
+            assert time.monotonic() < deadline, f"not all of {wanted} started: {started}\n{demo.text[-4000:]}"
+            time.sleep(1)
+            started.update(_started_by(demo.proc.pid, mark))
+        time.sleep(3)  # the gateway is connected and the backfill under way
+        started.update(_started_by(demo.proc.pid, mark))
+        demo.proc.send_signal(signal.SIGTERM)
+        demo.proc.wait(90)
+        deadline = time.monotonic() + 30
+        while (left := {p: c for p, c in started.items() if _alive(p)}) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert left == {}, f"still running after SIGTERM: {left}\n{demo.text[-2000:]}"
+        assert "interrupted (SIGTERM): stopping the stack" in demo.text
+    finally:
+        for pid in [p for p in started if _alive(p)]:  # a failed run must not leave them behind
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        demo.stop()

@@ -12,8 +12,8 @@ import wire.states
 from adapters.modbus.address import ModbusAddress
 from adapters.opcua.address import OpcUaAddress
 from devicemodel import devicetype
-from devicemodel.devicetype import load_device_type
 from devicemodel.errors import ConfigError
+from devicemodel.loader import load_device_type
 
 CNC = Path(__file__).resolve().parent.parent / "configs" / "devices" / "cnc_machine.yaml"
 DEVICES = sorted((Path(__file__).resolve().parent.parent / "configs" / "devices").glob("*.yaml"))

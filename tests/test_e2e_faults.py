@@ -89,7 +89,7 @@ async def _ingest(dsn: str, broker: MosquittoServer, model: PlantModel) -> None:
         None,
         dsn=dsn,
         metrics_port=None,
-        mqtt={"host": broker.host, "port": broker.port, "client_id": f"faults-{uuid.uuid4().hex[:8]}"},
+        mqtt={"url": broker.url, "client_id": f"faults-{uuid.uuid4().hex[:8]}"},
         batch={"max_age_ms": 50},
     )
     pipeline = Pipeline(settings)

@@ -56,7 +56,7 @@ async def _ingest_history(dsn: str, broker: MosquittoServer) -> tuple[PlantModel
         None,
         dsn=dsn,
         metrics_port=None,
-        mqtt={"host": broker.host, "port": broker.port, "client_id": f"e2e-{uuid.uuid4().hex[:8]}"},
+        mqtt={"url": broker.url, "client_id": f"e2e-{uuid.uuid4().hex[:8]}"},
         batch={"max_age_ms": 50},
     )
     pipeline = Pipeline(settings)

@@ -52,7 +52,7 @@ class SteadySource:
     """A machine running in one state for ever: every value constant, counters included."""
 
     def __init__(self) -> None:
-        from devicemodel.devicetype import load_device_type
+        from devicemodel.loader import load_device_type
 
         dt_ = load_device_type(CNC)
         self.devices = [StaticDevice(d, dt_, i + 1) for i, d in enumerate(DEVICES)]
@@ -89,7 +89,7 @@ async def _collector(dsn: str, broker: MosquittoServer, stop: asyncio.Event) -> 
         None,
         dsn=dsn,
         metrics_port=None,
-        mqtt={"host": broker.host, "port": broker.port, "client_id": f"steady-{uuid.uuid4().hex[:8]}"},
+        mqtt={"url": broker.url, "client_id": f"steady-{uuid.uuid4().hex[:8]}"},
         batch={"max_age_ms": 50},
     )
     pipeline = Pipeline(settings)

@@ -195,17 +195,14 @@ def test_a_thousand_deep_command_is_refused_by_every_decoder_that_meets_it() -> 
 
 
 def test_the_management_client_counts_a_thousand_deep_answer_as_invalid() -> None:
-    import paho.mqtt.client as mqtt
-
     from collector.management import ManagementClient
 
     client = ManagementClient("mqtt://127.0.0.1:1")  # never connected: only its message handler runs
-    message = mqtt.MQTTMessage(topic=b"pp/v1/s1/gw1/m1/cmd/res")
     deep = b"[" * 1000 + b"]" * 1000
-    message.payload = (
+    payload = (
         b'{"schema":"plantproof.cmdres/1","id":"r1","gw":"gw1","dev":"m1","ok":true,"sent":1,"result":{"x":'
         + deep
         + b"}}"
     )
-    client._on_message(client._client, None, message)
+    client._on_message("pp/v1/s1/gw1/m1/cmd/res", payload)
     assert (client.stats.invalid, client.stats.answered) == (1, 0)

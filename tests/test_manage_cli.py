@@ -19,7 +19,7 @@ from collector.figures.window import parse_window
 from collector.ingest import Pipeline
 from collector.migrate import migrate
 from collector.settings import load_settings
-from devicemodel.devicetype import load_device_type
+from devicemodel.loader import load_device_type
 from gateway.config import load_config
 from gateway.runner import Gateway
 from plantproof.cli import app
@@ -42,7 +42,7 @@ async def test_manage_ping_read_config_and_exact_write(tmp_path: Path, mqtt_brok
     cfg = load_config(write_config(tmp_path, mqtt_broker.url, [device], gateway_id=gw, link_lost_after_s=1.0))
     settings = load_settings(
         None, dsn=pg_dsn, metrics_port=None,
-        mqtt={"host": mqtt_broker.host, "port": mqtt_broker.port, "client_id": f"c-{uuid.uuid4().hex[:8]}",
+        mqtt={"url": mqtt_broker.url, "client_id": f"c-{uuid.uuid4().hex[:8]}",
               "topics": [f"pp/v1/site1/{gw}/#"]},  # retained births of other tests stay out
     )  # fmt: skip
     stop = asyncio.Event()

@@ -72,19 +72,19 @@ def test_gateway_config_errors_are_one_line_without_secrets(
     ("name", "value", "expected"),
     [
         (
-            "PLANTPROOF_GATEWAY_METRICS_PORT",
+            "PLANTPROOF_GATEWAY_METRICS__PORT",
             "70000",
-            "PLANTPROOF_GATEWAY_METRICS_PORT: Input should be less than or equal to 65535",
+            "PLANTPROOF_GATEWAY_METRICS__PORT: Input should be less than or equal to 65535",
         ),
         (
-            "PLANTPROOF_GATEWAY_METRICS_PORT",
+            "PLANTPROOF_GATEWAY_METRICS__PORT",
             "many",
-            "PLANTPROOF_GATEWAY_METRICS_PORT: Input should be a valid integer",
+            "PLANTPROOF_GATEWAY_METRICS__PORT: Input should be a valid integer",
         ),
         (
-            "PLANTPROOF_GATEWAY_MQTT_URL",
+            "PLANTPROOF_GATEWAY_MQTT__URL",
             f"http://u:{SECRET}@h",
-            "PLANTPROOF_GATEWAY_MQTT_URL: Value error, expected mqtt://",
+            "PLANTPROOF_GATEWAY_MQTT__URL: expected mqtt://",
         ),
     ],
 )
@@ -102,7 +102,7 @@ def test_gateway_environment_errors_name_the_variable(
 def test_an_mqtt_url_from_the_environment_gives_up_its_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT_URL", f"mqtt://gw9:{SECRET}@10.0.0.9:1884")
+    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT__URL", f"mqtt://gw9:{SECRET}@10.0.0.9:1884")
     cfg = load_config(_gateway(tmp_path))
     assert (cfg.mqtt.url, cfg.mqtt.port, cfg.mqtt.username) == ("mqtt://10.0.0.9:1884", 1884, "gw9")
     assert cfg.mqtt.password is not None and cfg.mqtt.password.get_secret_value() == SECRET

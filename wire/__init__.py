@@ -1,5 +1,7 @@
 """The versioned wire contract between gateways and collectors. Imports nothing of ours."""
 
+# layering: pure
+
 from wire.ack import NOTHING_STORED, Dropped, Stored, decode_dropped, decode_stored, encode_ack
 from wire.envelope import (
     QUALITY_BAD,
@@ -29,7 +31,9 @@ from wire.errors import WireError
 from wire.states import CANONICAL_STATES, STATE_CODES
 from wire.topics import (
     Topic,
+    device_filter,
     device_topic,
+    gateway_filter,
     gateway_prefix,
     gateway_topic,
     parse_topic,
@@ -66,10 +70,12 @@ __all__ = [
     "decode_as",
     "decode_dropped",
     "decode_stored",
+    "device_filter",
     "device_topic",
     "digest",
     "encode",
     "encode_ack",
+    "gateway_filter",
     "gateway_prefix",
     "gateway_topic",
     "parse_topic",

@@ -9,6 +9,8 @@ reason. The gateway deletes spooled envelopes up to it and no further; `seq` -1:
 come; `count` is how many it dropped in all. The watermark passes over those seqs instead of waiting.
 """
 
+# layering: pure
+
 from typing import Annotated, Final, TypeVar
 
 import msgspec

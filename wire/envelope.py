@@ -7,6 +7,8 @@ extension within v1: a bad or uncertain sample may carry a fifth element, the so
 (`wire.samples`).
 """
 
+# layering: pure
+
 import hashlib
 import re
 from collections.abc import Sequence

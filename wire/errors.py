@@ -1,5 +1,7 @@
 """The wire package's one exception family."""
 
+# layering: pure
+
 
 class WireError(ValueError):
     """A topic or payload that does not follow the wire contract.

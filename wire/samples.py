@@ -7,6 +7,8 @@ sensor from an unknown node. Both forms are v1 forever: the decoder takes the fa
 samples and falls back to this module only when a payload carries a fifth element.
 """
 
+# layering: pure
+
 from typing import Annotated, Any, Final
 
 import msgspec

@@ -4,6 +4,8 @@ The codes are part of the contract: readings of state points are stored as these
 code, once given, never changes meaning. New states get new codes at the end.
 """
 
+# layering: pure
+
 from typing import Final, Literal, get_args
 
 # The canonical states in code order (a state's code is its index); the tuple below is read from it.

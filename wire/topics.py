@@ -2,6 +2,8 @@
 `pp/v1/{site}/{gateway}/$status`, `.../$stored` (the collector's watermark) and `.../$dropped` (the
 gateway's declaration of envelopes its spool dropped)."""
 
+# layering: pure
+
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -68,6 +70,26 @@ def gateway_topic(site: str, gateway: str, kind: str) -> str:
 def subscription(site: str = "+", gateway: str = "+") -> str:
     """Wildcard filter for everything under a site/gateway (defaults: all)."""
     return f"{PREFIX}/{site}/{gateway}/#"
+
+
+def device_filter(kind: TopicKind, site: str = "+", gateway: str = "+", device: str = "+") -> str:
+    """Subscription filter for one device-level kind; `+` (the default) matches any id."""
+    if kind not in DEVICE_KINDS:
+        raise WireError(f"unknown device topic kind {kind!r}", "kind")
+    for value, what in ((site, "site"), (gateway, "gateway"), (device, "device")):
+        if value != "+":
+            check_id(value, what)
+    return f"{PREFIX}/{site}/{gateway}/{device}/{kind}"
+
+
+def gateway_filter(kind: TopicKind, site: str = "+", gateway: str = "+") -> str:
+    """Subscription filter for one gateway-level kind ($status, $stored, $dropped)."""
+    if kind not in GATEWAY_KINDS:
+        raise WireError(f"unknown gateway topic kind {kind!r}", "kind")
+    for value, what in ((site, "site"), (gateway, "gateway")):
+        if value != "+":
+            check_id(value, what)
+    return f"{PREFIX}/{site}/{gateway}/{kind}"
 
 
 def gateway_prefix(site: str, gateway: str) -> str:

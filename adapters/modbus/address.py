@@ -3,6 +3,8 @@
 Registered with the device model when the adapter package is imported.
 """
 
+# layering: pure
+
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -5,6 +5,8 @@ word first ("CDAB"); `byte_order="little"` swaps the two bytes inside each regis
 both little gives "DCBA". Scale and offset are applied by the caller (PointSpec.to_engineering).
 """
 
+# layering: pure
+
 import math
 import struct
 from collections.abc import Sequence

@@ -7,6 +7,8 @@ packed in one status word share that word. `per_point=True` gives one read per p
 that reject reads that span unmapped addresses.
 """
 
+# layering: pure
+
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 

@@ -3,6 +3,8 @@
 Registered with the device model when the adapter package is imported.
 """
 
+# layering: pure
+
 import re
 from typing import ClassVar
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 
+from collector import db
 from collector.errors import CollectorError
 from collector.evidence import signing
 from collector.evidence.devices import DEVICE_COLUMNS, device_rows
@@ -67,15 +68,12 @@ def simulated_devices(dsn: str, names: list[str]) -> set[str]:
     """Which of the named plant devices ("site/dev") are registered as simulated."""
     if not names:
         return set()
-    try:
-        with psycopg.connect(dsn) as conn:
-            rows = conn.execute(
-                "SELECT site || '/' || dev FROM devices WHERE namespace = 'plant' AND simulated"
-                " AND site || '/' || dev = ANY(%s)",
-                (names,),
-            ).fetchall()
-    except psycopg.Error as exc:
-        raise CollectorError(f"cannot read the devices' simulated flags: {exc}") from exc
+    with db.connection(dsn, doing="reading the devices' simulated flags") as conn:
+        rows = conn.execute(
+            "SELECT site || '/' || dev FROM devices WHERE namespace = 'plant' AND simulated"
+            " AND site || '/' || dev = ANY(%s)",
+            (names,),
+        ).fetchall()
     return {str(r[0]) for r in rows}
 
 
@@ -145,7 +143,7 @@ def export(
     *,
     declared: Declared,
     claims_path: Path | None = None,
-    key_path: Path | None = None,
+    key_path: Path = signing.DEFAULT_KEY_PATH,
     now: datetime | None = None,
 ) -> Exported:
     """Write a signed bundle into `out` (created; must be empty if it exists)."""

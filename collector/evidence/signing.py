@@ -12,19 +12,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from collector.errors import CollectorError
 
-KEY_ENV = "PLANTPROOF_EVIDENCE_KEY"
+# Where the key lives unless the settings say otherwise (`evidence.key`, env
+# PLANTPROOF_COLLECTOR_EVIDENCE__KEY); in a container it belongs on a volume.
+DEFAULT_KEY_PATH = Path("~/.config/plantproof/evidence-ed25519.pem")
 
 
-def default_key_path() -> Path:
-    env = os.environ.get(KEY_ENV)
-    if env:
-        return Path(env)
-    return Path.home() / ".config" / "plantproof" / "evidence-ed25519.pem"
-
-
-def load_or_create_key(path: Path | None = None) -> Ed25519PrivateKey:
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The signing key at `path`; generated (and written with mode 0600) the first time."""
-    path = path or default_key_path()
+    path = path.expanduser()
     if path.exists():
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)

@@ -5,6 +5,8 @@ valid reading) meets the rule; simulated devices are kept in a separate column a
 figures only when `include_simulated` is set.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

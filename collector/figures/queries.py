@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import psycopg
 
+from collector import db
 from collector.errors import CollectorError
 from collector.figures.compute import (
     CapacityRun,
@@ -145,8 +146,7 @@ def load(dsn: str, window: Window) -> Loaded:
     try:
         with psycopg.connect(dsn) as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-            storage = "timescaledb" if row else "postgresql"
+            storage = db.storage_of(conn)
             text_row = conn.execute("SELECT to_regclass('readings_text') IS NOT NULL").fetchone()
             with_text = bool(text_row and text_row[0])
             sql = statements(with_text)

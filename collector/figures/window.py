@@ -1,5 +1,7 @@
 """Report windows: UTC calendar days [start, end), written as `YYYY-MM` or `A..B` (pure)."""
 
+# layering: pure
+
 from __future__ import annotations
 
 import re

@@ -18,6 +18,8 @@ A flag marks each day whose planned time holds part of the excluded step's span 
 production it has time for). Missing or bad samples are dropped before differencing.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,8 @@ counter steps were excluded (`collector.kpi.counters`) is not valid for KPIs rea
 its value is NaN and its flags say why.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 import datetime as dt

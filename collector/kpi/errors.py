@@ -1,5 +1,7 @@
 """The KPI package's exception family (part of the collector's)."""
 
+# layering: pure
+
 from collector.errors import CollectorError
 
 

@@ -8,6 +8,8 @@ stands only if it stands at both ends of that range (added to the interval); oth
 inconclusive, and the result says why.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 import math

@@ -5,6 +5,8 @@
   binomial of the reporting count given the total.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 import math

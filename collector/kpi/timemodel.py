@@ -6,6 +6,8 @@ Samples of bad quality, without a value or with an unknown code also count as `n
 All times are int64 nanoseconds since the Unix epoch (UTC); windows are aligned to UTC days.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from dataclasses import dataclass

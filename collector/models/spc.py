@@ -1,5 +1,7 @@
 """Statistical process control and anomaly detection on one analog series (pure numpy)."""
 
+# layering: pure
+
 from __future__ import annotations
 
 import math

@@ -24,7 +24,8 @@ from adapters.base import DeviceInstance, RawReading, ScanGroup
 from adapters.modbus import codec
 from adapters.modbus.address import modbus_of, register_count
 from adapters.opcua.address import opcua_of
-from devicemodel.devicetype import DeviceType, PointSpec, load_device_type
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.loader import load_device_type
 from tests.servers import free_port
 
 HERE = Path(__file__).resolve().parent

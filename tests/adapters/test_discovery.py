@@ -13,8 +13,8 @@ import pytest
 import adapters
 from adapters import registry
 from devicemodel import addresses
-from devicemodel.devicetype import load_device_type
 from devicemodel.errors import ConfigError
+from devicemodel.loader import load_device_type
 from gateway.config import load_config
 from gateway.errors import GatewayConfigError
 

@@ -44,7 +44,7 @@ def collector(mqtt_broker: Any, pg_dsn: str) -> Iterator[Pipeline]:
     migrate(pg_dsn)
     settings = load_settings(
         None, dsn=pg_dsn, metrics_port=None,
-        mqtt={"host": mqtt_broker.host, "port": mqtt_broker.port, "client_id": f"c-{uuid.uuid4().hex[:8]}"},
+        mqtt={"url": mqtt_broker.url, "client_id": f"c-{uuid.uuid4().hex[:8]}"},
     )  # fmt: skip
     pipeline = Pipeline(settings)
     loop = asyncio.new_event_loop()
@@ -102,7 +102,7 @@ def test_a_failed_capacity_run_is_removed_and_labelled(pg_dsn: str) -> None:
     assert scalar(pg_dsn, "SELECT count(*) FROM devices") == 0
     assert scalar(pg_dsn, "SELECT count(*) FROM gateways") == 0
     status, notes = _one(pg_dsn, "SELECT status, notes FROM capacity_runs")
-    assert status == "failed" and "cannot reach the broker" in notes
+    assert status == "failed" and "cannot reach the MQTT broker" in notes
     now = datetime.now(UTC)
     figures, _ = queries.figures(pg_dsn, Parameters(parse_window(now.strftime("%Y-%m"), now), now))
     assert figures["demonstrated_management_capacity"] is None

@@ -36,7 +36,7 @@ async def test_import_creating_partitions_beside_live_ingest(
     db = plain_db
     settings = load_settings(
         None, dsn=db, metrics_port=None, batch={"max_age_ms": 20, "max_messages": 20},
-        mqtt={"host": mqtt_broker.host, "port": mqtt_broker.port, "client_id": f"c-{uuid.uuid4().hex[:8]}",
+        mqtt={"url": mqtt_broker.url, "client_id": f"c-{uuid.uuid4().hex[:8]}",
               "topics": [f"pp/v1/{SITE}/gw1/#"]},
     )  # fmt: skip
     pipeline = Pipeline(settings)

@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 import wire
-from collector.migrate import available, detect_storage, migrate
+from collector.db import storage_of as detect_storage
+from collector.migrate import available, migrate
 from collector.store import Message, Store
 from tests.collector.conftest import birth, data, topic
 

@@ -82,8 +82,7 @@ def test_exactly_once_through_collector_kill_and_server_restarts(
                 "dsn": dsn,
                 "metrics_port": None,
                 "mqtt": {
-                    "host": broker.host,
-                    "port": broker.port,
+                    "url": broker.url,
                     "client_id": "e2e-collector",
                     "group": None,
                 },

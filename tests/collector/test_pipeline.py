@@ -61,7 +61,7 @@ async def test_bad_payloads_are_dead_lettered_and_good_traffic_is_stored(
         None,
         dsn=db,
         metrics_port=None,
-        mqtt={"host": mqtt_broker.host, "port": mqtt_broker.port, "client_id": f"c-{uuid.uuid4().hex[:8]}",
+        mqtt={"url": mqtt_broker.url, "client_id": f"c-{uuid.uuid4().hex[:8]}",
               "group": f"g{uuid.uuid4().hex[:6]}"},
         limits={"max_payload_bytes": 200_000},
         batch={"max_age_ms": 50},
@@ -107,7 +107,7 @@ async def test_two_collectors_in_one_group_split_the_load(db: str, mqtt_broker: 
         Pipeline(
             load_settings(
                 None, dsn=db, metrics_port=None, batch={"max_age_ms": 20, "max_messages": 10},
-                mqtt={"host": mqtt_broker.host, "port": mqtt_broker.port, "group": group,
+                mqtt={"url": mqtt_broker.url, "group": group,
                       "client_id": f"c-{uuid.uuid4().hex[:8]}"},
             )
         )

@@ -51,7 +51,7 @@ async def test_collector_start_with_retained_offline_status_and_births(
     try:
         settings = load_settings(
             None, dsn=db, metrics_port=None,
-            mqtt={"host": mqtt_broker.host, "port": mqtt_broker.port,
+            mqtt={"url": mqtt_broker.url,
                   "client_id": f"c-{uuid.uuid4().hex[:8]}", "topics": [f"pp/v1/{SITE}/{gw}/#"]},
         )  # fmt: skip
         pipeline = Pipeline(settings)

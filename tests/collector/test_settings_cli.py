@@ -23,18 +23,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_sample_config_loads_and_env_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     s = load_settings(ROOT / "configs" / "collector.yaml")
     assert s.mqtt.client_id == "plantproof-collector-1" and s.storage.retention_days is None
-    monkeypatch.setenv("PLANTPROOF_COLLECTOR_MQTT__PORT", "8883")
+    monkeypatch.setenv("PLANTPROOF_COLLECTOR_MQTT__URL", "mqtts://broker.plant")
     monkeypatch.setenv("PLANTPROOF_COLLECTOR_DSN", "postgresql://x@h/db")
     s = load_settings(ROOT / "configs" / "collector.yaml")
-    assert (s.mqtt.port, s.dsn, s.mqtt.host) == (8883, "postgresql://x@h/db", "127.0.0.1")
+    assert (s.mqtt.port, s.dsn, s.mqtt.host, s.mqtt.uses_tls) == (
+        8883,
+        "postgresql://x@h/db",
+        "broker.plant",
+        True,
+    )
 
 
 def test_missing_or_invalid_config_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CollectorError, match="does not exist"):
         load_settings(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("mqtt:\n  port: many\n")
-    with pytest.raises(CollectorError, match=r"bad\.yaml:2: .*integer.*\(field mqtt\.port\)$"):
+    bad.write_text("mqtt:\n  keepalive_s: many\n")
+    with pytest.raises(CollectorError, match=r"bad\.yaml:2: .*integer.*\(field mqtt\.keepalive_s\)$"):
         load_settings(bad)
     with pytest.raises(CollectorError, match="queue_max"):
         load_settings(None, queue_max=10, mqtt={"receive_maximum": 100})
@@ -44,15 +49,22 @@ def test_missing_or_invalid_config_is_a_clear_error(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         (
-            "dsn: postgresql://h/db\nmqtt:\n  host: h\n  port: 70000\n",
-            r"c\.yaml:4: .*less than or equal to 65535 \(field mqtt\.port\)",
+            "dsn: postgresql://h/db\nmqtt:\n  client_id: c\n  url: mqtt://h:70000\n",
+            r"c\.yaml:4: the port must be a number from 1 to 65535 \(field mqtt\.url\)",
         ),
         (
             "limits:\n  max_payload_bytes: -1\n",
             r"c\.yaml:2: .*greater than or equal to 1024 \(field limits\.max_payload_bytes\)",
         ),
         ("metrics_port: 70000\n", r"c\.yaml:1: .*\(field metrics_port\)"),
-        ("mqtt:\n  host: a\n  host: b\n", r"c\.yaml:3: .*duplicate key 'host' \(first given on line 2\)"),
+        (
+            "mqtt:\n  url: mqtt://a\n  url: mqtt://b\n",
+            r"c\.yaml:3: .*duplicate key 'url' \(first given on line 2\)",
+        ),
+        (
+            "mqtt:\n  url: http://a\n",
+            r"c\.yaml:2: expected mqtt://host\[:port\] or mqtts://.*\(field mqtt\.url\)",
+        ),
         ("mqtt: [\n", r"c\.yaml:2: invalid YAML"),
         ("mqtt:\n  hots: a\n", r"c\.yaml:2: .*\(field mqtt\.hots\)"),
         ("dsn: 'postgresql//admin:s3cr3t@db'\n", r"c\.yaml:1: not a PostgreSQL connection string"),
@@ -71,8 +83,10 @@ def test_config_errors_name_file_line_and_field_in_one_line(tmp_path: Path, text
 
 
 def test_an_environment_error_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PLANTPROOF_COLLECTOR_MQTT__PORT", "0")
-    with pytest.raises(CollectorError, match=r"^environment variable PLANTPROOF_COLLECTOR_MQTT__PORT: .*1$"):
+    monkeypatch.setenv("PLANTPROOF_COLLECTOR_MQTT__URL", "mqtt://broker:0")
+    with pytest.raises(
+        CollectorError, match=r"^environment variable PLANTPROOF_COLLECTOR_MQTT__URL: .*65535$"
+    ):
         load_settings(ROOT / "configs" / "collector.yaml")
 
 

@@ -124,17 +124,43 @@ def test_error_line_points_at_the_bad_value(tmp_path: Path) -> None:
 
 def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_config(tmp_path, "mqtt://127.0.0.1:1883", [], mqtt={"username": "gw1"})
-    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT_PASSWORD", "s3cret")
-    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT_URL", "mqtt://10.1.2.3:1999")
-    monkeypatch.setenv("PLANTPROOF_GATEWAY_METRICS_PORT", "0")
+    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT__PASSWORD", "s3cret")
+    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT__URL", "mqtt://10.1.2.3:1999")
+    monkeypatch.setenv("PLANTPROOF_GATEWAY_METRICS__PORT", "0")
     cfg = load_config(path)
     assert cfg.mqtt.password is not None and cfg.mqtt.password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(cfg)
     assert (cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.username) == ("10.1.2.3", 1999, "gw1")
     assert cfg.metrics.port == 0
-    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT_URL", "ftp://x")
-    with pytest.raises(GatewayConfigError, match="PLANTPROOF_GATEWAY_MQTT_URL"):
+    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT__URL", "ftp://x")
+    with pytest.raises(
+        GatewayConfigError, match=r"^environment variable PLANTPROOF_GATEWAY_MQTT__URL: expected"
+    ):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        # validated like the file: a port out of range is refused, naming the variable
+        ("PLANTPROOF_GATEWAY_METRICS__PORT", "70000",
+         r"^environment variable PLANTPROOF_GATEWAY_METRICS__PORT: .*65535"),
+        ("PLANTPROOF_GATEWAY_MQTT__URL", "mqtt://h:70000", r"PLANTPROOF_GATEWAY_MQTT__URL: the port must be"),
+        # the flat names of earlier releases are refused, naming the nested one
+        ("PLANTPROOF_GATEWAY_MQTT_PASSWORD", "s3cret",
+         r"PLANTPROOF_GATEWAY_MQTT_PASSWORD is not a setting: use PLANTPROOF_GATEWAY_MQTT__PASSWORD$"),
+        ("PLANTPROOF_GATEWAY_SPOOL_PATH", "/x", r"use PLANTPROOF_GATEWAY_SPOOL__PATH$"),
+        ("PLANTPROOF_GATEWAY_MQTT__PASWORD", "s3cret", r"PLANTPROOF_GATEWAY_MQTT__PASWORD names no setting"),
+    ],
+)  # fmt: skip
+def test_environment_errors_name_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    path = write_config(tmp_path, "mqtt://127.0.0.1:1883", [])
+    monkeypatch.setenv(name, value)
+    with pytest.raises(GatewayConfigError, match=expected) as info:
+        load_config(path)
+    assert "s3cret" not in str(info.value)
 
 
 def test_check_prints_planned_modbus_requests(tmp_path: Path) -> None:

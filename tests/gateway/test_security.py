@@ -41,7 +41,7 @@ async def test_wrong_password_is_reported_and_retried_without_crash(
         [modbus_device("m1", port=1502)],
         mqtt={"username": "gw1", "reconnect_max_s": 1.0},
     )
-    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT_PASSWORD", "wrong")
+    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT__PASSWORD", "wrong")
     gateway = Gateway(load_config(path), connect_devices=False)
     task = asyncio.create_task(gateway.run())
     await asyncio.wait_for(gateway.started.wait(), 30)
@@ -60,7 +60,7 @@ async def test_wrong_password_is_reported_and_retried_without_crash(
     await asyncio.gather(task, return_exceptions=True)
 
     # the same spool, the right password: what waited is delivered
-    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT_PASSWORD", "right")
+    monkeypatch.setenv("PLANTPROOF_GATEWAY_MQTT__PASSWORD", "right")
     sub_client = Subscriber(broker.host, broker.port)
     sub_client.client.username_pw_set("gw1", "right")
     sub = sub_client.start()

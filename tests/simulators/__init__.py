@@ -5,7 +5,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from adapters.opcua.address import OpcUaAddress, opcua_of
-from devicemodel.devicetype import DeviceType, PointSpec, load_device_type
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.loader import load_device_type
 from simulators.servers import EngValue, StaticDevice
 
 ROOT = Path(__file__).resolve().parents[2]

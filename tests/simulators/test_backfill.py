@@ -189,7 +189,7 @@ def test_backfill_to_an_absent_broker_fails_clearly() -> None:
     from tests.servers import free_port
 
     model, start, end = _model()
-    with pytest.raises(BackfillError, match="cannot reach the broker"):
+    with pytest.raises(BackfillError, match="cannot reach the MQTT broker"):
         backfill_mqtt(model, start, start + 3600 * NS, f"mqtt://127.0.0.1:{free_port()}", timeout_s=5)
     assert end > start
 

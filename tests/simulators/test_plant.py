@@ -8,7 +8,7 @@ import pytest
 
 from adapters.modbus.address import modbus_of, register_count
 from adapters.opcua.address import opcua_of
-from devicemodel.devicetype import load_device_type
+from devicemodel.loader import load_device_type
 from simulators.errors import ScenarioError
 from simulators.plant import PlantModel, state_codes
 from simulators.scenario import NS_PER_DAY, load_plant, to_ns

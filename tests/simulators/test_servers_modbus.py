@@ -13,7 +13,8 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from adapters.modbus.address import modbus_of, register_count
-from devicemodel.devicetype import DeviceType, PointSpec, load_device_type
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.loader import load_device_type
 from simulators.servers import (
     EngValue,
     SimServerError,

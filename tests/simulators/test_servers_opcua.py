@@ -15,7 +15,8 @@ from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from adapters.opcua.address import opcua_of
-from devicemodel.devicetype import DeviceType, PointSpec, load_device_type
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.loader import load_device_type
 from simulators.servers import EngValue, SimServerError, StaticDevice
 from simulators.servers import certs as certs_mod
 from simulators.servers.opcua import VARIANT_TYPES, SimOpcUaServer, datetime_to_ns, node_id

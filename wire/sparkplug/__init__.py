@@ -4,6 +4,8 @@ The schema is `sparkplug_b.proto` beside this file; `_generated/` is protoc's ou
 imported by the codec only.
 """
 
+# layering: pure
+
 from wire.sparkplug.conventions import (
     BDSEQ,
     ENG_UNIT,

@@ -9,6 +9,8 @@
 - Quality, when not good, is the metric property `Quality`: Int32 0 (bad), 192 (good), 500 (stale).
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from typing import Final

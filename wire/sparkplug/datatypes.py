@@ -11,6 +11,8 @@ Integers are where implementations disagree, so both directions are spelled out 
 - Int64 is the 64-bit two's complement in `long_value`; DateTime is milliseconds in `long_value`.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 import math

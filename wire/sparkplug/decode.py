@@ -4,6 +4,8 @@ Every failure is a WireError whose message names the metric (name, else alias) a
 the path of the offending protobuf field, e.g. `metrics[3].int_value`.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from collections.abc import Mapping

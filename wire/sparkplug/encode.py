@@ -4,6 +4,8 @@ A value that does not fit its datatype is refused with a WireError naming the me
 encoder never narrows, rounds or reinterprets a value.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from collections.abc import Mapping

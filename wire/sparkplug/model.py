@@ -5,6 +5,8 @@ makes one per metric). Timestamps are integers, milliseconds since the epoch in 
 (DateTime values too). A metric whose value is None is a null metric (`is_null` on the wire).
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from collections.abc import Mapping

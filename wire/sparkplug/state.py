@@ -5,6 +5,8 @@ MQTT Will `online: false` with the CONNECT time, which the birth then repeats. E
 timestamps to ignore a stale message, so the timestamp is required. Other keys are ignored.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,8 @@ Ids are UTF-8 strings without `+`, `/` or `#` (the specification's rule); we als
 NUL and ids over 255 UTF-8 bytes, so a topic stays a handful of bounded MQTT levels.
 """
 
+# layering: pure
+
 from __future__ import annotations
 
 from dataclasses import dataclass

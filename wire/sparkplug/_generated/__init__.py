@@ -2,3 +2,5 @@
 
 Only wire.sparkplug imports this package; everyone else uses its typed API.
 """
+
+# layering: pure

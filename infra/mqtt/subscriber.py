@@ -1,4 +1,4 @@
-"""MQTT source: a paho-mqtt 2.x MQTT 5 subscriber with a persistent session, bridged to asyncio.
+"""The manual-ack subscriber: paho-mqtt 2.x, MQTT 5, a persistent session, bridged to asyncio.
 
 Messages are acknowledged by `ack()` only, after their rows are committed. The broker bounds what
 is in flight to us by our Receive Maximum; the source bounds what it holds (queued or in a batch not
@@ -13,22 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from collector.metrics import Metrics
-from collector.settings import MqttSettings
+from infra.mqtt.clients import new_client
+from infra.mqtt.endpoint import MqttEndpoint
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("plantproof.mqtt")
 _MAIN, _DIRECT = 1, 2  # MQTT 5 subscription identifiers
 
 
@@ -42,6 +41,43 @@ class Delivery:
     size: int | None = None  # size on the wire when `payload` keeps only the beginning (oversized)
 
 
+class _Counter(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class _Gauge(Protocol):
+    def set(self, value: float) -> None: ...
+
+
+class SubscriberMetrics(Protocol):
+    """What the subscriber counts (Prometheus counters and a gauge satisfy it)."""
+
+    @property
+    def received(self) -> _Counter: ...
+    @property
+    def dropped(self) -> _Counter: ...
+    @property
+    def mqtt_connects(self) -> _Counter: ...
+    @property
+    def overflow_reconnects(self) -> _Counter: ...
+    @property
+    def queue_bytes(self) -> _Gauge: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The persistent session: who we are and what we subscribe."""
+
+    client_id: str
+    topics: tuple[str, ...]
+    # Processes sharing a group split `$share/<group>/<topic>`; retained messages are never sent on
+    # a shared subscription, so `retained_topics` are then also subscribed directly.
+    group: str | None = None
+    retained_topics: tuple[str, ...] = ()
+    session_expiry_s: int = 7 * 24 * 3600
+    receive_maximum: int = 20_000
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
     """What the source may hold in memory."""
@@ -52,11 +88,17 @@ class Budget:
     keep_oversized: int
 
 
-class MqttSource:
+class ManualAckSubscriber:
     def __init__(
-        self, settings: MqttSettings, loop: asyncio.AbstractEventLoop, metrics: Metrics, budget: Budget
+        self,
+        endpoint: MqttEndpoint,
+        session: Session,
+        loop: asyncio.AbstractEventLoop,
+        metrics: SubscriberMetrics,
+        budget: Budget,
     ) -> None:
-        self.settings = settings
+        self.endpoint = endpoint
+        self.session = session
         self.loop = loop
         self.metrics = metrics
         self.budget = budget
@@ -72,21 +114,14 @@ class MqttSource:
         self.client = self._client()
 
     def _client(self) -> mqtt.Client:
-        settings = self.settings
-        c = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id,
-            protocol=mqtt.MQTTv5,
+        c = new_client(
+            self.endpoint,
+            self.session.client_id,
+            mqtt5=True,
             manual_ack=True,
+            max_inflight=self.session.receive_maximum,
+            reconnect_s=(1.0, 10.0),
         )
-        if settings.username:
-            pw = settings.password.get_secret_value() if settings.password else None
-            c.username_pw_set(settings.username, pw)
-        if settings.tls:
-            c.tls_set(
-                ca_certs=str(settings.ca_file) if settings.ca_file else None, cert_reqs=ssl.CERT_REQUIRED
-            )
-        c.reconnect_delay_set(min_delay=1, max_delay=10)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -94,12 +129,12 @@ class MqttSource:
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.settings.session_expiry_s
-        props.ReceiveMaximum = self.settings.receive_maximum
+        props.SessionExpiryInterval = self.session.session_expiry_s
+        props.ReceiveMaximum = self.session.receive_maximum
         self.client.connect_async(
-            self.settings.host,
-            self.settings.port,
-            self.settings.keepalive_s,
+            self.endpoint.host,
+            self.endpoint.port,
+            self.endpoint.keepalive_s,
             clean_start=False,
             properties=props,
         )
@@ -160,7 +195,7 @@ class MqttSource:
             self.generation += 1
         self.metrics.mqtt_connects.inc()
         opts = SubscribeOptions(qos=1)
-        s = self.settings
+        s = self.session
         main = Properties(PacketTypes.SUBSCRIBE)
         main.SubscriptionIdentifier = _MAIN
         if s.group is None:
@@ -172,7 +207,7 @@ class MqttSource:
             client.subscribe([(f"$share/{s.group}/{t}", opts) for t in s.topics], properties=main)
             direct = Properties(PacketTypes.SUBSCRIBE)
             direct.SubscriptionIdentifier = _DIRECT
-            client.subscribe([("pp/v1/+/+/+/birth", opts), ("pp/v1/+/+/$status", opts)], properties=direct)
+            client.subscribe([(t, opts) for t in s.retained_topics], properties=direct)
         self.loop.call_soon_threadsafe(self.connected.set)
         log.info("MQTT connected (session present: %s)", flags.session_present)
 

@@ -1,4 +1,8 @@
-"""paho-mqtt 2.x bridged into asyncio, the way aiomqtt does it.
+"""An asyncio MQTT client: paho-mqtt 2.x bridged into asyncio, the way aiomqtt does it.
+
+`async with AsyncMqttClient(...) as client:` connects in the background (and reconnects with
+backoff), `await client.publish(...)` completes on PUBACK, `async for message in client` yields
+what arrives on the subscriptions, which are renewed on every connect.
 
 paho runs its network loop on its own thread and reconnects there with exponential backoff; its
 callbacks only hand results to the event loop with `loop.call_soon_threadsafe`: a PUBACK completes
@@ -7,29 +11,24 @@ queue. Unacknowledged QoS 1 messages stay in paho's session and are re-sent (DUP
 so a future outlives a broker outage and completes once the broker acknowledges.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
-import ssl
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.config import MqttConfig
-from gateway.errors import BrokerError
+from infra.mqtt.clients import Will, new_client
+from infra.mqtt.endpoint import MqttEndpoint, MqttError
 
-log = logging.getLogger("plantproof.gateway.mqtt")
-
-
-@dataclass(frozen=True, slots=True)
-class Will:
-    topic: str
-    payload: bytes
-    retain: bool = True
+log = logging.getLogger("plantproof.mqtt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +37,20 @@ class Incoming:
     payload: bytes
 
 
-class MqttClient:
+class AsyncMqttClient:
     def __init__(
         self,
-        config: MqttConfig,
+        endpoint: MqttEndpoint,
         client_id: str,
         *,
         will: Will | None = None,
         subscriptions: tuple[str, ...] = (),
         on_connect_publish: Callable[[], Sequence[tuple[str, bytes, bool]]] = tuple,
         incoming_limit: int = 1000,
+        max_inflight: int = 100,
+        reconnect_s: tuple[float, float] = (1.0, 30.0),
     ) -> None:
-        self.config = config
+        self.endpoint = endpoint
         self.connected = asyncio.Event()
         self.incoming: asyncio.Queue[Incoming] = asyncio.Queue(maxsize=incoming_limit)
         self.incoming_dropped = 0
@@ -64,24 +65,9 @@ class MqttClient:
         self._own: set[int] = set()  # mids of messages published from the paho thread (no future)
         self._lock = threading.Lock()
         self._stopping = False
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            clean_session=True,
-            protocol=paho.MQTTv311,
+        client = new_client(
+            endpoint, client_id, will=will, max_inflight=max_inflight, reconnect_s=reconnect_s
         )
-        client.max_inflight_messages_set(config.max_inflight)
-        client.max_queued_messages_set(0)  # bounded by the publisher's window, not here
-        client.reconnect_delay_set(
-            min_delay=max(1, round(config.reconnect_min_s)), max_delay=max(1, round(config.reconnect_max_s))
-        )
-        if config.username is not None:
-            password = config.password.get_secret_value() if config.password else None
-            client.username_pw_set(config.username, password)
-        if config.uses_tls:
-            self._set_tls(client)
-        if will is not None:
-            client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -89,22 +75,10 @@ class MqttClient:
         client.on_connect_fail = self._on_connect_fail
         self._client = client
 
-    def _set_tls(self, client: paho.Client) -> None:
-        tls = self.config.tls
-        try:
-            context = ssl.create_default_context(cafile=str(tls.ca) if tls and tls.ca else None)
-            if tls and tls.cert and tls.key:
-                context.load_cert_chain(str(tls.cert), str(tls.key))
-            if tls and tls.insecure:
-                context.check_hostname = False
-        except (OSError, ssl.SSLError) as exc:
-            raise BrokerError(f"MQTT TLS files: {exc}") from None
-        client.tls_set_context(context)
-
     # --- paho thread -----------------------------------------------------------------------------
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         if rc.is_failure:
-            message = f"broker {self.config.host}:{self.config.port} refused the connection: {rc}"
+            message = f"broker {self.endpoint.host}:{self.endpoint.port} refused the connection: {rc}"
             self._loop.call_soon_threadsafe(self._refused, message, rc.value in (4, 5, 134, 135))
             return
         for topic in self._subscriptions:
@@ -120,7 +94,7 @@ class MqttClient:
 
     def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
         self._loop.call_soon_threadsafe(
-            self._down, f"cannot reach broker {self.config.host}:{self.config.port}"
+            self._down, f"cannot reach broker {self.endpoint.host}:{self.endpoint.port}"
         )
 
     def _on_publish(self, _c: paho.Client, _u: Any, mid: int, _rc: ReasonCode, _p: Any) -> None:
@@ -142,11 +116,11 @@ class MqttClient:
         self.connects += 1
         self.last_error = None
         self.connected.set()
-        log.info("connected to %s:%s", self.config.host, self.config.port)
+        log.info("connected to %s:%s", self.endpoint.host, self.endpoint.port)
 
     def _down(self, reason: str) -> None:
         if self.connected.is_set() and not self._stopping:
-            log.warning("disconnected from %s:%s: %s", self.config.host, self.config.port, reason)
+            log.warning("disconnected from %s:%s: %s", self.endpoint.host, self.endpoint.port, reason)
         elif reason != self.last_error and not self._stopping and reason.startswith("cannot reach"):
             log.warning("%s; retrying with backoff", reason)
         self.connected.clear()
@@ -170,15 +144,33 @@ class MqttClient:
 
     # --- API -------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive)
+        self._client.connect_async(
+            self.endpoint.host, self.endpoint.port, keepalive=self.endpoint.keepalive_s
+        )
         self._client.loop_start()
 
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> "asyncio.Future[None]":
+    async def __aenter__(self) -> AsyncMqttClient:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def __aiter__(self) -> AsyncIterator[Incoming]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[Incoming]:
+        while True:
+            yield await self.incoming.get()
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> asyncio.Future[None]:
         """Hand a QoS 1 message to paho; the future completes on PUBACK."""
         future: asyncio.Future[None] = self._loop.create_future()
         info = self._client.publish(topic, payload, qos=1, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            future.set_exception(BrokerError(f"publish to {topic} failed: {paho.error_string(info.rc)}"))
+            future.set_exception(MqttError(f"publish to {topic} failed: {paho.error_string(info.rc)}"))
             return future
         with self._lock:
             if info.mid in self._early:
@@ -198,7 +190,7 @@ class MqttClient:
         if final is not None and self.connected.is_set():
             try:
                 await asyncio.wait_for(self.publish(*final), grace_s)
-            except (TimeoutError, BrokerError):
+            except (TimeoutError, MqttError):
                 log.warning("could not publish %s before disconnecting", final[0])
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
@@ -211,6 +203,6 @@ class MqttClient:
                 future.cancel()
 
 
-def _resolve(future: "asyncio.Future[None]") -> None:
+def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
