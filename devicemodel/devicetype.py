@@ -128,7 +128,7 @@ class PointSpec(BaseModel):
             kind = addresses.get(key)
             if kind is None:
                 if checked or not isinstance(value, dict):
-                    known = ", ".join(addresses.sections()) or "none registered"
+                    known = ", ".join(addresses.sections()) or "none: no adapter has registered yet"
                     problem = ValueError(f"unknown field or address section (address sections: {known})")
                     raise _value_error(key, problem, value)
                 continue  # unchecked: another protocol's address, kept as plain data
