@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY infra infra
 COPY adapters adapters
 COPY wire wire
+COPY devicemodel devicemodel
 COPY gateway gateway
 COPY collector collector
 COPY simulators simulators

@@ -1,4 +1,5 @@
-"""Protocol adapters: device-type model, pure request planning and codecs, supervised connections.
+"""Protocol adapters: per-protocol endpoint and address models, pure request planning and codecs,
+supervised connections. Each subpackage is one protocol, found by `adapters.registry.discover`.
 
-Imports nothing of ours.
+Imports infra and devicemodel only.
 """

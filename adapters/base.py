@@ -13,8 +13,8 @@ from typing import Annotated, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ValidationInfo
 
-from adapters.devicetype import DeviceType, PointSpec
 from adapters.errors import ConfigError
+from devicemodel.devicetype import DeviceType, PointSpec
 
 QUALITY_GOOD = 0
 QUALITY_UNCERTAIN = 1

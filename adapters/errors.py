@@ -6,6 +6,8 @@ Every error carries `reason`, a short label for metrics (`unreachable`, `timeout
 
 # layering: pure
 
+import devicemodel.errors
+
 
 class AdapterError(Exception):
     """Base of everything adapters raise."""
@@ -13,19 +15,12 @@ class AdapterError(Exception):
     reason = "error"
 
 
-class ConfigError(AdapterError):
-    """A device-type or endpoint configuration that is wrong; names file, line and field."""
+class ConfigError(AdapterError, devicemodel.errors.ConfigError):
+    """A device-type or endpoint configuration that is wrong; names file, line and field.
+
+    Derives from the device model's ConfigError, so one `except` catches both."""
 
     reason = "config"
-
-    def __init__(
-        self, message: str, *, file: str | None = None, line: int | None = None, field: str | None = None
-    ) -> None:
-        where = ":".join(str(x) for x in (file, line) if x is not None)
-        prefix = f"{where}: " if where else ""
-        suffix = f" (field {field})" if field else ""
-        super().__init__(f"{prefix}{message}{suffix}")
-        self.file, self.line, self.field = file, line, field
 
 
 class CodecError(AdapterError):

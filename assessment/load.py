@@ -30,8 +30,9 @@ from adapters.errors import ConfigError
 from adapters.yamlload import load_yaml_model
 from assessment import factory, selfassess
 from assessment.errors import AnswerError, InputError
+from devicemodel.configroot import config_root
 
-SHIPPED_SCENARIOS = Path(__file__).resolve().parent.parent / "configs" / "scenarios.yaml"
+SHIPPED_SCENARIOS = config_root() / "scenarios.yaml"
 
 
 def _number(v: Any) -> int | float:

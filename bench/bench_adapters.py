@@ -22,11 +22,11 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from adapters.base import DeviceInstance, RawReading, ScanGroup
-from adapters.devicetype import DeviceType
 from adapters.modbus.endpoint import ModbusEndpoint
 from adapters.modbus.planner import requests_per_cycle
 from adapters.opcua.endpoint import OpcUaEndpoint
 from bench.report import emit
+from devicemodel.devicetype import DeviceType
 
 POINTS_PER_UNIT = 100
 NAMESPACE = "urn:plantproof:bench"

@@ -26,8 +26,9 @@ from typing import Any
 
 import yaml
 
-from adapters.devicetype import DeviceType, load_device_type
 from bench.report import emit
+from devicemodel.devicetype import DeviceType
+from devicemodel.loader import load_device_type
 from plantproof.embedded import MosquittoServer
 from simulators.servers.modbus import SimModbusServer
 from simulators.servers.opcua import SimOpcUaServer

@@ -19,6 +19,7 @@ from typing import BinaryIO, Literal
 
 import wire
 from collector.errors import CollectorError
+from devicemodel.states import canonical_state
 
 REQUIRED = ("time", "device", "point", "value")
 MAX_LISTED = 20  # problems quoted in a report (all are counted)
@@ -239,11 +240,11 @@ class RowParser:
                 code = int(text)
             except ValueError:
                 raise ValueError(f"{text!r} is neither a canonical state nor a device state code") from None
-            state = states.get(code)
-            if state is not None:
+            state, mapped = canonical_state(code, states)
+            if mapped:
                 return state, quality
             if self.unmapped == "unknown-stop":
-                return "unknown_stop", max(quality, wire.QUALITY_UNCERTAIN)
+                return state, max(quality, wire.QUALITY_UNCERTAIN)
             if self.unmapped == "no-data":
                 return None, wire.QUALITY_BAD
             raise _Unmapped(code)

@@ -22,8 +22,8 @@ from fractions import Fraction
 from typing import Any
 
 from adapters.base import QUALITY_BAD, Connection, RawValue
-from adapters.devicetype import PointSpec
 from adapters.errors import AdapterError
+from devicemodel.devicetype import PointSpec
 from gateway.config import DeviceConfig, GatewayConfig
 from gateway.errors import CommandError
 from wire import Command, CommandResult, WireError, decode_as, device_topic, encode, parse_topic

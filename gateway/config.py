@@ -22,9 +22,11 @@ from pydantic_settings import SettingsConfigDict
 
 from adapters import registry
 from adapters.base import DeviceInstance, ScanGroup
-from adapters.devicetype import DeviceType, load_device_type
 from adapters.errors import AdapterError
-from adapters.errors import ConfigError as AdapterConfigError
+from devicemodel.configroot import config_root
+from devicemodel.devicetype import DeviceType
+from devicemodel.errors import ConfigError as AdapterConfigError  # the base of adapters' ConfigError
+from devicemodel.loader import load_device_type
 from gateway.errors import GatewayConfigError
 from infra import settings
 from infra.mqtt import MqttEndpoint
@@ -33,7 +35,7 @@ from infra.yamlconfig import ConfigFileError
 
 ENV_PREFIX = "PLANTPROOF_GATEWAY_"
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-SHIPPED_DEVICES = Path(__file__).resolve().parent.parent / "configs" / "devices"
+SHIPPED_DEVICES = config_root() / "devices"
 # The broker's message_size_limit and the collector's limits.max_payload_bytes (they must agree).
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 
@@ -143,7 +145,7 @@ class DeviceConfig(_Strict):
         try:
             self._device_type = load_device_type(self.type)
             adapter = registry.get(self.protocol)
-        except AdapterError as exc:
+        except (AdapterError, AdapterConfigError) as exc:
             raise ValueError(str(exc)) from None
         try:
             # paths in endpoint settings resolve against the config file, like every other path

@@ -11,11 +11,11 @@ import time
 from collections.abc import Sequence
 
 from adapters.base import QUALITY_BAD, QUALITY_UNCERTAIN, RawReading
-from adapters.devicetype import DeviceType, PointSpec
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.states import UNMAPPED_STATE, canonical_state
 from gateway.config import EdgeConfig, EdgeSettings
 from gateway.heartbeat import Heartbeat, Sample, Value
 
-UNMAPPED_STATE = "unknown_stop"
 __all__ = ["EdgeProcessor", "Sample", "Value", "to_engineering"]
 
 
@@ -28,10 +28,8 @@ def to_engineering(spec: PointSpec, raw: Value, quality: int) -> tuple[Value, in
             code = int(raw)
         except (TypeError, ValueError):
             return UNMAPPED_STATE, max(quality, QUALITY_UNCERTAIN)
-        states = spec.states or {}
-        if code in states:
-            return states[code], quality
-        return UNMAPPED_STATE, max(quality, QUALITY_UNCERTAIN)
+        state, mapped = canonical_state(code, spec.states)
+        return state, quality if mapped else max(quality, QUALITY_UNCERTAIN)
     if spec.dtype == "bool":
         return bool(raw), quality
     if spec.dtype == "string" or isinstance(raw, str):

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 
 from adapters.base import QUALITY_BAD, RawReading
-from adapters.devicetype import DeviceType
+from devicemodel.devicetype import DeviceType
 
 log = logging.getLogger("plantproof.gateway")
 

@@ -1,6 +1,7 @@
 """What `plantproof gateway check` prints: each device's scan groups and the reads they plan."""
 
 from adapters.errors import AdapterError
+from adapters.opcua.address import opcua_of
 from gateway.config import DeviceConfig, GatewayConfig
 
 
@@ -14,10 +15,11 @@ def conflicts(config: GatewayConfig) -> list[str]:
             continue
         url = str(device.endpoint.get("url", "")).rstrip("/")
         for point in device.device_type.points:
-            if point.opcua is None:
+            node = opcua_of(point)
+            if node is None:
                 continue
-            kind, ident = point.opcua.identifier(device.id)
-            key = (url, f"nsu={point.opcua.namespace_uri()};{kind}={ident}")
+            kind, ident = node.identifier(device.id)
+            key = (url, f"nsu={node.namespace_uri()};{kind}={ident}")
             where = f"{device.id}.{point.name}"
             if key in seen:
                 out.append(f"{seen[key]} and {where} read the same node {key[1]} of {url}")
@@ -42,16 +44,17 @@ def describe_plan(device: DeviceConfig) -> list[str]:
 
 
 def _modbus_requests(device: DeviceConfig, names: tuple[str, ...]) -> list[str]:
+    from adapters.modbus.address import modbus_of
     from adapters.modbus.endpoint import ModbusEndpoint
     from adapters.modbus.planner import plan_reads
 
     endpoint = device.instance().endpoint
     assert isinstance(endpoint, ModbusEndpoint)
     specs = [device.device_type.point(n) for n in names]
-    missing = [p.name for p in specs if p.modbus is None]
+    missing = [p.name for p in specs if modbus_of(p) is None]
     try:
         requests = plan_reads(
-            [p for p in specs if p.modbus is not None],
+            [p for p in specs if modbus_of(p) is not None],
             max_gap=endpoint.max_gap,
             max_registers=endpoint.max_registers_per_read,
             max_bits=endpoint.max_bits_per_read,

@@ -119,11 +119,11 @@ class DemoPlan:
         }
 
 
-def plan_for(now: dt.datetime, out: Path, root: Path) -> DemoPlan:
+def plan_for(now: dt.datetime, out: Path, configs: Path) -> DemoPlan:
     """The shipped demo plant and claims, on their own dates; the window is the history's last month."""
     out.mkdir(parents=True, exist_ok=True)
-    plant_file = root / "configs" / "plants" / "demo.yaml"
-    claims_file = root / "configs" / "claims" / "demo.yaml"
+    plant_file = configs / "plants" / "demo.yaml"
+    claims_file = configs / "claims" / "demo.yaml"
     plant = load_plant(plant_file)
     start, end = plant.start, plant.end
     intervention = min((i.from_ for i in plant.interventions), default=start)

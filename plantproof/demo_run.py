@@ -24,10 +24,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from devicemodel.configroot import config_root
 from plantproof.demo_plan import DemoPlan, claim_truth, gateway_config, plan_for
 from plantproof.stack import Stack, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 SIMULATED = "[bold yellow]SIMULATED DATA[/] — every device below is a simulator, flagged simulated"
 
 
@@ -37,7 +37,7 @@ def run_demo(keep: bool, out: Path, interval: float) -> None:
 
     console = Console(width=None if Console().is_terminal else 120)
     try:
-        plan = plan_for(dt.datetime.now(dt.UTC), out.resolve(), ROOT)
+        plan = plan_for(dt.datetime.now(dt.UTC), out.resolve(), config_root())
     except CollectorError as exc:
         console.print(f"error: {exc}")
         raise SystemExit(2) from None
@@ -116,7 +116,7 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
     params = plan.parameters()
     figures, _loaded = queries.figures(stack.dsn, params)
     _print_figures(console, figures, plan)
-    declared = load_declared(ROOT / "configs" / "declared.yaml")
+    declared = load_declared(config_root() / "declared.yaml")
     _print_tiers(console, evaluate(figures, declared))
     claims = load_claims(plan.claims_file)
     results = [r.to_json() for r in verify_claims(stack.dsn, claims)]

@@ -68,29 +68,21 @@ class DevicesFile(BaseModel):
 
 def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     """Device id -> collector ImportDevice, from a devices file and the device-type YAML it names."""
-    from adapters.devicetype import load_device_type
     from adapters.yamlload import load_yaml_model
     from collector.importer import ImportDevice
-    from gateway.births import point_infos
-    from wire import DeviceInfo
+    from devicemodel.births import device_info, point_infos
+    from devicemodel.configroot import config_root
+    from devicemodel.loader import load_device_type
 
     spec = load_yaml_model(path, DevicesFile)
-    shipped = Path(__file__).resolve().parent.parent / "configs" / "devices"
+    shipped = config_root() / "devices"
     devices: dict[str, ImportDevice] = {}
     for dev, entry in spec.devices.items():
         candidates = [path.parent / entry.type, shipped / entry.type]
         type_file = next((c for c in candidates if c.exists()), candidates[0])
-        device_type = load_device_type(type_file)
-        info = DeviceInfo(
-            type=device_type.type,
-            industry=device_type.industry,
-            sector=device_type.sector,
-            simulated=simulated,
-            managed=False,
-            area=entry.area,
-            line=entry.line,
-            protocol="import",
-            ideal_rate_per_hour=device_type.ideal_rate_per_hour or None,
+        device_type = load_device_type(type_file, addresses="unchecked")  # no adapter reads it
+        info = device_info(
+            device_type, protocol="import", simulated=simulated, area=entry.area, line=entry.line
         )
         state_maps = {
             p.name: {int(k): str(v) for k, v in p.states.items()} for p in device_type.points if p.states
@@ -163,10 +155,10 @@ def import_cmd(
     unmapped: str = UnmappedOpt,
 ) -> None:
     """Import historian CSV (baselines from before the gateway existed); re-importing a file is a no-op."""
-    from adapters.errors import ConfigError
     from collector.errors import CollectorError
     from collector.importer import import_csv
     from collector.migrate import migrate
+    from devicemodel.errors import ConfigError
 
     if unmapped not in ("refuse", "no-data", "unknown-stop"):
         raise typer.BadParameter("--unmapped must be refuse, no-data or unknown-stop")

@@ -16,7 +16,8 @@ from typing import IO
 import numpy as np
 
 import wire
-from adapters.devicetype import PointSpec
+from devicemodel import births
+from devicemodel.devicetype import PointSpec
 from simulators.errors import BackfillError
 from simulators.faults import DeviceFaults
 from simulators.plant import PlantModel
@@ -48,27 +49,15 @@ def gateway_id(plant_name: str) -> str:
 
 
 def birth(device: SimDevice, gw: str, seq: int, sent: int) -> wire.Birth:
-    dt = device.device_type
-    return wire.Birth(
-        gw=gw,
-        dev=device.id,
-        seq=seq,
-        sent=sent,
-        device=wire.DeviceInfo(
-            type=dt.type,
-            industry=dt.industry,
-            sector=dt.sector,
-            simulated=True,
-            managed=False,
-            area=device.area,
-            line=device.line,
-            protocol="backfill",
-            ideal_rate_per_hour=dt.ideal_rate_per_hour,
-        ),
-        points=[
-            wire.PointInfo(p.name, p.kind, p.dtype, p.unit, p.scale, p.offset, p.wrap) for p in dt.points
-        ],
+    info = births.device_info(
+        device.device_type,
+        protocol="backfill",
+        simulated=True,
+        area=device.area,
+        line=device.line,
+        zero_rate_as_none=False,  # backfill output is pinned byte for byte per seed
     )
+    return births.birth(gw, device.id, seq, sent, device.device_type, info)
 
 
 def _grid(start: int, end: int, step: int) -> np.ndarray:

@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from adapters.devicetype import CanonicalState
+from devicemodel.devicetype import CanonicalState
 from simulators.errors import ScenarioError
 
 NS_PER_S = 1_000_000_000

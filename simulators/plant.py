@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from adapters.devicetype import PointSpec
+from devicemodel.devicetype import PointSpec
 from simulators.errors import SimError
 from simulators.generate import (
     CORRECTIVE,

@@ -30,9 +30,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adapters.devicetype import DeviceType, load_device_type
-from adapters.errors import ConfigError
+from adapters.registry import discover
 from adapters.yamlload import load_yaml_model
+from devicemodel.configroot import config_root
+from devicemodel.devicetype import DeviceType
+from devicemodel.errors import ConfigError  # the base: a bad device type or a bad YAML
+from devicemodel.loader import load_device_type
 from simulators.errors import ScenarioError
 from simulators.faults import DeviceFaults, Fault, check_devices, for_device
 from simulators.simconfig import SimulationSpec
@@ -270,6 +273,7 @@ def load_device(path: Path) -> tuple[DeviceType, SimulationSpec]:
     path = path.resolve()
     if path in _TYPE_CACHE:
         return _TYPE_CACHE[path]
+    discover()  # the servers read the points' addresses in each protocol's model
     try:
         device_type = load_device_type(path)
         sim = load_yaml_model(path, _SimSection).simulation
@@ -376,7 +380,7 @@ def resolve_plant_path(plant: str | Path) -> Path:
     path = Path(plant)
     if path.exists() or path.suffix in (".yaml", ".yml"):
         return path
-    return Path(__file__).resolve().parent.parent / "configs" / "plants" / f"{plant}.yaml"
+    return config_root() / "plants" / f"{plant}.yaml"
 
 
 def load_plant(path: str | Path, seed: int | None = None, faults: Sequence[Fault] = ()) -> Plant:

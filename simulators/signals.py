@@ -4,11 +4,13 @@ Noise is a hash of (key, timestamp), not a stream of draws, so a value depends o
 is asked for: a live server polled at any rate and a backfill sampled on a grid agree exactly.
 """
 
+# layering: pure
+
 import zlib
 
 import numpy as np
 
-from adapters.devicetype import PointSpec
+from devicemodel.devicetype import PointSpec
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

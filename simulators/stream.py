@@ -10,15 +10,15 @@ import datetime as dt
 import resource
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import wire
+from devicemodel.configroot import config_root
 from simulators.backfill import Shape, birth, device_samples
 from simulators.errors import SimError
 from simulators.plant import PlantModel
 from simulators.scenario import Calendar, Plant, Shift, SimDevice, load_device
 
-DEVICES_DIR = Path(__file__).resolve().parent.parent / "configs" / "devices"
+DEVICES_DIR = config_root() / "devices"
 SITE_SIZE = 1_000
 CONTINUOUS = Calendar(shifts=[Shift(start="00:00", end="00:00")])
 TWO_SHIFT = Calendar(

@@ -15,7 +15,12 @@ from urllib.parse import urlparse
 
 import pytest
 
+from adapters.registry import discover
 from tests.servers import ExternalPostgres, MosquittoServer, PostgresServer
+
+# Every protocol registers its address model, as the gateway and the simulators have it at start:
+# a checked device-type load refuses address sections no protocol registered.
+discover()
 
 
 def _server_dir(prefix: str) -> Path:

@@ -7,16 +7,22 @@ from typing import get_args
 
 import pytest
 
-from adapters.devicetype import CanonicalState, load_device_type
-from adapters.errors import ConfigError
-from wire.states import CANONICAL_STATES
+import wire.envelope
+import wire.states
+from adapters.modbus.address import ModbusAddress
+from adapters.opcua.address import OpcUaAddress
+from devicemodel import devicetype
+from devicemodel.errors import ConfigError
+from devicemodel.loader import load_device_type
 
 CNC = Path(__file__).resolve().parent.parent / "configs" / "devices" / "cnc_machine.yaml"
 DEVICES = sorted((Path(__file__).resolve().parent.parent / "configs" / "devices").glob("*.yaml"))
 
 
-def test_adapter_state_vocabulary_equals_the_wire_contract() -> None:
-    assert get_args(CanonicalState) == CANONICAL_STATES
+def test_the_vocabularies_are_the_wire_contract_s() -> None:
+    assert devicetype.CanonicalState is wire.states.CanonicalState
+    assert get_args(wire.states.CanonicalState) == wire.states.CANONICAL_STATES
+    assert (devicetype.PointKind, devicetype.DType) == (wire.envelope.PointKind, wire.envelope.DType)
 
 
 @pytest.mark.parametrize("path", DEVICES, ids=lambda p: p.name)
@@ -24,7 +30,7 @@ def test_shipped_device_types_validate(path: Path) -> None:
     dt = load_device_type(path)
     assert dt.points
     for p in dt.points:
-        assert p.modbus is not None or p.opcua is not None
+        assert p.address(ModbusAddress) is not None or p.address(OpcUaAddress) is not None
 
 
 def test_error_names_file_line_and_field(tmp_path: Path) -> None:
@@ -45,3 +51,43 @@ def test_overlapping_registers_are_refused(tmp_path: Path) -> None:
     bad.write_text(text)
     with pytest.raises(ConfigError, match="overlap"):
         load_device_type(bad)
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
+
+
+def test_an_address_error_names_the_line_and_the_field_inside_the_section(tmp_path: Path) -> None:
+    text = CNC.read_text().replace("{table: holding, address: 1,", "{table: holdng, address: 1,", 1)
+    bad = tmp_path / "table.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_device_type(bad)
+    assert err.value.line == _line_of(text, "holdng")
+    assert err.value.field is not None and err.value.field.endswith(".modbus.table")
+
+
+def test_a_protocol_check_of_a_point_names_its_section(tmp_path: Path) -> None:
+    # the modbus hook refuses a bit in a non-bool point; reported at the point's modbus line
+    text = CNC.read_text().replace("{table: holding, address: 0}", "{table: holding, address: 0, bit: 3}", 1)
+    bad = tmp_path / "bit.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match="'bit' is only for dtype bool") as err:
+        load_device_type(bad)
+    assert err.value.line == _line_of(text, "bit: 3")
+    assert err.value.field is not None and err.value.field.endswith(".modbus")
+
+
+def test_a_section_no_protocol_registered_is_refused_when_checked_kept_when_unchecked(tmp_path: Path) -> None:
+    text = CNC.read_text().replace(
+        "{table: holding, address: 0}", "{table: holding, address: 0}\n    bacnet: {instance: 7}", 1
+    )
+    other = tmp_path / "bacnet.yaml"
+    other.write_text(text)
+    with pytest.raises(ConfigError, match="unknown field or address section") as err:
+        load_device_type(other)
+    assert err.value.line == _line_of(text, "bacnet")
+    dt = load_device_type(other, addresses="unchecked")
+    first = dt.points[0]
+    assert first.address_sections()["bacnet"] == {"instance": 7}
+    assert first.address(ModbusAddress) is None  # unchecked: plain data, not the adapter's model

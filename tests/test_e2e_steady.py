@@ -52,7 +52,7 @@ class SteadySource:
     """A machine running in one state for ever: every value constant, counters included."""
 
     def __init__(self) -> None:
-        from adapters.devicetype import load_device_type
+        from devicemodel.loader import load_device_type
 
         dt_ = load_device_type(CNC)
         self.devices = [StaticDevice(d, dt_, i + 1) for i, d in enumerate(DEVICES)]

@@ -13,13 +13,13 @@ from typing import Any
 import psycopg
 from typer.testing import CliRunner
 
-from adapters.devicetype import load_device_type
 from collector.figures import queries
 from collector.figures.compute import Parameters
 from collector.figures.window import parse_window
 from collector.ingest import Pipeline
 from collector.migrate import migrate
 from collector.settings import load_settings
+from devicemodel.loader import load_device_type
 from gateway.config import load_config
 from gateway.runner import Gateway
 from plantproof.cli import app

@@ -6,9 +6,10 @@ code, once given, never changes meaning. New states get new codes at the end.
 
 # layering: pure
 
-from typing import Final
+from typing import Final, Literal, get_args
 
-CANONICAL_STATES: Final[tuple[str, ...]] = (
+# The canonical states in code order (a state's code is its index); the tuple below is read from it.
+CanonicalState = Literal[
     "running",
     "reduced_speed",
     "setup",
@@ -20,7 +21,8 @@ CANONICAL_STATES: Final[tuple[str, ...]] = (
     "minor_stop",
     "unknown_stop",
     "no_data",
-)
+]
+CANONICAL_STATES: Final[tuple[CanonicalState, ...]] = get_args(CanonicalState)
 
 STATE_CODES: Final[dict[str, int]] = {name: code for code, name in enumerate(CANONICAL_STATES)}
 

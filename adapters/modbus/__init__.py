@@ -5,6 +5,7 @@ stay cheap to import.
 """
 
 from adapters.base import Connection, DeviceInstance
+from adapters.modbus.address import ModbusAddress
 from adapters.modbus.endpoint import ModbusEndpoint
 from adapters.registry import register
 
@@ -16,6 +17,6 @@ def connect(device: DeviceInstance) -> Connection:
     return ModbusConnection(device)
 
 
-register("modbus", ModbusEndpoint, connect)
+register("modbus", ModbusEndpoint, connect, ModbusAddress)
 
-__all__ = ["ModbusEndpoint", "connect"]
+__all__ = ["ModbusAddress", "ModbusEndpoint", "connect"]

@@ -28,12 +28,13 @@ from adapters.base import (
     check_scan_groups,
     endpoint_as,
 )
-from adapters.devicetype import PointSpec
 from adapters.errors import CodecError, ConfigError, DeviceRejected, DeviceUnavailable
 from adapters.linklog import LinkLog
 from adapters.modbus import codec
+from adapters.modbus.address import modbus_of
 from adapters.modbus.endpoint import ModbusEndpoint
 from adapters.modbus.planner import ReadRequest, decode_request, plan_reads
+from devicemodel.devicetype import PointSpec
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ class ModbusConnection:
         self.device = device
         self.status = LinkStatus()
         self.endpoint = endpoint_as(device, ModbusEndpoint, "modbus")
-        check_scan_groups(device, lambda p: p.modbus is not None, "a modbus address")
+        check_scan_groups(device, lambda p: modbus_of(p) is not None, "a modbus address")
         self.plans: list[list[ReadRequest]] = [list(self._plan(g.points)) for g in device.scan_groups]
         self._link: _Link | None = None
         self._write_lock = asyncio.Lock()
@@ -386,7 +387,7 @@ class ModbusConnection:
     async def write(self, point: str, value: bool | int | float) -> None:
         """Write a raw (unscaled) value; a bit in a word is read, modified and written back."""
         spec = self._point(point)
-        mb = spec.modbus
+        mb = modbus_of(spec)
         assert mb is not None
         if not spec.writable:
             raise ConfigError(f"point {point!r} of device {self.device.id!r} is not writable")
@@ -408,7 +409,7 @@ class ModbusConnection:
 
     def _point(self, name: str) -> PointSpec:
         spec = self.device.device_type.by_name.get(name)
-        if spec is None or spec.modbus is None:
+        if spec is None or modbus_of(spec) is None:
             raise ConfigError(f"device {self.device.id!r} has no modbus point {name!r}")
         return spec
 

@@ -11,8 +11,9 @@ import math
 import struct
 from collections.abc import Sequence
 
-from adapters.devicetype import PointSpec
 from adapters.errors import CodecError
+from adapters.modbus.address import modbus_of
+from devicemodel.devicetype import PointSpec
 
 _FORMATS = {
     "int16": ">h",
@@ -118,7 +119,7 @@ def set_bit(register: int, bit: int, on: bool) -> int:
 
 def encode_point(point: PointSpec, raw: bool | int | float | str) -> list[int]:
     """Registers (or a single bit value for coil/discrete) for a point's raw value."""
-    mb = point.modbus
+    mb = modbus_of(point)
     if mb is None:
         raise CodecError(f"point {point.name!r} has no modbus address")
     if mb.bit is not None:
@@ -128,7 +129,7 @@ def encode_point(point: PointSpec, raw: bool | int | float | str) -> list[int]:
 
 def decode_point(point: PointSpec, words: Sequence[int]) -> bool | int | float | str:
     """Raw value of a point from the registers (or bits) at its address."""
-    mb = point.modbus
+    mb = modbus_of(point)
     if mb is None:
         raise CodecError(f"point {point.name!r} has no modbus address")
     if mb.bit is not None:

@@ -12,9 +12,10 @@ that reject reads that span unmapped addresses.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from adapters.devicetype import PointSpec
 from adapters.errors import CodecError, ConfigError
 from adapters.modbus import codec
+from adapters.modbus.address import modbus_of, register_count
+from devicemodel.devicetype import PointSpec
 
 MAX_REGISTERS = 125
 MAX_BITS = 2000
@@ -36,10 +37,10 @@ class ReadRequest:
 
 def span(point: PointSpec) -> tuple[int, int]:
     """[start, end) of the addresses a point occupies in its table."""
-    mb = point.modbus
+    mb = modbus_of(point)
     if mb is None:
         raise ConfigError(f"point {point.name!r} has no modbus address", field="modbus")
-    count = 1 if mb.table in BIT_TABLES or mb.bit is not None else point.register_count
+    count = 1 if mb.table in BIT_TABLES or mb.bit is not None else register_count(point)
     return mb.address, mb.address + count
 
 
@@ -59,15 +60,16 @@ def plan_reads(
     by_table: dict[str, list[tuple[int, int, str]]] = {}
     for point in points:
         start, end = span(point)
-        assert point.modbus is not None
-        limit = max_bits if point.modbus.table in BIT_TABLES else max_registers
+        mb = modbus_of(point)
+        assert mb is not None
+        limit = max_bits if mb.table in BIT_TABLES else max_registers
         if end - start > limit:
             raise ConfigError(
                 f"point {point.name!r} spans {end - start} addresses, more than one read ({limit})"
             )
         if end > 65536:
             raise ConfigError(f"point {point.name!r} runs past address 65535", field="modbus.address")
-        by_table.setdefault(point.modbus.table, []).append((start, end, point.name))
+        by_table.setdefault(mb.table, []).append((start, end, point.name))
     requests: list[ReadRequest] = []
     for table in TABLE_ORDER:
         spans = sorted(by_table.get(table, []))

@@ -8,9 +8,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.devicetype import REGISTERS_PER_DTYPE
 from adapters.errors import DeviceRejected, DeviceUnavailable
 from adapters.modbus import codec
+from adapters.modbus.address import REGISTERS_PER_DTYPE
 
 ORDERS = (("big", "big"), ("little", "big"), ("big", "little"), ("little", "little"))
 ORDER_NAMES = {("big", "big"): "ABCD", ("little", "big"): "BADC", ("big", "little"): "CDAB",

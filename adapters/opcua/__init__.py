@@ -4,6 +4,7 @@ The connection (and asyncua with it) is imported on first use.
 """
 
 from adapters.base import Connection, DeviceInstance
+from adapters.opcua.address import OpcUaAddress
 from adapters.opcua.endpoint import OpcUaEndpoint
 from adapters.registry import register
 
@@ -15,6 +16,6 @@ def connect(device: DeviceInstance) -> Connection:
     return OpcUaConnection(device)
 
 
-register("opcua", OpcUaEndpoint, connect)
+register("opcua", OpcUaEndpoint, connect, OpcUaAddress)
 
-__all__ = ["OpcUaEndpoint", "connect"]
+__all__ = ["OpcUaAddress", "OpcUaEndpoint", "connect"]

@@ -39,13 +39,14 @@ from adapters.base import (
     check_scan_groups,
     endpoint_as,
 )
-from adapters.devicetype import PointSpec
 from adapters.errors import AdapterError, ConfigError, DeviceRejected, DeviceUnavailable
 from adapters.linklog import LinkLog
 from adapters.opcua import nodes
+from adapters.opcua.address import opcua_of
 from adapters.opcua.endpoint import OpcUaEndpoint
 from adapters.opcua.session import LINK_ERRORS, Context, disconnect, open_client, status_of, translate
 from adapters.opcua.subscribe import NODE_REFUSALS, max_items_per_call, subscribe
+from devicemodel.devicetype import PointSpec
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class OpcUaConnection:
         self.device = device
         self.status = LinkStatus()
         self.endpoint = endpoint_as(device, OpcUaEndpoint, "opcua")
-        check_scan_groups(device, lambda p: p.opcua is not None, "an opcua node")
+        check_scan_groups(device, lambda p: opcua_of(p) is not None, "an opcua node")
         self._ctx = Context(device.id, self.endpoint)
         self._links = LinkLog(log, device.id)
         self._client: Client | None = None
@@ -422,7 +423,7 @@ class OpcUaConnection:
 
     def _point(self, name: str) -> PointSpec:
         spec = self.device.device_type.by_name.get(name)
-        if spec is None or spec.opcua is None:
+        if spec is None or opcua_of(spec) is None:
             raise ConfigError(f"device {self.device.id!r} has no opcua point {name!r}")
         return spec
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from asyncua import ua
 
-from adapters.devicetype import PointSpec
+from adapters.opcua.address import opcua_of
+from devicemodel.devicetype import PointSpec
 
 # Status codes the adapter itself attaches to bad readings (the server never sent them).
 BAD_NODE_ID_UNKNOWN = int(ua.StatusCodes.BadNodeIdUnknown)
@@ -72,16 +73,18 @@ class Resolved:
 
 def node_text(point: PointSpec, device_id: str) -> str:
     """The point's node as written in the YAML, with the device id filled in."""
-    if point.opcua is None:
+    ua_address = opcua_of(point)
+    if ua_address is None:
         return "(no node)"
-    kind, ident = point.opcua.identifier(device_id)
-    return f"nsu={point.opcua.namespace_uri()};{kind}={ident}"
+    kind, ident = ua_address.identifier(device_id)
+    return f"nsu={ua_address.namespace_uri()};{kind}={ident}"
 
 
 def node_id(point: PointSpec, device_id: str, namespaces: list[str]) -> ua.NodeId:
     """The node id of a point on a server with this NamespaceArray; raises NodeError."""
-    assert point.opcua is not None
-    uri = point.opcua.namespace_uri()
+    ua_address = opcua_of(point)
+    assert ua_address is not None
+    uri = ua_address.namespace_uri()
     if uri.isdigit():
         index = int(uri)
     elif uri in namespaces:
@@ -90,7 +93,7 @@ def node_id(point: PointSpec, device_id: str, namespaces: list[str]) -> ua.NodeI
         raise NodeError(
             f"node {node_text(point, device_id)}: the server has no namespace {uri!r}", BAD_NODE_ID_UNKNOWN
         )
-    kind, ident = point.opcua.identifier(device_id)
+    kind, ident = ua_address.identifier(device_id)
     make: Any = ua.NodeId  # asyncua annotates its own NewType-like aliases, not the Python types
     try:
         if kind == "i":

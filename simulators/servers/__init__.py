@@ -21,9 +21,11 @@ from typing import Protocol
 
 import numpy as np
 
-from adapters.devicetype import DeviceType, PointSpec
 from adapters.errors import CodecError
 from adapters.modbus import codec
+from adapters.modbus.address import modbus_of
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.states import UNMAPPED_STATE, canonical_state
 from simulators.errors import SimError
 from simulators.faults import DeviceFaults
 
@@ -124,7 +126,7 @@ def state_code(point: PointSpec, canonical: str) -> int:
         if name == canonical:
             return code
     for code, name in states.items():
-        if name == "unknown_stop":
+        if name == UNMAPPED_STATE:
             return code
     return max(states, default=-1) + 1  # a code the map does not know: reads as unknown_stop
 
@@ -139,7 +141,7 @@ def _wrap_or_clamp(point: PointSpec, number: int) -> int:
 def to_raw(point: PointSpec, value: EngValue | None) -> RawValue:
     """Raw (device) value for an engineering value; a missing value reads as zero."""
     if point.kind == "state":
-        return state_code(point, str(value)) if value is not None else state_code(point, "unknown_stop")
+        return state_code(point, str(value)) if value is not None else state_code(point, UNMAPPED_STATE)
     if point.dtype == "bool":
         return bool(value)
     if point.dtype == "string":
@@ -158,7 +160,8 @@ def quantize_raw(point: PointSpec, raw: RawValue) -> RawValue:
     if point.dtype == "bool":
         return bool(raw)
     if point.dtype == "string":
-        length = point.modbus.length if point.modbus and point.modbus.length else 0
+        mb = modbus_of(point)
+        length = mb.length if mb and mb.length else 0
         data = str(raw).encode("utf-8")
         if length:
             data = data[: 2 * length]
@@ -172,7 +175,7 @@ def quantize_raw(point: PointSpec, raw: RawValue) -> RawValue:
 def to_engineering(point: PointSpec, raw: RawValue) -> EngValue:
     """Engineering value of a raw value, the way a gateway maps it (states by the map)."""
     if point.kind == "state":
-        return (point.states or {}).get(int(raw), "unknown_stop")
+        return canonical_state(int(raw), point.states).state
     if isinstance(raw, bool | str):
         return raw
     return point.to_engineering(raw)

@@ -23,9 +23,10 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusBaseServer, ModbusTcpServer
 from pymodbus.simulator import SimData, SimDevice
 
-from adapters.devicetype import PointSpec
 from adapters.errors import CodecError
 from adapters.modbus import codec
+from adapters.modbus.address import modbus_of, register_count
+from devicemodel.devicetype import PointSpec
 from simulators.servers import (
     DeviceLike,
     EngValue,
@@ -78,15 +79,16 @@ class _Unit:
 
     def __init__(self, device: DeviceLike) -> None:
         self.device = device
-        self.points = [p for p in device.device_type.points if p.modbus is not None]
+        self.points = [p for p in device.device_type.points if modbus_of(p) is not None]
         self.size = dict.fromkeys(TABLES, 0)
         self.writable: dict[str, set[int]] = {t: set() for t in TABLES}
         for p in self.points:
-            assert p.modbus is not None
-            end = p.modbus.address + (1 if p.modbus.bit is not None else p.register_count)
-            self.size[p.modbus.table] = max(self.size[p.modbus.table], end)
+            mb = modbus_of(p)
+            assert mb is not None
+            end = mb.address + (1 if mb.bit is not None else register_count(p))
+            self.size[mb.table] = max(self.size[mb.table], end)
             if p.writable:
-                self.writable[p.modbus.table].update(range(p.modbus.address, end))
+                self.writable[mb.table].update(range(mb.address, end))
         self.image: dict[str, list[int]] = {t: [0] * n for t, n in self.size.items()}
         self.held: dict[str, RawValue] = {}
         self.silent = False
@@ -96,7 +98,7 @@ class _Unit:
     def render(self, values: dict[str, RawValue]) -> None:
         image = {t: [0] * n for t, n in self.size.items()}
         for p in self.points:
-            mb = p.modbus
+            mb = modbus_of(p)
             assert mb is not None
             raw = values[p.name]
             if mb.bit is not None:
@@ -112,22 +114,22 @@ class _Unit:
         self.image = image  # swapped whole: a request never sees half an update
 
     def decode(self, point: PointSpec) -> RawValue:
-        mb = point.modbus
+        mb = modbus_of(point)
         assert mb is not None
-        words = self.image[mb.table][mb.address : mb.address + point.register_count]
+        words = self.image[mb.table][mb.address : mb.address + register_count(point)]
         return codec.decode_point(point, words)
 
     def write(self, table: str, address: int, values: Sequence[int]) -> None:
         self.image[table][address : address + len(values)] = list(values)
         end = address + len(values)
         for p in self.points:
-            mb = p.modbus
+            mb = modbus_of(p)
             assert mb is not None
             if (
                 p.writable
                 and mb.table == table
                 and mb.address < end
-                and address < mb.address + p.register_count
+                and address < mb.address + register_count(p)
             ):
                 self.held[p.name] = self.decode(p)
 
@@ -243,7 +245,7 @@ class SimModbusServer:
             if device.unit_id in units:
                 other = units[device.unit_id].device.id
                 raise SimServerError(f"devices {other!r} and {device.id!r} share unit id {device.unit_id}")
-            if not any(p.modbus for p in device.device_type.points):
+            if not any(modbus_of(p) for p in device.device_type.points):
                 raise SimServerError(f"device {device.id!r}: its type has no modbus points")
             units[device.unit_id] = _Unit(device)
             self.unit_ids[device.id] = device.unit_id

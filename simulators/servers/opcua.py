@@ -33,7 +33,8 @@ from asyncua.server.user_managers import UserManager
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from adapters.devicetype import PointSpec
+from adapters.opcua.address import opcua_of
+from devicemodel.devicetype import PointSpec
 from simulators.servers import (
     NAMESPACE_URI,
     DeviceLike,
@@ -173,7 +174,7 @@ class SimOpcUaServer:
         self._trusted: set[bytes] = set()
         self._vars = self._plan()
         self._by_device: dict[str, list[_Var]] = {}
-        uris = {v.point.opcua.namespace_uri() for v in self._vars if v.point.opcua}
+        uris = {ua_addr.namespace_uri() for v in self._vars if (ua_addr := opcua_of(v.point))}
         if NAMESPACE_URI not in uris and uris:
             self.namespace_uri = sorted(uris)[0]
         self._held: dict[str, dict[str, RawValue]] = {d.id: {} for d in self.devices}
@@ -193,10 +194,11 @@ class SimOpcUaServer:
         seen: dict[tuple[str, str, str], str] = {}
         for device in self.devices:
             for point in device.device_type.points:
-                if point.opcua is None:
+                ua_addr = opcua_of(point)
+                if ua_addr is None:
                     continue
-                kind, ident = point.opcua.identifier(device.id)
-                key = (point.opcua.namespace_uri(), kind, ident)
+                kind, ident = ua_addr.identifier(device.id)
+                key = (ua_addr.namespace_uri(), kind, ident)
                 if key in seen:
                     raise SimServerError(
                         f"device {device.id!r} point {point.name!r}: node {kind}={ident} is also {seen[key]}"
@@ -242,17 +244,19 @@ class SimOpcUaServer:
         objects = server.nodes.objects
         indexes: dict[str, int] = {}
         for var in self._vars:
-            assert var.point.opcua is not None
-            uri = var.point.opcua.namespace_uri()
+            ua_addr = opcua_of(var.point)
+            assert ua_addr is not None
+            uri = ua_addr.namespace_uri()
             if uri not in indexes:
                 indexes[uri] = await server.register_namespace(uri)
         main_idx = indexes.get(self.namespace_uri, next(iter(indexes.values())))
         taken = set()
         built: list[_Var] = []
         for var in self._vars:
-            assert var.point.opcua is not None
-            kind, ident = var.point.opcua.identifier(var.device.id)
-            idx = indexes[var.point.opcua.namespace_uri()]
+            ua_addr = opcua_of(var.point)
+            assert ua_addr is not None
+            kind, ident = ua_addr.identifier(var.device.id)
+            idx = indexes[ua_addr.namespace_uri()]
             value: int | str | uuid.UUID = ident
             try:
                 value = int(ident) if kind == "i" else uuid.UUID(ident) if kind == "g" else ident
@@ -353,9 +357,10 @@ class SimOpcUaServer:
         """Point name -> node id as 'nsu=<uri>;s=<id>' (what the YAML says, device filled in)."""
         out = {}
         for var in self._vars:
-            if var.device.id == device_id and var.point.opcua is not None:
-                kind, ident = var.point.opcua.identifier(device_id)
-                out[var.point.name] = f"nsu={var.point.opcua.namespace_uri()};{kind}={ident}"
+            ua_addr = opcua_of(var.point)
+            if var.device.id == device_id and ua_addr is not None:
+                kind, ident = ua_addr.identifier(device_id)
+                out[var.point.name] = f"nsu={ua_addr.namespace_uri()};{kind}={ident}"
         return out
 
     async def start(self) -> None:

@@ -21,8 +21,11 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from adapters.base import DeviceInstance, RawReading, ScanGroup
-from adapters.devicetype import DeviceType, PointSpec, load_device_type
 from adapters.modbus import codec
+from adapters.modbus.address import modbus_of, register_count
+from adapters.opcua.address import opcua_of
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.loader import load_device_type
 from tests.servers import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -51,7 +54,7 @@ def random_raw(point: PointSpec, rng: random.Random) -> bool | int | float | str
     if d == "bool":
         return rng.random() < 0.5
     if d == "string":
-        length = point.modbus.length if point.modbus and point.modbus.length else 4
+        length = modbus_of(point).length if modbus_of(point) and modbus_of(point).length else 4
         return "".join(
             rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") for _ in range(rng.randint(1, 2 * length))
         )
@@ -118,7 +121,7 @@ class ModbusTestServer:
 
     async def set_raw(self, unit: int, name: str, value: bool | int | float | str) -> None:
         point = self.units[unit].point(name)
-        mb = point.modbus
+        mb = modbus_of(point)
         assert mb is not None
         if mb.table in ("coil", "discrete"):
             await self.context.async_setValues(unit, _SET_FC[mb.table], mb.address, [bool(value)])
@@ -132,9 +135,9 @@ class ModbusTestServer:
 
     async def get_raw(self, unit: int, name: str) -> bool | int | float | str:
         point = self.units[unit].point(name)
-        mb = point.modbus
+        mb = modbus_of(point)
         assert mb is not None
-        count = 1 if mb.bit is not None or mb.table in ("coil", "discrete") else point.register_count
+        count = 1 if mb.bit is not None or mb.table in ("coil", "discrete") else register_count(point)
         words = await self.context.async_getValues(unit, _GET_FC[mb.table], mb.address, count)
         if mb.table in ("coil", "discrete"):
             return bool(words[0])
@@ -143,9 +146,9 @@ class ModbusTestServer:
     async def fill_random(self, unit: int, rng: random.Random) -> dict[str, bool | int | float | str]:
         """Random raw values for every point; returns what the server now holds (the ground truth)."""
         for point in self.units[unit].points:
-            if point.modbus is not None:
+            if modbus_of(point) is not None:
                 await self.set_raw(unit, point.name, random_raw(point, rng))
-        return {p.name: await self.get_raw(unit, p.name) for p in self.units[unit].points if p.modbus}
+        return {p.name: await self.get_raw(unit, p.name) for p in self.units[unit].points if modbus_of(p)}
 
 
 class BlackholeServer:
@@ -286,12 +289,12 @@ class OpcUaTestServer:
         for dev_id, dt in self.devices:
             obj = None
             for point in dt.points:
-                if point.opcua is None:
+                if opcua_of(point) is None:
                     continue
-                idx = await server.register_namespace(point.opcua.namespace_uri())
+                idx = await server.register_namespace(opcua_of(point).namespace_uri())
                 if obj is None:
                     obj = await server.nodes.objects.add_object(idx, dev_id)
-                _, ident = point.opcua.identifier(dev_id)
+                _, ident = opcua_of(point).identifier(dev_id)
                 vtype = getattr(ua.VariantType, VARIANT_TYPES[point.dtype])
                 value = self.values.get((dev_id, point.name), _initial(point))
                 var = await obj.add_variable(ua.NodeId(ident, idx), point.name, ua.Variant(value, vtype))
@@ -344,7 +347,7 @@ class OpcUaTestServer:
 
     async def fill_random(self, dev: str, dt: DeviceType, rng: random.Random) -> dict[str, Any]:
         for point in dt.points:
-            if point.opcua is not None:
+            if opcua_of(point) is not None:
                 value = random_raw(point, rng)
                 await self.set_raw(dev, point.name, value)
-        return {p.name: await self.get_raw(dev, p.name) for p in dt.points if p.opcua is not None}
+        return {p.name: await self.get_raw(dev, p.name) for p in dt.points if opcua_of(p) is not None}

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from adapters.devicetype import PointSpec
 from adapters.errors import CodecError
 from adapters.modbus import codec
+from devicemodel.devicetype import PointSpec
 
 ORDERS = st.sampled_from(["big", "little"])
 INT_BOUNDS = {

@@ -13,7 +13,7 @@ import yaml
 from asyncua import Client, ua
 
 from adapters.base import QUALITY_BAD
-from adapters.devicetype import DeviceType
+from devicemodel.devicetype import DeviceType
 from tests.adapters.devices import CNC, OpcUaTestServer, Recorder, device_type, eventually
 from tests.adapters.test_opcua import connect, matches, running
 
@@ -191,8 +191,8 @@ async def test_server_status_codes_travel_with_bad_and_uncertain_readings() -> N
     ],
 )
 def test_type_mismatch_rules(dtype: str, vtype: ua.VariantType, value: Any, fits: bool) -> None:
-    from adapters.devicetype import PointSpec
     from adapters.opcua.nodes import type_mismatch
+    from devicemodel.devicetype import PointSpec
 
     kind = "switch" if dtype == "bool" else "analog"
     point = PointSpec(name="p", kind=kind, dtype=dtype, opcua={"node": "nsu=urn:x;s=p"})  # type: ignore[arg-type]

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.devicetype import REGISTERS_PER_DTYPE, PointSpec
 from adapters.errors import ConfigError
 from adapters.modbus import codec
+from adapters.modbus.address import REGISTERS_PER_DTYPE, modbus_of
 from adapters.modbus.planner import (
     BIT_TABLES,
     MAX_BITS,
@@ -23,6 +23,7 @@ from adapters.modbus.planner import (
     requests_per_cycle,
     span,
 )
+from devicemodel.devicetype import PointSpec
 from tests.adapters.devices import ALL_DTYPES, CNC, device_type
 
 
@@ -60,8 +61,10 @@ LIMITS = st.fixed_dictionaries(
 
 def _fits(p: PointSpec, limits: dict[str, int]) -> bool:
     start, end = span(p)
-    assert p.modbus is not None
-    return end - start <= (limits["max_bits"] if p.modbus.table in BIT_TABLES else limits["max_registers"])
+    assert modbus_of(p) is not None
+    return end - start <= (
+        limits["max_bits"] if modbus_of(p).table in BIT_TABLES else limits["max_registers"]
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -121,12 +124,14 @@ def test_all_dtypes_coalescing_and_decode() -> None:
     image = [0] * 600
     for name, value in values.items():
         p = dt.point(name)
-        assert p.modbus is not None
-        if p.modbus.bit is not None:
-            image[p.modbus.address] = codec.set_bit(image[p.modbus.address], p.modbus.bit, bool(value))
+        assert modbus_of(p) is not None
+        if modbus_of(p).bit is not None:
+            image[modbus_of(p).address] = codec.set_bit(
+                image[modbus_of(p).address], modbus_of(p).bit, bool(value)
+            )
         else:
             words = codec.encode_point(p, value)
-            image[p.modbus.address : p.modbus.address + len(words)] = words
+            image[modbus_of(p).address : modbus_of(p).address + len(words)] = words
     got: dict[str, object] = {}
     for r in plan_reads(dt.points):
         if r.table == "holding":

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.devicetype import DeviceType
+from devicemodel.devicetype import DeviceType
 from simulators.servers import StaticDevice, to_engineering
 from simulators.servers.modbus import SimModbusServer
 from simulators.servers.opcua import SimOpcUaServer

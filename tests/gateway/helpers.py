@@ -14,7 +14,8 @@ import paho.mqtt.client as paho
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from adapters.devicetype import DeviceType, load_device_type
+from devicemodel.devicetype import DeviceType
+from devicemodel.loader import load_device_type
 from wire import Envelope, decode
 
 ROOT = Path(__file__).resolve().parents[2]

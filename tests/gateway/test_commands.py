@@ -12,7 +12,7 @@ import pytest
 
 from adapters import registry
 from adapters.base import Connection
-from adapters.devicetype import load_device_type
+from devicemodel.loader import load_device_type
 from gateway.commands import CommandHandler
 from gateway.config import GatewayConfig, load_config
 from simulators.servers.modbus import SimModbusServer

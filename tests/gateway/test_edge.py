@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.base import RawReading
-from adapters.devicetype import load_device_type
+from devicemodel.loader import load_device_type
 from gateway.batcher import Batcher
 from gateway.config import EdgeConfig, EdgeSettings
 from gateway.edge import EdgeProcessor, Sample

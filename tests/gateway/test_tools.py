@@ -13,8 +13,8 @@ import yaml
 from typer.testing import CliRunner
 
 from adapters import registry
-from adapters.devicetype import load_device_type
 from adapters.modbus import codec
+from devicemodel.loader import load_device_type
 from gateway.cli import app
 from gateway.config import load_config
 from tests.adapters.devices import ALL_DTYPES, ModbusTestServer, OpcUaTestServer, device_type, same

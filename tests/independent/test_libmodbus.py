@@ -13,7 +13,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from adapters import registry
-from adapters.devicetype import PointSpec
+from adapters.modbus.address import modbus_of
+from devicemodel.devicetype import PointSpec
 from gateway.cli import app
 from tests.adapters.devices import ALL_DTYPES, device_type, instance, random_raw, same
 from tests.independent.servers import LibmodbusSlave
@@ -36,7 +37,7 @@ def layout(data: bytes, byte_order: str, word_order: str) -> list[int]:
 
 
 def words_of(point: PointSpec, value: Any) -> list[tuple[str, int, int]]:
-    mb = point.modbus
+    mb = modbus_of(point)
     assert mb is not None
     table = TABLE[mb.table]
     if mb.table in ("coil", "discrete"):
@@ -58,7 +59,7 @@ async def test_every_dtype_and_order_from_a_libmodbus_slave(tmp_path: Path) -> N
     for point in ALL_DT.points:
         truth[point.name] = random_raw(point, rng)
         for table, address, word in words_of(point, truth[point.name]):
-            if point.modbus is not None and point.modbus.bit is not None:  # bits share a word
+            if modbus_of(point) is not None and modbus_of(point).bit is not None:  # bits share a word
                 bits[(table, address)] = bits.get((table, address), 0) | word
             else:
                 words.append((table, address, word))

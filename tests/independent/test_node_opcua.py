@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from adapters import registry
 from adapters.base import DeviceInstance, ScanGroup
-from adapters.devicetype import load_device_type
+from devicemodel.loader import load_device_type
 from gateway.cli import app
 from tests.adapters.devices import Recorder, eventually
 from tests.independent.servers import NodeOpcUaServer

@@ -4,7 +4,9 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from adapters.devicetype import DeviceType, OpcUaAddress, PointSpec, load_device_type
+from adapters.opcua.address import OpcUaAddress, opcua_of
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.loader import load_device_type
 from simulators.servers import EngValue, StaticDevice
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +55,7 @@ def opcua_nodes(device_type: DeviceType, uri: str = "urn:plantproof:sim") -> Dev
     """The same type with an OPC UA node on every point that lacks one."""
     points = [
         p
-        if p.opcua
+        if opcua_of(p)
         else p.model_copy(update={"opcua": OpcUaAddress(node=f"nsu={uri};s={{device}}.{p.name}")})
         for p in device_type.points
     ]

@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.devicetype import load_device_type
+from adapters.modbus.address import modbus_of, register_count
+from adapters.opcua.address import opcua_of
+from devicemodel.loader import load_device_type
 from simulators.errors import ScenarioError
 from simulators.plant import PlantModel, state_codes
 from simulators.scenario import NS_PER_DAY, load_plant, to_ns
@@ -30,13 +32,20 @@ def test_device_types_cover_sectors_dtypes_and_orders() -> None:
     assert {t.sector for t in types} == {"discrete", "process"}
     points = [p for t in types for p in t.points]
     assert {"float32", "uint32", "uint16", "int16", "bool"} <= {p.dtype for p in points}
-    orders = {(p.modbus.byte_order, p.modbus.word_order) for p in points if p.modbus and p.register_count > 1}
+    orders = {
+        (modbus_of(p).byte_order, modbus_of(p).word_order)
+        for p in points
+        if modbus_of(p) and register_count(p) > 1
+    }
     assert len(orders) >= 3
     assert any(p.kind == "counter" and p.wrap is not None for p in points)
-    assert any(p.modbus and p.modbus.bit is not None for p in points)  # packed status word
+    assert any(modbus_of(p) and modbus_of(p).bit is not None for p in points)  # packed status word
     for t in types:
         for p in t.points:
-            assert p.opcua is not None and p.opcua.node == f"nsu=urn:plantproof:sim;s={{device}}.{p.name}"
+            assert (
+                opcua_of(p) is not None
+                and opcua_of(p).node == f"nsu=urn:plantproof:sim;s={{device}}.{p.name}"
+            )
 
 
 def test_plants_load_with_unique_unit_ids() -> None:

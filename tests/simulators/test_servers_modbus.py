@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from adapters.devicetype import DeviceType, PointSpec, load_device_type
+from adapters.modbus.address import modbus_of, register_count
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.loader import load_device_type
 from simulators.servers import (
     EngValue,
     SimServerError,
@@ -59,7 +61,7 @@ async def mbpoll_read(port: int | str, unit: int, table: str, start: int, count:
 
 def decode(point: PointSpec, words: list[int]) -> bool | int | float | str:
     """The test's own decoding of a point's registers, straight from the YAML's meaning."""
-    mb = point.modbus
+    mb = modbus_of(point)
     assert mb is not None
     if mb.bit is not None:
         return bool(words[0] >> mb.bit & 1)
@@ -86,22 +88,22 @@ async def read_device(port: int | str, unit: int, device_type: DeviceType) -> di
     """Every modbus point of a device, read table by table with mbpoll and decoded here."""
     tables: dict[str, dict[int, str]] = {}
     for table in ("holding", "input", "coil", "discrete"):
-        points = [p for p in device_type.points if p.modbus and p.modbus.table == table]
+        points = [p for p in device_type.points if modbus_of(p) and modbus_of(p).table == table]
         if points:
-            end = max(p.modbus.address + p.register_count for p in points if p.modbus)
+            end = max(modbus_of(p).address + register_count(p) for p in points if modbus_of(p))
             tables[table] = {}
             for start in range(0, end, 100):
                 tables[table].update(await mbpoll_read(port, unit, table, start, min(100, end - start)))
     got: dict[str, EngValue] = {}
     for p in device_type.points:
-        if p.modbus is None:
+        if modbus_of(p) is None:
             continue
-        cells = tables[p.modbus.table]
-        if p.modbus.table in ("coil", "discrete"):
-            got[p.name] = cells[p.modbus.address] == "1"
+        cells = tables[modbus_of(p).table]
+        if modbus_of(p).table in ("coil", "discrete"):
+            got[p.name] = cells[modbus_of(p).address] == "1"
             continue
-        count = 1 if p.modbus.bit is not None else p.register_count
-        words = [int(cells[a], 16) for a in range(p.modbus.address, p.modbus.address + count)]
+        count = 1 if modbus_of(p).bit is not None else register_count(p)
+        words = [int(cells[a], 16) for a in range(modbus_of(p).address, modbus_of(p).address + count)]
         got[p.name] = engineering(p, decode(p, words))
     return got
 
@@ -141,7 +143,7 @@ async def test_mbpoll_native_32bit_decoding_agrees() -> None:
         for device in source.devices:
             want = server.expected(device.id)
             for p in device.device_type.points:
-                mb = p.modbus
+                mb = modbus_of(p)
                 if mb is None or mb.table not in ("holding", "input") or mb.byte_order != "big":
                     continue
                 if p.dtype not in ("int32", "uint32", "float32"):
@@ -267,12 +269,12 @@ async def test_setpoints_and_coils_accept_writes_and_hold_them() -> None:
             assert bits.bits[0] is False
             # mbpoll writes the YAML's uint16 setpoint (feed_override, holding 10)
             sp = cnc_type.point("feed_override")
-            assert sp.modbus is not None and sp.writable
-            rc, out = await mbpoll(server.port, 2, "-r", str(sp.modbus.address), "--", "77")
+            assert modbus_of(sp) is not None and sp.writable
+            rc, out = await mbpoll(server.port, 2, "-r", str(modbus_of(sp).address), "--", "77")
             assert rc == 0, out
             await server.wait_refresh(2)
             assert server.expected("cnc_machine-02")[sp.name] == engineering(sp, 77)
-            regs = await client.read_holding_registers(sp.modbus.address, count=1, device_id=2)
+            regs = await client.read_holding_registers(modbus_of(sp).address, count=1, device_id=2)
             assert regs.registers == [77]
         finally:
             client.close()

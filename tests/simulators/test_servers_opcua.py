@@ -14,7 +14,9 @@ import pytest_asyncio
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from adapters.devicetype import DeviceType, PointSpec, load_device_type
+from adapters.opcua.address import opcua_of
+from devicemodel.devicetype import DeviceType, PointSpec
+from devicemodel.loader import load_device_type
 from simulators.servers import EngValue, SimServerError, StaticDevice
 from simulators.servers import certs as certs_mod
 from simulators.servers.opcua import VARIANT_TYPES, SimOpcUaServer, datetime_to_ns, node_id
@@ -80,8 +82,8 @@ async def test_every_variable_reads_with_its_source_timestamp(server: SimOpcUaSe
         checked = 0
         for device in server.devices:
             for point in device.device_type.points:
-                assert point.opcua is not None
-                kind, ident = point.opcua.identifier(device.id)
+                assert opcua_of(point) is not None
+                kind, ident = opcua_of(point).identifier(device.id)
                 assert kind == "s" and ident.startswith(device.id)  # `{device}` replaced, nothing else
                 dv = await client.get_node(node_id(ident, idx)).read_data_value()
                 assert dv.StatusCode is not None and dv.StatusCode.is_good()
@@ -110,10 +112,10 @@ async def test_one_object_per_machine(server: SimOpcUaServer) -> None:
 async def test_values_and_timestamps_advance(server: SimOpcUaServer) -> None:
     device = server.devices[0]
     counter = next(p for p in device.device_type.points if p.kind == "counter")
-    assert counter.opcua is not None
+    assert opcua_of(counter) is not None
     async with Client(server.endpoint, timeout=10) as client:
         node = client.get_node(
-            node_id(counter.opcua.identifier(device.id)[1], await ns_index(client, server.namespace_uri))
+            node_id(opcua_of(counter).identifier(device.id)[1], await ns_index(client, server.namespace_uri))
         )
         first = await node.read_data_value()
         for _ in range(1000):
@@ -145,13 +147,13 @@ class Changes:
 async def test_subscription_delivers_changes_and_status(server: SimOpcUaServer) -> None:
     device = server.devices[0]
     counter = next(p for p in device.device_type.points if p.kind == "counter")
-    assert counter.opcua is not None
+    assert opcua_of(counter) is not None
     changes = Changes()
     async with Client(server.endpoint, timeout=10) as client:
         idx = await ns_index(client, server.namespace_uri)
         subscription = await client.create_subscription(50, changes)
         await subscription.subscribe_data_change(
-            client.get_node(node_id(counter.opcua.identifier(device.id)[1], idx))
+            client.get_node(node_id(opcua_of(counter).identifier(device.id)[1], idx))
         )
         try:
             stamps = []
@@ -201,9 +203,9 @@ async def test_trusted_client_certificate_is_accepted(
     try:
         device = server.devices[0]
         point = device.device_type.points[0]
-        assert point.opcua is not None
+        assert opcua_of(point) is not None
         idx = await ns_index(client, server.namespace_uri)
-        dv = await client.get_node(node_id(point.opcua.identifier(device.id)[1], idx)).read_data_value()
+        dv = await client.get_node(node_id(opcua_of(point).identifier(device.id)[1], idx)).read_data_value()
         assert dv.SourceTimestamp is not None and dv.Value is not None
         assert client.security_policy.Mode == mode
     finally:
@@ -233,10 +235,10 @@ async def test_server_certificate_is_persisted_and_names_the_application(server:
 async def test_setpoint_writes_hold(server: SimOpcUaServer) -> None:
     device = server.devices[-1]
     setpoint = next(p for p in device.device_type.points if p.writable and p.dtype == "float32")
-    assert setpoint.opcua is not None
+    assert opcua_of(setpoint) is not None
     async with Client(server.endpoint, timeout=10) as client:
         idx = await ns_index(client, server.namespace_uri)
-        node = client.get_node(node_id(setpoint.opcua.identifier(device.id)[1], idx))
+        node = client.get_node(node_id(opcua_of(setpoint).identifier(device.id)[1], idx))
         await node.write_value(ua.DataValue(ua.Variant(12.5, ua.VariantType.Float)))
         await server.wait_refresh(3)
         assert await node.read_value() == 12.5
@@ -283,12 +285,12 @@ async def test_encrypted_only_with_users_and_restart_on_the_same_port(
 
         device = sim.devices[0]
         point = device.device_type.point("speed_sp")
-        assert point.opcua is not None
+        assert opcua_of(point) is not None
         port = sim.port
         client = await login(sim, pki["trusted"], "operator", "s3cret")
         try:
             idx = await ns_index(client, sim.namespace_uri)
-            node = client.get_node(node_id(point.opcua.identifier(device.id)[1], idx))
+            node = client.get_node(node_id(opcua_of(point).identifier(device.id)[1], idx))
             await node.write_value(ua.DataValue(ua.Variant(7.25, ua.VariantType.Float)))
         finally:
             await client.disconnect()
@@ -297,7 +299,7 @@ async def test_encrypted_only_with_users_and_restart_on_the_same_port(
         assert sim.port == port
         client = await login(sim, pki["trusted"], "operator", "s3cret")
         try:
-            node = client.get_node(node_id(point.opcua.identifier(device.id)[1], idx))
+            node = client.get_node(node_id(opcua_of(point).identifier(device.id)[1], idx))
             dv = await node.read_data_value()
             assert dv.Value is not None and dv.Value.Value == 7.25  # held across the restart
             assert dv.SourceTimestamp == dt.datetime(2025, 10, 9, 8, 55, 23, 456000, tzinfo=dt.UTC)
@@ -354,8 +356,8 @@ async def test_cli_serves_a_plant_scenario(tmp_path: Path) -> None:
             for device in source.devices:
                 want = expected_values(device.device_type, source.values_at(device.id, t0), {})
                 for point in device.device_type.points:
-                    assert point.opcua is not None
-                    node = client.get_node(node_id(point.opcua.identifier(device.id)[1], idx))
+                    assert opcua_of(point) is not None
+                    node = client.get_node(node_id(opcua_of(point).identifier(device.id)[1], idx))
                     dv = await node.read_data_value()
                     assert dv.SourceTimestamp is not None and datetime_to_ns(dv.SourceTimestamp) == t0
                     assert dv.Value is not None
