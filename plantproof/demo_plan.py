@@ -18,7 +18,7 @@ from typing import Any
 from collector.errors import CollectorError
 from collector.figures.compute import Parameters
 from collector.figures.window import Window, parse_window
-from collector.kpi.claims import load_claims
+from collector.kpi.claimfile import load_claims
 from simulators.plant import PlantModel
 from simulators.scenario import Plant, load_plant, to_ns
 from simulators.truth import Truth, truth

@@ -80,7 +80,7 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
     from collector.figures import queries
     from collector.figures.declared import load_declared
     from collector.figures.tiers import evaluate
-    from collector.kpi.claims import load_claims
+    from collector.kpi.claimfile import load_claims
     from collector.kpi.verify import verify_claims
 
     with _progress(console) as progress:

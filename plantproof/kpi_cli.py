@@ -23,7 +23,8 @@ def verify(
 ) -> None:
     """Verify KPI claims against plant data; exit 0 only when every claim is verified."""
     from collector.errors import CollectorError
-    from collector.kpi.claims import Period, load_claims
+    from collector.kpi.claimfile import load_claims
+    from collector.kpi.claims import Period
     from collector.kpi.verify import share_text, verify_claims
 
     try:

@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from collector.ingest import Pipeline
-from collector.kpi.claims import Claim, load_claims
+from collector.kpi.claimfile import load_claims
+from collector.kpi.claims import Claim
 from collector.kpi.counters import CounterRules
 from collector.kpi.engine import EPOCH, PeriodData, Series, device_days, kpi_parts
 from collector.kpi.load import _pick, connect, load_period, resolve_scope

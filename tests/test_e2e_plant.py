@@ -21,7 +21,7 @@ from collector.figures.compute import Parameters
 from collector.figures.declared import load_declared
 from collector.figures.window import Window
 from collector.ingest import Pipeline
-from collector.kpi.claims import load_claims
+from collector.kpi.claimfile import load_claims
 from collector.kpi.verify import verify_claims
 from collector.migrate import migrate
 from collector.settings import load_settings

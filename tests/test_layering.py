@@ -43,7 +43,6 @@ KNOWN_FINDINGS: dict[str, str] = {
     "purity simulators/plant.py -> simulators.scenario": _SCENARIO,
     "purity simulators/truth.py -> simulators.scenario": _SCENARIO,
     "purity simulators/truth.py -> simulators.faults": "the fault model lives beside its YAML parsing (yaml)",
-    "purity collector/kpi/engine.py -> collector.kpi.claims": "Claim lives beside load_claims (pathlib)",
 }
 
 

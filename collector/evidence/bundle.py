@@ -50,7 +50,7 @@ def software_version() -> str:
 
 def claim_results(dsn: str, claims_path: Path) -> list[dict[str, Any]]:
     """Claim verdicts through the KPI engine (imported here: numpy is loaded only for claims)."""
-    from collector.kpi.claims import load_claims
+    from collector.kpi.claimfile import load_claims
     from collector.kpi.verify import verify_claims
 
     results = [dict(r.to_json()) for r in verify_claims(dsn, load_claims(claims_path))]

@@ -1,4 +1,4 @@
-"""Claims: the model and YAML loading (`configs/claims/*.yaml`).
+"""Claims: the model of `configs/claims/*.yaml` (read by `collector.kpi.claimfile`).
 
 A file holds `claims: [...]` and optional file-wide `periods: {baseline, reporting}` that a claim
 without its own periods inherits (so a demo can state dates once, or override them at load time).
@@ -19,12 +19,11 @@ Period `end` dates are the last day included. One claim:
 
 from __future__ import annotations
 
+# layering: pure
 import datetime as dt
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collector.kpi.errors import KpiError
 
@@ -70,7 +69,7 @@ class Period(_Strict):
         try:
             a, b = text.split(":")
             return cls(start=dt.date.fromisoformat(a), end=dt.date.fromisoformat(b))
-        except (ValueError, ValidationError) as exc:
+        except ValueError as exc:  # a pydantic ValidationError is one too
             raise KpiError(f"period {text!r}: expected YYYY-MM-DD:YYYY-MM-DD ({exc})") from None
 
 
@@ -168,44 +167,3 @@ class Claim(_Strict):
 class ClaimFile(_Strict):
     periods: dict[Literal["baseline", "reporting"], Period] = {}
     claims: Annotated[list[Claim], Field(min_length=1)]
-
-
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def load_claims(
-    path: str | Path, *, baseline: Period | None = None, reporting: Period | None = None
-) -> list[Claim]:
-    """Claims of one YAML file; `baseline`/`reporting` override every claim's periods.
-
-    Raises KpiError naming the file and the field.
-    """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise KpiError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise KpiError(f"{path}: invalid YAML: {exc}") from None
-    try:
-        parsed = ClaimFile.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise KpiError(f"{path}: {_where(tuple(err['loc']))}: {err['msg']}") from None
-    out: list[Claim] = []
-    seen: set[str] = set()
-    for i, claim in enumerate(parsed.claims):
-        if claim.id in seen:
-            raise KpiError(f"{path}: claims[{i}].id: duplicate id {claim.id!r}")
-        seen.add(claim.id)
-        b = baseline or claim.baseline or parsed.periods.get("baseline")
-        r = reporting or claim.reporting or parsed.periods.get("reporting")
-        for name, period in (("baseline", b), ("reporting", r)):
-            if period is None:
-                raise KpiError(f"{path}: claims[{i}].{name}: missing (and no file-wide periods.{name})")
-        out.append(claim.model_copy(update={"baseline": b, "reporting": r}))
-    return out

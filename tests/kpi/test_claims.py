@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.kpi.claims import Period, load_claims
+from collector.kpi.claimfile import load_claims
+from collector.kpi.claims import Period
 from collector.kpi.errors import KpiError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,15 +30,21 @@ def test_demo_claims_load_with_file_periods_and_overrides() -> None:
 @pytest.mark.parametrize(
     ("body", "where"),
     [
-        ("claims:\n  - {id: a, title: t, kpi: speed, change_pct: 5}\n", "claims[0].kpi"),
-        ("claims:\n  - {id: a, title: t, kpi: oee, change_pct: 5, change_pp: 1}\n", "claims[0]"),
+        ("claims:\n  - {id: a, title: t, kpi: speed, change_pct: 5}\n", "bad.yaml:2: Input should be"),
+        ("claims:\n  - {id: a, title: t, kpi: oee, change_pct: 5, change_pp: 1}\n", "(field claims.0)"),
         ("claims:\n  - {id: a, title: t, kpi: co2_per_unit, change_pct: -5}\n", "emission_factor"),
-        ("claims:\n  - {id: a, title: t, kpi: oee, change_pct: 5}\n", "claims[0].baseline: missing"),
+        (
+            "claims:\n  - {id: a, title: t, kpi: oee, change_pct: 5}\n",
+            "bad.yaml:2: missing (and no file-wide periods.baseline) (field claims.0.baseline)",
+        ),
         (
             "periods: {baseline: {start: 2026-02-01, end: 2026-01-01}}\nclaims: []\n",
             "periods.baseline",
         ),
-        ("claims:\n  - {id: a, title: t, kpi: oee, change_pct: 5, colour: red}\n", "claims[0].colour"),
+        (
+            "claims:\n  - {id: a, title: t, kpi: oee, change_pct: 5, colour: red}\n",
+            "bad.yaml:2: Extra inputs are not permitted (field claims.0.colour)",
+        ),
         ("claims: [\n", "invalid YAML"),
     ],
 )
@@ -59,7 +66,7 @@ def test_duplicate_ids_and_missing_file(tmp_path: Path) -> None:
         "  - {id: a, title: t, kpi: oee, change_pct: 5}\n",
         encoding="utf-8",
     )
-    with pytest.raises(KpiError, match=r"claims\[1\]\.id: duplicate"):
+    with pytest.raises(KpiError, match=r"dup\.yaml:4: duplicate id 'a' \(field claims\.1\.id\)"):
         load_claims(path)
     with pytest.raises(KpiError, match="cannot read"):
         load_claims(tmp_path / "nope.yaml")

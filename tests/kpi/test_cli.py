@@ -59,7 +59,7 @@ def test_verify_reports_bad_input_with_status_2(tmp_path: Path) -> None:
     bad.write_text("claims:\n  - {id: a, title: t, kpi: nope, change_pct: 1}\n", encoding="utf-8")
     res = runner.invoke(_app(), ["verify", str(bad), "--dsn", "postgresql://127.0.0.1:1/x"])
     assert res.exit_code == 2
-    assert "claims[0].kpi" in res.output
+    assert "bad.yaml:2: " in res.output and "(field claims.0.kpi)" in res.output
     good = _file(tmp_path, UD)
     res = runner.invoke(_app(), ["verify", str(good), "--dsn", "postgresql://nobody@127.0.0.1:1/x"])
     assert res.exit_code == 2 and "cannot connect" in res.output

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.kpi.claims import Period, load_claims
+from collector.kpi.claimfile import load_claims
+from collector.kpi.claims import Period
 from collector.kpi.verify import ClaimResult, verify_claims
 from tests.kpi.conftest import BASE, REP
 
