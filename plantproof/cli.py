@@ -3,11 +3,11 @@
 import typer
 
 from assessment import cli as assessment_cli
+from collector import commands as collector_commands
 from collector.cli import app as collector_app
 from gateway.cli import app as gateway_app
-from plantproof import __version__, kpi_cli, reports
+from plantproof import __version__, capacity_cli
 from plantproof.demo import demo
-from plantproof.importcmd import import_cmd
 from plantproof.manage import app as manage_app
 from simulators.cli import app as sim_app
 
@@ -18,13 +18,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(gateway_app, name="gateway")
-collector_app.command("import")(import_cmd)  # needs device YAML, which the collector may not read
+collector_commands.mount(app, collector_app)
 app.add_typer(collector_app, name="collector")
 app.add_typer(sim_app, name="sim")
 app.add_typer(manage_app, name="manage")
 app.command("demo")(demo)
-reports.register(app)
-kpi_cli.register(app)
+app.command("capacity")(capacity_cli.capacity_cmd)
 assessment_cli.register(app)
 
 

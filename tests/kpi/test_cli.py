@@ -8,16 +8,14 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from plantproof import kpi_cli
+from plantproof.cli import app as root_app
 from tests.kpi.conftest import BASE, REP
 
 runner = CliRunner()
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-    kpi_cli.register(app)
-    return app
+    return root_app
 
 
 def _file(tmp_path: Path, claims: str) -> Path:

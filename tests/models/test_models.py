@@ -8,7 +8,6 @@ import json
 import numpy as np
 import psycopg
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from collector.kpi.claims import Period
@@ -17,7 +16,7 @@ from collector.models import spc
 from collector.models.catalog import CATALOG, get
 from collector.models.errors import ModelError
 from collector.models.ledger import invoke, is_internal
-from plantproof import kpi_cli
+from plantproof.cli import app as root_app
 from tests.kpi.helpers import copy_readings, register_device
 from wire.states import STATE_CODES
 
@@ -119,8 +118,7 @@ def test_invocations_compute_and_are_recorded_with_internal_flag(one_machine: st
 
 
 def test_models_cli_list_and_invoke(one_machine: str) -> None:
-    app = typer.Typer()
-    kpi_cli.register(app)
+    app = root_app
     runner = CliRunner()
     listed = runner.invoke(app, ["models", "list", "--json"])
     assert listed.exit_code == 0 and len(json.loads(listed.output)) == len(CATALOG)

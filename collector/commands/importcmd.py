@@ -1,8 +1,8 @@
 """`plantproof collector import`: historian CSV through the collector's validation and ledger.
 
-The collector may not read device-type YAML (it knows only the wire contract), so this command
-turns the `--devices` file (device id → device type) into wire device and point descriptions, then
-hands the file to `collector.importer.import_csv`. Progress goes to stderr (a bar on a terminal, a
+The `--devices` file (device id → device type) becomes wire device and point descriptions through
+the device model (types loaded with their address sections unchecked: no adapter is involved), then
+the file goes to `collector.importer.import_csv`. Progress goes to stderr (a bar on a terminal, a
 line every few seconds otherwise); the summary to stdout.
 
 Exit status: 0 imported (repeats of stored readings are dropped and counted); 1 imported, but
@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from collector.commands.common import DsnOpt
+
 if TYPE_CHECKING:
     from collector.importer import ImportDevice
 
@@ -29,7 +31,6 @@ DevicesOpt = typer.Option(
 )
 SiteOpt = typer.Option(..., "--site", help="site the devices belong to")
 GatewayOpt = typer.Option(..., "--gateway-id", help="id the import is recorded under (e.g. historian-2025)")
-DsnOpt = typer.Option(..., "--dsn", envvar="PLANTPROOF_COLLECTOR_DSN", help="PostgreSQL DSN")
 SimulatedOpt = typer.Option(False, "--simulated", help="flag the devices as simulated")
 CsvArg = typer.Argument(..., help="long CSV: time, device, point, value, quality")
 ReplaceOpt = typer.Option(
@@ -68,11 +69,11 @@ class DevicesFile(BaseModel):
 
 def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     """Device id -> collector ImportDevice, from a devices file and the device-type YAML it names."""
-    from adapters.yamlload import load_yaml_model
     from collector.importer import ImportDevice
     from devicemodel.births import device_info, point_infos
     from devicemodel.configroot import config_root
     from devicemodel.loader import load_device_type
+    from infra.yamlconfig import load_yaml_model
 
     spec = load_yaml_model(path, DevicesFile)
     shipped = config_root() / "devices"
@@ -159,6 +160,7 @@ def import_cmd(
     from collector.importer import import_csv
     from collector.migrate import migrate
     from devicemodel.errors import ConfigError
+    from infra.yamlconfig import ConfigFileError
 
     if unmapped not in ("refuse", "no-data", "unknown-stop"):
         raise typer.BadParameter("--unmapped must be refuse, no-data or unknown-stop")
@@ -170,7 +172,7 @@ def import_cmd(
             dsn, csv_file, site, gateway_id, mapping, policy="replace" if replace else "refuse",
             unmapped=unmapped, progress=progress,  # type: ignore[arg-type]
         )  # fmt: skip
-    except (ConfigError, CollectorError, OSError) as exc:
+    except (ConfigError, ConfigFileError, CollectorError, OSError) as exc:
         progress.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -1,4 +1,4 @@
-"""Top-level commands for KPI claims and the model catalog: verify, models."""
+"""`plantproof verify` (KPI claims against plant data) and `plantproof models` (catalog and ledger)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 
 import typer
 
-DSN_ENV = "PLANTPROOF_COLLECTOR_DSN"
-DsnOpt = typer.Option(..., "--dsn", envvar=DSN_ENV, help="PostgreSQL DSN of the collector database")
+from collector.commands.common import DsnOpt
 
 ClaimsArg = typer.Argument(..., help="claims YAML (configs/claims/*.yaml)")
 models_app = typer.Typer(help="The industrial-model catalog and its invocation ledger.", no_args_is_help=True)
@@ -114,9 +113,3 @@ def models_invoke(
         raise typer.Exit(2) from None
     typer.echo(json.dumps(inv.to_json(), indent=2, ensure_ascii=False))
     raise typer.Exit(0 if inv.ok else 1)
-
-
-def register(root: typer.Typer) -> None:
-    """Mount the KPI and model commands on the root app."""
-    root.command("verify")(verify)
-    root.add_typer(models_app, name="models")
