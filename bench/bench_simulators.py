@@ -179,7 +179,7 @@ def main() -> None:
 
     from simulators.backfill import Shape
     from simulators.plant import PlantModel
-    from simulators.scenario import load_plant
+    from simulators.plantfile import load_plant
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-sim-"))
     broker = None

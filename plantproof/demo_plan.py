@@ -20,7 +20,8 @@ from collector.figures.compute import Parameters
 from collector.figures.window import Window, parse_window
 from collector.kpi.claimfile import load_claims
 from simulators.plant import PlantModel
-from simulators.scenario import Plant, load_plant, to_ns
+from simulators.plantfile import load_plant
+from simulators.scenario import Plant, to_ns
 from simulators.truth import Truth, truth
 
 GATEWAY_ID = "gw-demo"

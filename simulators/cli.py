@@ -54,9 +54,8 @@ def _load(
     plant: str, seed: int | None, start: str | None, end: str | None, faults: list[str] | None = None
 ) -> tuple[Any, int, int]:
     from simulators.errors import SimError
-    from simulators.faults import parse_fault
     from simulators.plant import PlantModel
-    from simulators.scenario import load_plant
+    from simulators.plantfile import load_plant, parse_fault
 
     try:
         spec = load_plant(plant, seed, [parse_fault(f) for f in faults or []])

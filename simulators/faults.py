@@ -28,14 +28,15 @@ Three families, each with exact ground truth (simulators.truth):
 `devices` defaults to every device; `every_days` repeats a window until the scenario ends.
 """
 
+# layering: pure
+
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from devicemodel.devicetype import CanonicalState
 from simulators.errors import ScenarioError
@@ -164,15 +165,7 @@ Fault = Annotated[
 ]
 WINDOW_KINDS = ("steady", "state_gap", "heartbeat_loss", "duplicate", "overlap", "late", "unreadable")
 REGISTER_KINDS = ("counter_reset", "back_step", "jump", "wrap")
-_ADAPTER: TypeAdapter[Fault] = TypeAdapter(Fault)
-
-
-def parse_fault(text: str) -> Fault:
-    """One fault from a flag: a YAML flow mapping like `{kind: state_gap, from: ..., hours: 3}`."""
-    try:
-        return _ADAPTER.validate_python(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise ScenarioError(f"--fault {text!r}: {exc}") from None
+FAULT_ADAPTER: TypeAdapter[Fault] = TypeAdapter(Fault)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ the machine starts running. Times are whole milliseconds so integer production a
 exact.
 """
 
+# layering: pure
+
 import bisect
 import zlib
 from collections.abc import Callable

@@ -64,9 +64,8 @@ class PlantSource:
 def build_source(
     plant: str, seed: int | None, start: str | None, hours: float, faults: Sequence[str] = ()
 ) -> tuple[PlantSource, int]:
-    from simulators.faults import parse_fault
     from simulators.plant import PlantModel
-    from simulators.scenario import load_plant
+    from simulators.plantfile import load_plant, parse_fault
 
     if start is None:
         t0 = time.time_ns()

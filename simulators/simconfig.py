@@ -3,6 +3,8 @@
 The gateway ignores this section; the plant model reads it through `SimulationSpec`.
 """
 
+# layering: pure
+
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator

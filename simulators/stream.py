@@ -16,7 +16,8 @@ from devicemodel.configroot import config_root
 from simulators.backfill import Shape, birth, device_samples
 from simulators.errors import SimError
 from simulators.plant import PlantModel
-from simulators.scenario import Calendar, Plant, Shift, SimDevice, load_device
+from simulators.plantfile import load_device
+from simulators.scenario import Calendar, Plant, Shift, SimDevice
 
 DEVICES_DIR = config_root() / "devices"
 SITE_SIZE = 1_000

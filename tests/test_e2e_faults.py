@@ -34,9 +34,8 @@ from collector.migrate import migrate
 from collector.settings import load_settings
 from plantproof.embedded import MosquittoServer
 from simulators.backfill import Shape, backfill_mqtt, device_samples
-from simulators.faults import parse_fault
 from simulators.plant import PlantModel
-from simulators.scenario import load_plant
+from simulators.plantfile import load_plant, parse_fault
 from simulators.truth import fault_days, truth_within
 from wire.states import STATE_CODES
 

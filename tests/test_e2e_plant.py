@@ -28,7 +28,8 @@ from collector.settings import load_settings
 from plantproof.embedded import MosquittoServer
 from simulators.backfill import Shape, backfill_mqtt
 from simulators.plant import PlantModel
-from simulators.scenario import load_plant, to_ns
+from simulators.plantfile import load_plant
+from simulators.scenario import to_ns
 from simulators.truth import truth
 
 COUNTED_KINDS = {"analog", "state", "counter", "energy", "switch"}

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from plantproof.cli import app
 from simulators.backfill import Shape, backfill_csv
 from simulators.plant import PlantModel
-from simulators.scenario import load_plant, to_ns
+from simulators.plantfile import load_plant
+from simulators.scenario import to_ns
 
 
 def _history(tmp_path: Path) -> tuple[Path, Path, int]:

@@ -21,6 +21,9 @@ REQUIRED_PURE = (
     "adapters/modbus/address.py",
     "adapters/modbus/codec.py",
     "adapters/modbus/planner.py",
+    "simulators/scenario.py",
+    "simulators/faults.py",
+    "simulators/generate.py",
     "simulators/plant.py",
     "simulators/truth.py",
     "collector/kpi/timemodel.py",
@@ -34,16 +37,6 @@ REQUIRED_PURE = (
     "assessment/factory.py",
 )
 KINDS = ["unknown-package", "import", "reach", "dynamic", "purity", "required-pure"]
-# Genuine findings on the tree today, awaiting a production fix: {Finding.key: why it is open}.
-# Each pure module here needs only a model (Claim, Plant, faults) from a module that
-# also holds that model's YAML loader; splitting models from loaders closes them.
-_SCENARIO = "the plant model lives in simulators.scenario beside load_plant (pathlib, YAML)"
-KNOWN_FINDINGS: dict[str, str] = {
-    "purity simulators/plant.py -> simulators.generate": f"generate imports simulators.scenario: {_SCENARIO}",
-    "purity simulators/plant.py -> simulators.scenario": _SCENARIO,
-    "purity simulators/truth.py -> simulators.scenario": _SCENARIO,
-    "purity simulators/truth.py -> simulators.faults": "the fault model lives beside its YAML parsing (yaml)",
-}
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +46,7 @@ def real_findings() -> list[Finding]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_tree_keeps_the_contract(kind: str, real_findings: list[Finding]) -> None:
-    assert [f.message for f in real_findings if f.kind == kind and f.key not in KNOWN_FINDINGS] == []
-
-
-@pytest.mark.parametrize(
-    "key",
-    [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=r)) for k, r in KNOWN_FINDINGS.items()],
-)
-def test_known_finding_is_fixed(key: str, real_findings: list[Finding]) -> None:
-    # Strict xfail: once the production fix lands this passes, fails the run, and the entry must go.
-    assert key not in {f.key for f in real_findings}
+    assert [f.message for f in real_findings if f.kind == kind] == []
 
 
 # A small tree that keeps every rule: pure modules, relative imports, a marked plugin loader, a

@@ -14,7 +14,7 @@ from collector.kpi.load import _pick
 
 plant_mod = pytest.importorskip("simulators.plant")
 truth_mod = pytest.importorskip("simulators.truth")
-scenario = pytest.importorskip("simulators.scenario")
+plantfile = pytest.importorskip("simulators.plantfile")
 
 START, END = dt.date(2026, 3, 3), dt.date(2026, 3, 14)  # inside test-small's range, after a lookback day
 DAY = 86_400 * 10**9
@@ -33,7 +33,7 @@ def _series(rows: list[tuple[int, np.ndarray, np.ndarray, float | None]]) -> Ser
 
 
 def test_engine_matches_simulator_truth_within_one_point() -> None:
-    plant = scenario.load_plant("test-small")
+    plant = plantfile.load_plant("test-small")
     model = plant_mod.PlantModel(plant, plant.start_ns, plant.end_ns)
     start_ns, end_ns = (START - EPOCH).days * DAY, ((END - EPOCH).days + 1) * DAY
     devices = [d for d in plant.devices if d.device_type.type in ("cnc_machine", "press")]

@@ -18,7 +18,8 @@ import wire
 from simulators.backfill import Shape, backfill_csv, backfill_mqtt, device_samples, envelopes, gateway_id
 from simulators.errors import BackfillError
 from simulators.plant import PlantModel
-from simulators.scenario import NS_PER_DAY, Plant, load_plant
+from simulators.plantfile import load_plant
+from simulators.scenario import NS_PER_DAY, Plant
 from simulators.truth import Truth, truth
 
 ROOT = Path(__file__).resolve().parents[2]

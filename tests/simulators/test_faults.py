@@ -11,9 +11,9 @@ import pytest
 import wire
 from simulators.backfill import Counters, Shape, device_samples, envelopes
 from simulators.errors import ScenarioError
-from simulators.faults import moment_ns, parse_fault
+from simulators.faults import moment_ns
 from simulators.plant import PlantModel
-from simulators.scenario import load_plant
+from simulators.plantfile import load_plant, parse_fault
 from simulators.truth import fault_days, truth, truth_within
 from wire.states import CANONICAL_STATES
 

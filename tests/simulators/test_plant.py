@@ -11,7 +11,8 @@ from adapters.opcua.address import opcua_of
 from devicemodel.loader import load_device_type
 from simulators.errors import ScenarioError
 from simulators.plant import PlantModel, state_codes
-from simulators.scenario import NS_PER_DAY, load_plant, to_ns
+from simulators.plantfile import load_plant
+from simulators.scenario import NS_PER_DAY, to_ns
 from wire.states import CANONICAL_STATES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,8 @@ import pytest
 
 from simulators.errors import SimError
 from simulators.plant import PlantModel
-from simulators.scenario import NS_PER_DAY, SimDevice, load_plant, to_ns
+from simulators.plantfile import load_plant
+from simulators.scenario import NS_PER_DAY, SimDevice, to_ns
 from simulators.truth import truth
 from wire.states import CANONICAL_STATES
 
