@@ -21,6 +21,11 @@ TIERS: dict[str, str] = {
 }
 
 
+class TierTableError(ValueError):
+    """The threshold table names a figure nothing measures or declares, a tier that does not exist,
+    or repeats an id: raised when this module is imported, not when a window is evaluated."""
+
+
 @dataclass(frozen=True, slots=True)
 class Threshold:
     tier: str
@@ -196,6 +201,28 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "第三方开发者占平台开发者总数比例在30%以上",
     ),
 )
+
+
+def check_table(thresholds: tuple[Threshold, ...]) -> None:
+    """Every threshold names a known tier, a measured or declared figure, a unique id per tier."""
+    seen: set[tuple[str, str]] = set()
+    for t in thresholds:
+        where = f"tier threshold {t.tier}/{t.id}"
+        if t.tier not in TIERS:
+            raise TierTableError(f"{where}: unknown tier {t.tier!r} (known: {', '.join(TIERS)})")
+        if t.figure not in MEASURES and t.figure not in DECLARED_KEYS:
+            raise TierTableError(
+                f"{where}: figure {t.figure!r} is neither measured ({', '.join(sorted(MEASURES))})"
+                " nor declared (collector.figures.declared)"
+            )
+        if (t.tier, t.id) in seen:
+            raise TierTableError(f"{where}: id repeats")
+        if not t.minimum >= 0:
+            raise TierTableError(f"{where}: minimum {t.minimum!r} is not a number >= 0")
+        seen.add((t.tier, t.id))
+
+
+check_table(THRESHOLDS)
 
 
 def _row(t: Threshold, figures: dict[str, Any], declared: Declared) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from collector.errors import CollectorError
 from collector.figures.declared import EMPTY, load_declared
-from collector.figures.tiers import THRESHOLDS, TIERS, evaluate
+from collector.figures.tiers import THRESHOLDS, TIERS, Threshold, TierTableError, check_table, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,3 +71,18 @@ def test_declared_values_and_verdicts(tmp_path: Path) -> None:
     bad.write_text("documents: {a: doc}\nvalues:\n  industrial_models: {value: 3, source: b}\n")
     with pytest.raises(CollectorError, match=r"industrial_models\.source"):
         load_declared(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (Threshold("enterprise", "E9", "conected_equipment", 60, "t"), "conected_equipment. is neither"),
+        (Threshold("provincial", "P1", "connected_equipment", 60, "t"), "unknown tier 'provincial'"),
+        (Threshold("enterprise", "E1", "connected_equipment", 60, "repeat"), "enterprise/E1: id repeats"),
+        (Threshold("enterprise", "E9", "industries", float("nan"), "nan"), "is not a number >= 0"),
+    ],
+)
+def test_a_bad_threshold_is_refused_naming_it(bad: Threshold, message: str) -> None:
+    check_table(THRESHOLDS)  # the shipped table passes (it did at import, too)
+    with pytest.raises(TierTableError, match=message):
+        check_table((*THRESHOLDS, bad))
