@@ -63,6 +63,17 @@ class MqttConfig(MqttEndpoint):
     # No envelope larger than this is built (a batch is split instead): the broker's
     # message_size_limit. Mosquitto drops larger messages of MQTT 3.1.1 clients without a word.
     max_message_bytes: Annotated[int, Field(ge=4096, le=256 * 1024 * 1024)] = DEFAULT_MAX_MESSAGE_BYTES
+    # json: the envelope v1 on pp/v1/... (the collector reads it); sparkplug: Sparkplug B 3.0 on
+    # spBv1.0/... as an edge node (settings in the `sparkplug` section)
+    format: Literal["json", "sparkplug"] = "json"
+
+
+class SparkplugConfig(_Strict):
+    group_id: Id
+    edge_node_id: Id | None = None  # default: the gateway id
+    # Sparkplug asks DATA messages to leave datatypes out (the host knows them from the BIRTH);
+    # true for hosts that decode every message on its own
+    data_datatypes: bool = False
 
 
 class SpoolConfig(_Strict):
@@ -193,6 +204,26 @@ class GatewayConfig(YamlSettings):
     metrics: MetricsConfig = MetricsConfig()
     link_lost_after_s: Annotated[float, Field(gt=0)] = 30.0  # link down this long: publish a death
     devices: list[DeviceConfig] = Field(default_factory=list)
+    sparkplug: SparkplugConfig | None = None
+
+    @model_validator(mode="after")
+    def _sparkplug(self) -> "GatewayConfig":
+        if self.mqtt.format != "sparkplug":
+            return self
+        if self.sparkplug is None:
+            raise ValueError("mqtt.format sparkplug needs a sparkplug section with group_id")
+        if self.spool.delete_on == "stored" and "delete_on" in self.spool.model_fields_set:
+            raise ValueError(
+                "spool.delete_on stored needs the $stored watermark of the JSON format;"
+                " with mqtt.format sparkplug an envelope leaves the spool on PUBACK (puback)"
+            )
+        self.spool = self.spool.model_copy(update={"delete_on": "puback"})
+        return self
+
+    @property
+    def edge_node_id(self) -> str:
+        """The Sparkplug edge node id: the configured one, else the gateway id."""
+        return (self.sparkplug.edge_node_id if self.sparkplug else None) or self.gateway_id
 
     @model_validator(mode="after")
     def _unique_devices(self) -> "GatewayConfig":

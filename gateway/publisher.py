@@ -11,19 +11,53 @@ nothing, so it causes one resend at most. The collector's ledger makes copies ha
 Without end-to-end acknowledgement an envelope leaves on its PUBACK.
 
 An outage of any length (within the spool's byte bound) loses nothing either way.
+
+What goes on the wire is the framer's: `JsonFrames` sends the spooled envelope v1 as it is;
+`gateway.sparkplug.SparkplugNode` turns it into Sparkplug B messages numbered as they are sent, and
+asks for `fresh_sessions`: on every new session, and on a rebirth request, its births go first,
+and what was in flight when the last session ended is sent again after them, renumbered.
 """
 
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.metrics import GatewayMetrics
-from gateway.spool import AsyncSpool
+from gateway.spool import AsyncSpool, SpoolEntry
 from infra.mqtt.aio import AsyncMqttClient
 from wire import NOTHING_STORED
 
 log = logging.getLogger("plantproof.gateway.publisher")
+Outgoing = tuple[str, bytes, bool]  # topic, payload, retain
+
+
+class Framer(Protocol):
+    """Turns spooled envelopes into MQTT messages at send time."""
+
+    @property
+    def fresh_sessions(self) -> bool: ...  # True: nothing crosses from one MQTT session to the next
+
+    def births(self) -> list[Outgoing]: ...  # first on every session and on a rebirth request
+
+    def frame(self, entry: SpoolEntry) -> list[Outgoing]: ...
+
+
+class JsonFrames:
+    """The envelope v1 goes out as it was spooled."""
+
+    fresh_sessions = False
+
+    def births(self) -> list[Outgoing]:
+        return []
+
+    def frame(self, entry: SpoolEntry) -> list[Outgoing]:
+        return [(entry.topic, entry.payload, entry.retain)]
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # a birth lost with its session is sent again on the next one
 
 
 class Publisher:
@@ -36,6 +70,7 @@ class Publisher:
         *,
         confirm: bool = True,
         resend_after_s: float = 10.0,
+        framer: Framer | None = None,
     ) -> None:
         self.spool = spool
         self.client = client
@@ -51,6 +86,30 @@ class Publisher:
         self._moved_at = time.monotonic()  # the watermark last moved (or the last resend began)
         self._heard = False  # a collector answered since the last (re)sending began
         self._confirmed = asyncio.Event()
+        self.framer: Framer = framer or JsonFrames()
+        self._rebirth = False
+        self._wake = asyncio.Event()
+
+    def rebirth(self) -> None:
+        """Send the framer's births again (a Sparkplug host asked for them)."""
+        self._rebirth = True
+        self._wake.set()
+
+    def _send_births(self) -> None:
+        self._rebirth = False
+        for topic, payload, retain in self.framer.births():
+            self.client.publish(topic, payload, retain).add_done_callback(_consume)
+
+    def _send(self, entry: SpoolEntry) -> asyncio.Future[Any]:
+        """Publish what one spooled envelope becomes; the future completes when all are acknowledged."""
+        futures = [self.client.publish(*message) for message in self.framer.frame(entry)]
+        if len(futures) == 1:
+            return futures[0]
+        if futures:
+            return asyncio.gather(*futures)
+        nothing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        nothing.set_result(None)
+        return nothing
 
     def confirmed(self, seq: int) -> None:
         """A `$stored` watermark arrived (it never moves back)."""
@@ -86,6 +145,15 @@ class Publisher:
                     self._acked_through,
                 )
             if connected and (self.client.connects != connection or resend_in == 0):
+                if self.client.connects != connection and self.framer.fresh_sessions:
+                    # the last session's in-flight messages failed with it: after the births,
+                    # send them again from the oldest on, renumbered
+                    if inflight:
+                        cursor = min(cursor, min(seq for seq, *_ in inflight.values()) - 1)
+                        for future in inflight:
+                            future.cancel()
+                        inflight.clear()
+                    self._send_births()
                 connection = self.client.connects
                 if self.confirm:  # a broker may have lost what it acknowledged: resend it
                     cursor = self.stored
@@ -100,21 +168,26 @@ class Publisher:
                 deleted_through = self.stored
                 if self.metrics is not None:
                     self.metrics.envelopes_confirmed.inc(deleted)
+            self._wake.clear()
+            if connected and self._rebirth:
+                self._send_births()
             room = self.window - len(inflight)
             if connected and room > 0:
                 self.spool.appended.clear()
                 sending = {seq for seq, *_ in inflight.values()}
                 for entry in await self.spool.read(max(cursor, self.stored), room + len(sending)):
+                    if self.client.connects != connection:
+                        break  # a new session began while reading: its births go first
                     cursor = entry.seq
                     if entry.seq in sending:
                         continue  # still in flight: paho re-sends it itself
                     if room == 0:
                         cursor = entry.seq - 1
                         break
-                    future = self.client.publish(entry.topic, entry.payload, entry.retain)
+                    future = self._send(entry)
                     inflight[future] = (entry.seq, entry.dev, entry.n, time.perf_counter())
                     room -= 1
-            wake: set[asyncio.Future[Any]] = set()
+            wake: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
             if not connected:
                 wake.add(asyncio.ensure_future(self.client.connected.wait()))
             elif room > 0:

@@ -25,6 +25,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.notices import UnmappedStates
 from gateway.publisher import Publisher
 from gateway.sizing import split, upper_bound
+from gateway.sparkplug import SparkplugNode
 from gateway.spool import AsyncSpool, Builder, Built
 from gateway.stopping import cancel_all
 from infra.mqtt import Will
@@ -80,6 +81,7 @@ class Gateway:
         self._types = {d.id: d.device_type for d in config.devices}
         self._spool: AsyncSpool | None = None
         self._client: AsyncMqttClient | None = None
+        self.node = SparkplugNode(config) if config.mqtt.format == "sparkplug" else None
         limit = config.mqtt.max_message_bytes
         # per device: its longest point name, and whether a string point makes sizes unpredictable
         self._shape: dict[str, tuple[int, bool]] = {}
@@ -272,6 +274,8 @@ class Gateway:
 
     def _on_connect_publish(self) -> list[tuple[str, bytes, bool]]:
         """Sent from paho's thread on every connect: `online`, and what the spool dropped."""
+        if self.node is not None:
+            return []  # Sparkplug: the publisher sends the births first on every session
         declaration = self._dropped_declaration()
         status = (status_topic(self.config.site, self.gw), STATUS_ONLINE, True)
         return [status] if declaration is None else [status, declaration]
@@ -310,6 +314,10 @@ class Gateway:
                 if message.topic == stored_topic:
                     self._on_stored(message.payload)
                     continue
+                if self.node is not None and self.node.owns(message.topic):
+                    if self.node.command(message.topic, message.payload) and self.publisher:
+                        self.publisher.rebirth()
+                    continue
                 await slots.acquire()  # a slow write does not hold up a ping, within the bound
                 task = asyncio.create_task(answer(message.topic, message.payload))
                 running.add(task)
@@ -328,14 +336,19 @@ class Gateway:
         subscriptions = [device_filter("cmd", config.site, self.gw)]
         if self.confirm:
             subscriptions.append(gateway_filter("$stored", config.site, self.gw))
+        node = self.node
+        if node is not None:
+            subscriptions.extend(node.subscriptions())
         self._client = AsyncMqttClient(
             config.mqtt,
             config.mqtt.client_id or f"plantproof-{config.site}-{self.gw}",
-            will=Will(status, STATUS_OFFLINE),
+            will=Will(status, STATUS_OFFLINE) if node is None else None,
             subscriptions=tuple(subscriptions),
             on_connect_publish=self._on_connect_publish,
             max_inflight=config.mqtt.max_inflight,
             reconnect_s=(config.mqtt.reconnect_min_s, config.mqtt.reconnect_max_s),
+            will_for_connect=None if node is None else node.will_for_connect,  # NDEATH with bdSeq
+            fresh_sessions=node is not None,
         )
         if config.metrics.port is not None:
             self.metrics_port = self.metrics.serve(config.metrics.host, config.metrics.port)
@@ -353,6 +366,7 @@ class Gateway:
             self.metrics,
             confirm=self.confirm,
             resend_after_s=config.spool.resend_after_s,
+            framer=node,
         )
         self.publisher = publisher
         self._client.start()
@@ -383,6 +397,7 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self.flush(everything=True)
         status = status_topic(self.config.site, self.gw)
-        await self.client.stop(final=(status, STATUS_OFFLINE, True))
+        final = (status, STATUS_OFFLINE, True) if self.node is None else self.node.ndeath()
+        await self.client.stop(final=final)
         await self.spool.close()
         self.metrics.close()

@@ -9,6 +9,12 @@ callbacks only hand results to the event loop with `loop.call_soon_threadsafe`: 
 the publish's future, CONNACK sets or clears `connected`, an incoming message goes into a bounded
 queue. Unacknowledged QoS 1 messages stay in paho's session and are re-sent (DUP) after a reconnect,
 so a future outlives a broker outage and completes once the broker acknowledges.
+
+With `fresh_sessions` (Sparkplug B, whose messages are numbered per MQTT session) nothing crosses
+from one connection to the next: before every CONNECT what paho still held is dropped and its
+publishes fail, for the caller to send again, renumbered, after its births. `will_for_connect`
+gives the Will of each CONNECT (Sparkplug's NDEATH carries a bdSeq that changes per connection);
+after an attempt that never reached the broker (no CONNECT sent) the Will it had stays.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ class AsyncMqttClient:
         incoming_limit: int = 1000,
         max_inflight: int = 100,
         reconnect_s: tuple[float, float] = (1.0, 30.0),
+        will_for_connect: Callable[[], Will] | None = None,
+        fresh_sessions: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.connected = asyncio.Event()
@@ -73,6 +81,11 @@ class AsyncMqttClient:
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         client.on_connect_fail = self._on_connect_fail
+        self._will_for_connect = will_for_connect
+        self._fresh_sessions = fresh_sessions
+        self._will_unsent = False  # the last attempt failed before its CONNECT went out
+        if will_for_connect is not None or fresh_sessions:
+            client.on_pre_connect = self._on_pre_connect
         self._client = client
 
     # --- paho thread -----------------------------------------------------------------------------
@@ -89,10 +102,31 @@ class AsyncMqttClient:
                 self._own.add(info.mid)
         self._loop.call_soon_threadsafe(self._up)
 
+    def _on_pre_connect(self, client: paho.Client, _u: Any) -> None:
+        if self._will_for_connect is not None and not self._will_unsent:
+            will = self._will_for_connect()
+            client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+        self._will_unsent = False
+        if not self._fresh_sessions:
+            return
+        # paho keeps no public way to drop its session: its queue is cleared under its own lock
+        with client._out_message_mutex:
+            dropped = len(client._out_messages)
+            client._out_messages.clear()
+            client._inflight_messages = 0
+        with self._lock:
+            pending = list(self._pending.values())
+            self._pending.clear()
+            self._early.clear()
+            self._own.clear()
+        if pending or dropped:
+            self._loop.call_soon_threadsafe(_fail, pending)
+
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         self._loop.call_soon_threadsafe(self._down, str(rc))
 
     def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
+        self._will_unsent = True
         self._loop.call_soon_threadsafe(
             self._down, f"cannot reach broker {self.endpoint.host}:{self.endpoint.port}"
         )
@@ -201,6 +235,12 @@ class AsyncMqttClient:
         for future in pending:
             if not future.done():
                 future.cancel()
+
+
+def _fail(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(MqttError("the MQTT session ended before the broker acknowledged"))
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -1,0 +1,285 @@
+"""The gateway as a Sparkplug B 3.0 edge node: the second MQTT format, applied when a message is sent.
+
+The spool keeps what the gateway decided to say in the JSON envelope v1 (birth, data, death of a
+device), numbered with the gateway's own seq; that part of the gateway knows no format. This module
+turns each spooled envelope into Sparkplug messages at the moment the publisher hands it to the
+broker, because Sparkplug numbers messages per MQTT session:
+
+- before every CONNECT (paho's thread) the next bdSeq is taken (persisted beside the spool, 255 → 0)
+  and registered in the NDEATH Will;
+- on every new session, and on a host's `Node Control/Rebirth`, the publisher first sends
+  `births()`: NBIRTH with seq 0 and that bdSeq, then a DBIRTH for every device alive at this point
+  of the stream, with its last values;
+- then spooled envelopes in spool order, each given the next seq (mod 256) as it is sent: a birth
+  becomes a DBIRTH, data DDATA (aliases, per-metric timestamps and Quality), a death DDEATH. Data of
+  a device with no DBIRTH on this session (its birth was sent before a restart, or dropped by the
+  spool's bound) gets its DBIRTH first. What was in flight when a session ended is sent again,
+  renumbered, after the new session's births (infra.mqtt `fresh_sessions`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from devicemodel.devicetype import PointSpec
+from gateway.config import GatewayConfig
+from gateway.errors import GatewayConfigError
+from gateway.spool import SpoolEntry
+from infra.mqtt import Will
+from wire import Data, WireError, decode
+from wire import sparkplug as sp
+from wire.envelope import Sample, SampleWithStatus, Value
+from wire.sparkplug import DataType, MessageType, Metric, Payload, PropertyValue
+
+log = logging.getLogger("plantproof.gateway.sparkplug")
+Outgoing = tuple[str, bytes, bool]  # topic, payload, retain
+_INTEGERS = {
+    "int16": (DataType.INT16, -(2**15), 2**15 - 1),
+    "uint16": (DataType.UINT16, 0, 2**16 - 1),
+    "int32": (DataType.INT32, -(2**31), 2**31 - 1),
+    "uint32": (DataType.UINT32, 0, 2**32 - 1),
+    "int64": (DataType.INT64, -(2**63), 2**63 - 1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    name: str
+    alias: int
+    datatype: DataType
+    unit: str
+    scale: float
+
+
+def datatype_for(spec: PointSpec) -> DataType:
+    """The Sparkplug datatype of a point's published (engineering) value."""
+    if spec.kind == "state" or spec.dtype == "string":
+        return DataType.STRING  # canonical state names
+    if spec.dtype == "bool":
+        return DataType.BOOLEAN
+    if spec.dtype in _INTEGERS and spec.scale == 1.0 and spec.offset == 0.0:
+        return _INTEGERS[spec.dtype][0]  # unscaled integers stay exact
+    return DataType.DOUBLE
+
+
+def coerce(datatype: DataType, value: Value) -> Value:
+    """The value as its metric's datatype holds it; raises WireError where it cannot, exactly."""
+    if value is None:
+        return None
+    if datatype == DataType.STRING:
+        return str(value)
+    if datatype == DataType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+    elif datatype == DataType.DOUBLE:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        number = int(value)
+        _, low, high = next(v for v in _INTEGERS.values() if v[0] == datatype)
+        if low <= number <= high:
+            return number
+    raise WireError(f"{value!r} does not fit {datatype.spec_name}", "value")
+
+
+def _ms(ns: int) -> int:
+    return ns // 1_000_000
+
+
+class SparkplugNode:
+    """Edge-node state: bdSeq, seq, aliases, the devices born on this session and their last values."""
+
+    fresh_sessions = True  # the publisher's framer: numbering restarts with every MQTT session
+
+    def __init__(self, config: GatewayConfig) -> None:
+        assert config.sparkplug is not None
+        self.group = config.sparkplug.group_id
+        self.edge_node = config.edge_node_id
+        self.data_datatypes = config.sparkplug.data_datatypes
+        try:
+            for device in config.devices:
+                sp.edge_topic(self.group, MessageType.DBIRTH, self.edge_node, device.id)
+        except WireError as exc:
+            raise GatewayConfigError(f"sparkplug: {exc}") from None
+        self.defs: dict[str, dict[str, MetricDef]] = {}
+        alias = 0
+        for device in config.devices:
+            defs = {}
+            for spec in device.device_type.points:
+                alias += 1  # unique across the edge node, stable while the config is
+                defs[spec.name] = MetricDef(spec.name, alias, datatype_for(spec), spec.unit, spec.scale)
+            self.defs[device.id] = defs
+        self.bdseq_path = config.spool.path.with_name(config.spool.path.name + ".bdseq")
+        self._last_bdseq = self._read_bdseq()
+        self.bdseq = 0 if self._last_bdseq is None else sp.next_bdseq(self._last_bdseq)
+        self.seq = 0
+        self.alive: dict[str, None] = {}  # devices with a DBIRTH on this session, in birth order
+        self.last: dict[str, dict[str, Metric]] = {}  # device → point → last DDATA metric
+        self.births_sent = 0
+        limit = config.mqtt.max_message_bytes
+        for dev in self.defs:
+            size = len(self._dbirth(dev, 0)[1])
+            if size > limit:
+                raise GatewayConfigError(
+                    f"device {dev}: its DBIRTH takes {size} bytes, more than mqtt.max_message_bytes ({limit})"
+                )
+        self.seq = 0  # the size checks above numbered messages nobody sent
+
+    # --- topics ----------------------------------------------------------------------------------
+    def topic(self, kind: MessageType, dev: str | None = None) -> str:
+        return sp.edge_topic(self.group, kind, self.edge_node, dev)
+
+    def subscriptions(self) -> tuple[str, ...]:
+        return (self.topic(MessageType.NCMD), f"{sp.NAMESPACE}/{self.group}/DCMD/{self.edge_node}/+")
+
+    def owns(self, topic: str) -> bool:
+        return topic.startswith(sp.NAMESPACE + "/")
+
+    def command(self, topic: str, payload: bytes) -> bool:
+        """An NCMD or DCMD for this edge node; True when a host asks for a rebirth."""
+        try:
+            parsed = sp.parse_topic(topic)
+            message = sp.decode_payload(payload, datatypes={sp.REBIRTH: DataType.BOOLEAN})
+        except WireError as exc:
+            log.warning("ignored a Sparkplug command on %s: %s", topic, exc)
+            return False
+        if parsed.message_type == MessageType.NCMD:
+            if sp.is_rebirth_request(message):
+                log.info("rebirth requested on %s", topic)
+                return True
+            log.warning("ignored an NCMD on %s: only %s is supported", topic, sp.REBIRTH)
+        else:
+            log.warning("ignored a %s on %s: device commands are not supported", parsed.message_type, topic)
+        return False
+
+    # --- bdSeq: one per CONNECT, persisted --------------------------------------------------------
+    def _read_bdseq(self) -> int | None:
+        try:
+            value = int(self.bdseq_path.read_text().strip())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("%s unreadable (%s): bdSeq starts again at 0", self.bdseq_path, exc)
+            return None
+        return value if 0 <= value < sp.SEQ_MODULUS else None
+
+    def _write_bdseq(self, value: int) -> None:
+        tmp = self.bdseq_path.with_name(self.bdseq_path.name + ".tmp")
+        tmp.write_text(f"{value}\n")
+        os.replace(tmp, self.bdseq_path)
+
+    def will_for_connect(self) -> Will:
+        """Called on paho's thread before every CONNECT: the next bdSeq, persisted, in the NDEATH."""
+        if self._last_bdseq is not None:
+            self.bdseq = sp.next_bdseq(self._last_bdseq)
+        self._last_bdseq = self.bdseq
+        try:
+            self._write_bdseq(self.bdseq)
+        except OSError as exc:  # a restart would reuse this bdSeq; the session still works
+            log.error("cannot persist bdSeq in %s: %s", self.bdseq_path, exc)
+        return Will(self.topic(MessageType.NDEATH), self.ndeath()[1], retain=False)
+
+    def ndeath(self) -> Outgoing:
+        """The NDEATH of this session: the Will, and what an orderly stop sends itself."""
+        payload = sp.ndeath_payload(self.bdseq, _ms(time.time_ns()))
+        return self.topic(MessageType.NDEATH), sp.encode_payload(payload), False
+
+    # --- what the publisher sends -----------------------------------------------------------------
+    def _next_seq(self) -> int:
+        seq = self.seq
+        self.seq = sp.next_seq(seq)
+        return seq
+
+    def births(self) -> list[Outgoing]:
+        """NBIRTH (seq 0, this session's bdSeq) and a DBIRTH for every device alive."""
+        now = _ms(time.time_ns())
+        self.seq = 0
+        self.births_sent += 1
+        nbirth = Payload(
+            timestamp=now,
+            seq=self._next_seq(),
+            metrics=(sp.bdseq_metric(self.bdseq, now), sp.rebirth_metric(now)),
+        )
+        out = [(self.topic(MessageType.NBIRTH), sp.encode_payload(nbirth), False)]
+        return out + [self._dbirth(dev, now) for dev in self.alive]
+
+    def frame(self, entry: SpoolEntry) -> list[Outgoing]:
+        """The Sparkplug messages of one spooled envelope, numbered now."""
+        dev = entry.dev
+        kind = entry.topic.rsplit("/", 1)[-1]
+        if dev not in self.defs:
+            log.warning("spooled %s of device %r, which this config does not have: not sent", kind, dev)
+            return []
+        now = _ms(time.time_ns())
+        if kind == "birth":
+            self.alive[dev] = None
+            return [self._dbirth(dev, now)]
+        if kind == "death":
+            self.alive.pop(dev, None)
+            self.last.pop(dev, None)
+            payload = Payload(timestamp=now, seq=self._next_seq())
+            return [(self.topic(MessageType.DDEATH, dev), sp.encode_payload(payload), False)]
+        try:
+            envelope = decode(entry.payload)
+        except WireError as exc:
+            log.warning("spooled envelope %d on %s unreadable (%s): not sent", entry.seq, entry.topic, exc)
+            return []
+        if not isinstance(envelope, Data):
+            log.warning("spooled %s on %s is no data envelope: not sent", kind, entry.topic)
+            return []
+        out: list[Outgoing] = []
+        if dev not in self.alive:
+            self.alive[dev] = None
+            out.append(self._dbirth(dev, now))
+        metrics = self._metrics(dev, envelope.samples)
+        payload = Payload(timestamp=_ms(envelope.sent), seq=self._next_seq(), metrics=tuple(metrics))
+        data = sp.encode_payload(payload, with_datatypes=self.data_datatypes)
+        return [*out, (self.topic(MessageType.DDATA, dev), data, False)]
+
+    def _metrics(self, dev: str, samples: Sequence[Sample | SampleWithStatus]) -> list[Metric]:
+        defs = self.defs[dev]
+        last = self.last.setdefault(dev, {})
+        out = []
+        for sample in samples:
+            point, ts, value, quality = sample[0], sample[1], sample[2], sample[3]
+            d = defs.get(point)
+            if d is None:
+                continue
+            try:
+                held = coerce(d.datatype, value)
+            except WireError as exc:
+                log.warning("device %s point %s: %s; sent as a bad null", dev, d.name, exc)
+                held, quality = None, 2
+            props = {sp.QUALITY: sp.quality_property(quality)}
+            metric = Metric(d.datatype, held, alias=d.alias, timestamp=_ms(ts), properties=props)
+            last[d.name] = metric
+            out.append(metric)
+        return out
+
+    def _dbirth(self, dev: str, now: int) -> Outgoing:
+        last = self.last.get(dev, {})
+        metrics = []
+        for d in self.defs[dev].values():
+            seen = last.get(d.name)
+            quality = seen.properties[sp.QUALITY] if seen and seen.properties else sp.quality_property(1)
+            props: dict[str, PropertyValue] = {
+                sp.ENG_UNIT: PropertyValue(DataType.STRING, d.unit),
+                sp.SCALE: PropertyValue(DataType.DOUBLE, d.scale),
+                sp.QUALITY: quality,
+            }
+            metrics.append(
+                Metric(
+                    d.datatype,
+                    seen.value if seen else None,
+                    name=d.name,
+                    alias=d.alias,
+                    timestamp=seen.timestamp if seen else now,
+                    properties=props,
+                )
+            )
+        payload = Payload(timestamp=now, seq=self._next_seq(), metrics=tuple(metrics))
+        return self.topic(MessageType.DBIRTH, dev), sp.encode_payload(payload), False
