@@ -162,6 +162,17 @@ class CommandHandler:
         res_topic = device_topic(self.config.site, gw, result.dev, "cmd/res")
         return Answer(res_topic, encode(result), result, op)
 
+    async def write(self, dev: str, point: str, value: object, origin: str) -> CommandResult:
+        """write_setpoint (with read-back) for a command of another format (a Sparkplug DCMD)."""
+        command = Command(
+            id=origin,
+            dev=dev,
+            op="write_setpoint",
+            sent=time.time_ns(),
+            args={"point": point, "value": value},
+        )
+        return await self._execute(command, dev)
+
     async def _execute(self, command: Command, topic_dev: str) -> CommandResult:
         gw = self.config.gateway_id
         try:

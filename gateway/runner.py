@@ -25,7 +25,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.notices import UnmappedStates
 from gateway.publisher import Publisher
 from gateway.sizing import split, upper_bound
-from gateway.sparkplug import SparkplugNode
+from gateway.sparkplug import SparkplugNode, Write
 from gateway.spool import AsyncSpool, Builder, Built
 from gateway.stopping import cancel_all
 from infra.mqtt import Will
@@ -315,8 +315,14 @@ class Gateway:
                     self._on_stored(message.payload)
                     continue
                 if self.node is not None and self.node.owns(message.topic):
-                    if self.node.command(message.topic, message.payload) and self.publisher:
+                    order = self.node.command(message.topic, message.payload)
+                    if order.rebirth and self.publisher is not None:
                         self.publisher.rebirth()
+                    for write in order.writes:
+                        await slots.acquire()
+                        task = asyncio.create_task(self._dcmd(handler, write, slots))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
                     continue
                 await slots.acquire()  # a slow write does not hold up a ping, within the bound
                 task = asyncio.create_task(answer(message.topic, message.payload))
@@ -325,6 +331,19 @@ class Gateway:
         finally:
             for task in list(running):
                 task.cancel()
+
+    async def _dcmd(self, handler: CommandHandler, write: Write, slots: asyncio.Semaphore) -> None:
+        """A Sparkplug DCMD write: write_setpoint with read-back; what the device holds goes out as data."""
+        try:
+            result = await handler.write(write.dev, write.point, write.value, "sparkplug-dcmd")
+            self.metrics.commands.labels("dcmd", str(result.ok).lower()).inc()
+            if not result.ok or result.result is None:
+                log.warning("DCMD %s.%s = %r refused: %s", write.dev, write.point, write.value, result.error)
+                return
+            held = RawReading(write.point, time.time_ns(), result.result["raw"])
+            await self.ingest(write.dev, [held])
+        finally:
+            slots.release()
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def run(self) -> None:

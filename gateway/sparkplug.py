@@ -86,6 +86,21 @@ def coerce(datatype: DataType, value: Value) -> Value:
     raise WireError(f"{value!r} does not fit {datatype.spec_name}", "value")
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    dev: str
+    point: str
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """What a host's command asks of the edge node."""
+
+    rebirth: bool = False
+    writes: tuple[Write, ...] = ()
+
+
 def _ms(ns: int) -> int:
     return ns // 1_000_000
 
@@ -139,22 +154,36 @@ class SparkplugNode:
     def owns(self, topic: str) -> bool:
         return topic.startswith(sp.NAMESPACE + "/")
 
-    def command(self, topic: str, payload: bytes) -> bool:
-        """An NCMD or DCMD for this edge node; True when a host asks for a rebirth."""
+    def command(self, topic: str, payload: bytes) -> Order:
+        """What a host's NCMD or DCMD asks: a rebirth, or setpoint writes (metrics by name or alias)."""
         try:
             parsed = sp.parse_topic(topic)
-            message = sp.decode_payload(payload, datatypes={sp.REBIRTH: DataType.BOOLEAN})
+            dev = parsed.device_id
+            defs = self.defs.get(dev or "", {})
+            if parsed.message_type == MessageType.DCMD and not defs:
+                raise WireError(f"unknown device {dev!r}", "device_id")
+            datatypes: dict[int | str, DataType] = {sp.REBIRTH: DataType.BOOLEAN}
+            for d in defs.values():
+                datatypes[d.alias] = datatypes[d.name] = d.datatype
+            message = sp.decode_payload(payload, datatypes=datatypes)
         except WireError as exc:
             log.warning("ignored a Sparkplug command on %s: %s", topic, exc)
-            return False
+            return Order()
         if parsed.message_type == MessageType.NCMD:
             if sp.is_rebirth_request(message):
                 log.info("rebirth requested on %s", topic)
-                return True
+                return Order(rebirth=True)
             log.warning("ignored an NCMD on %s: only %s is supported", topic, sp.REBIRTH)
-        else:
-            log.warning("ignored a %s on %s: device commands are not supported", parsed.message_type, topic)
-        return False
+            return Order()
+        by_alias = {d.alias: d.name for d in defs.values()}
+        writes = []
+        for metric in message.metrics:
+            name = metric.name if metric.name in defs else by_alias.get(metric.alias or -1)
+            if name is None:
+                log.warning("ignored a DCMD metric %s on %s: no such metric", metric.label, topic)
+                continue
+            writes.append(Write(str(dev), name, metric.value))
+        return Order(writes=tuple(writes))
 
     # --- bdSeq: one per CONNECT, persisted --------------------------------------------------------
     def _read_bdseq(self) -> int | None:

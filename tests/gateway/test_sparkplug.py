@@ -13,11 +13,20 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devicemodel.loader import load_device_type
 from gateway.config import load_config
 from gateway.errors import GatewayConfigError
 from gateway.runner import Gateway
 from simulators.servers.modbus import SimModbusServer
-from tests.gateway.helpers import RampSource, Subscriber, modbus_device, write_config
+from tests.gateway.helpers import (
+    BIG,
+    SETPOINTS_TYPE,
+    RampSource,
+    SetpointSource,
+    Subscriber,
+    modbus_device,
+    write_config,
+)
 from tests.gateway.sparkplug_helpers import check_seqs, names_by_alias, of
 from tests.servers import MosquittoServer
 from tests.wire.sparkplug import interop
@@ -273,3 +282,61 @@ async def test_tahu_decodes_the_births_and_data_the_gateway_sends(
             else:
                 assert a == b, m.kind
     assert uint32 > 0, "the UInt32 difference was seen, so the comparison above ran on real values"
+
+
+async def test_dcmd_writes_setpoints_with_read_back(tmp_path: Path, mqtt_broker: MosquittoServer) -> None:
+    (tmp_path / "generic.yaml").write_text(SETPOINTS_TYPE)
+    server = SimModbusServer(SetpointSource(load_device_type(tmp_path / "generic.yaml")), port=0)
+    await server.start()
+    edge = f"gw-{uuid.uuid4().hex[:6]}"
+    device = modbus_device("m1", server.port, 1, type="generic.yaml")
+    config = write_config(
+        tmp_path,
+        mqtt_broker.url,
+        [device],
+        gateway_id=edge,
+        mqtt={"format": "sparkplug"},
+        sparkplug={"group_id": "plant1"},
+    )
+    sub = Subscriber(mqtt_broker.host, mqtt_broker.port, topic=f"spBv1.0/plant1/+/{edge}/#").start()
+    gateway = Gateway(load_config(config))
+    task = asyncio.create_task(gateway.run())
+
+    def value_seen(point: str, value: object) -> Callable[[object], bool]:
+        def check(_m: object) -> bool:
+            messages = of(sub, edge)
+            aliases = names_by_alias(messages)
+            return any(
+                aliases.get(metric.alias or 0) == ("m1", point) and metric.value == value
+                for m in messages
+                if m.kind == MessageType.DDATA
+                for metric in m.payload.metrics
+            )
+
+        return check
+
+    try:
+        await _wait(sub, lambda _m: bool(of(sub, edge, MessageType.DDATA)))
+        birth = {m.name: m for m in of(sub, edge, MessageType.DBIRTH)[0].payload.metrics}
+        assert birth["big_sp"].datatype == DataType.INT64 and birth["tenths_sp"].datatype == DataType.DOUBLE
+        command = sp.Payload(
+            timestamp=1,
+            metrics=(
+                sp.Metric(DataType.INT64, BIG, name="big_sp"),  # by name, exact beyond 2^53
+                sp.Metric(DataType.DOUBLE, 21.5, alias=birth["tenths_sp"].alias),  # by alias
+                sp.Metric(DataType.DOUBLE, 99.0, name="level"),  # not writable: refused
+            ),
+        )
+        topic = f"spBv1.0/plant1/DCMD/{edge}/m1"
+        _publish(mqtt_broker, topic, sp.encode_payload(command, with_datatypes=False))
+        await _wait(sub, value_seen("big_sp", BIG), 30)
+        await _wait(sub, value_seen("tenths_sp", 21.5), 30)
+        connection = gateway.connections["m1"]
+        held = {r.point: r.value for r in await connection.read_once(["big_sp", "tenths_sp", "level"])}
+        assert held == {"big_sp": BIG, "tenths_sp": 215, "level": 21.5}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        sub.stop()
+        await server.stop()
+    assert not value_seen("level", 99.0)(None)
