@@ -71,6 +71,8 @@ class MqttConfig(MqttEndpoint):
 class SparkplugConfig(_Strict):
     group_id: Id
     edge_node_id: Id | None = None  # default: the gateway id
+    # publish only while this host's STATE (spBv1.0/STATE/<id>) says online; spool meanwhile
+    primary_host_id: Id | None = None
     # Sparkplug asks DATA messages to leave datatypes out (the host knows them from the BIRTH);
     # true for hosts that decode every message on its own
     data_datatypes: bool = False

@@ -42,11 +42,16 @@ class Framer(Protocol):
 
     def frame(self, entry: SpoolEntry) -> list[Outgoing]: ...
 
+    def ready_for(self, session: int) -> bool: ...  # False: hold everything back on this session
+
 
 class JsonFrames:
     """The envelope v1 goes out as it was spooled."""
 
     fresh_sessions = False
+
+    def ready_for(self, session: int) -> bool:
+        return True
 
     def births(self) -> list[Outgoing]:
         return []
@@ -131,11 +136,14 @@ class Publisher:
 
     async def run(self) -> None:
         cursor = -1  # highest seq handed to paho on this connection
-        connection = self.client.connects
+        # the connection the publisher has seen begin; a framer with sessions sees even the first
+        # one, which may have come up before this task ran, so that its births go out
+        connection = -1 if self.framer.fresh_sessions else self.client.connects
         deleted_through = NOTHING_STORED
         inflight: dict[asyncio.Future[Any], tuple[int, str, int, float]] = {}
         while True:
-            connected = self.client.connected.is_set()
+            up = self.client.connected.is_set()
+            connected = up and self.framer.ready_for(self.client.connects)
             resend_in = self._resend_in(time.monotonic())
             if connected and resend_in == 0:
                 log.warning(
@@ -176,8 +184,8 @@ class Publisher:
                 self.spool.appended.clear()
                 sending = {seq for seq, *_ in inflight.values()}
                 for entry in await self.spool.read(max(cursor, self.stored), room + len(sending)):
-                    if self.client.connects != connection:
-                        break  # a new session began while reading: its births go first
+                    if self.client.connects != connection or not self.framer.ready_for(connection):
+                        break  # a new session began while reading (its births go first), or hold
                     cursor = entry.seq
                     if entry.seq in sending:
                         continue  # still in flight: paho re-sends it itself
@@ -188,8 +196,10 @@ class Publisher:
                     inflight[future] = (entry.seq, entry.dev, entry.n, time.perf_counter())
                     room -= 1
             wake: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
-            if not connected:
+            if not up:
                 wake.add(asyncio.ensure_future(self.client.connected.wait()))
+            elif not connected:
+                pass  # held back by the framer (no primary host online): `rebirth()` wakes it
             elif room > 0:
                 wake.add(asyncio.ensure_future(self.spool.appended.wait()))
             if self.confirm:

@@ -315,7 +315,7 @@ class Gateway:
                     self._on_stored(message.payload)
                     continue
                 if self.node is not None and self.node.owns(message.topic):
-                    order = self.node.command(message.topic, message.payload)
+                    order = self.node.command(message.topic, message.payload, self.client.connects)
                     if order.rebirth and self.publisher is not None:
                         self.publisher.rebirth()
                     for write in order.writes:

@@ -115,6 +115,9 @@ class SparkplugNode:
         self.group = config.sparkplug.group_id
         self.edge_node = config.edge_node_id
         self.data_datatypes = config.sparkplug.data_datatypes
+        self.primary_host = config.sparkplug.primary_host_id
+        self._host_online_on: int | None = None  # the session on which the host said online
+        self._host_seen_ms = -1  # timestamp of the newest STATE seen: older ones are stale
         try:
             for device in config.devices:
                 sp.edge_topic(self.group, MessageType.DBIRTH, self.edge_node, device.id)
@@ -149,13 +152,44 @@ class SparkplugNode:
         return sp.edge_topic(self.group, kind, self.edge_node, dev)
 
     def subscriptions(self) -> tuple[str, ...]:
-        return (self.topic(MessageType.NCMD), f"{sp.NAMESPACE}/{self.group}/DCMD/{self.edge_node}/+")
+        topics = (self.topic(MessageType.NCMD), f"{sp.NAMESPACE}/{self.group}/DCMD/{self.edge_node}/+")
+        return topics if self.primary_host is None else (*topics, sp.state_topic(self.primary_host))
+
+    # --- the primary host ------------------------------------------------------------------------
+    def ready_for(self, session: int) -> bool:
+        """Whether to publish on this MQTT session: always without a primary host, else only once
+        its STATE said online on this session (a retained STATE arrives on every subscription)."""
+        return self.primary_host is None or self._host_online_on == session
+
+    def _host_state(self, payload: bytes, session: int) -> Order:
+        try:
+            state = sp.decode_state(payload)
+        except WireError as exc:
+            log.warning("ignored the STATE of host %s: %s", self.primary_host, exc)
+            return Order()
+        if state.timestamp < self._host_seen_ms:
+            log.info("ignored a STATE of host %s older than the last one", self.primary_host)
+            return Order()
+        self._host_seen_ms = state.timestamp
+        if not state.online:
+            if self._host_online_on is not None:
+                log.warning("primary host %s offline: holding data in the spool", self.primary_host)
+            self._host_online_on = None
+            return Order()
+        was = self._host_online_on
+        self._host_online_on = session
+        if was != session:
+            log.info("primary host %s online: publishing", self.primary_host)
+        return Order(rebirth=was is None)  # births before what waited
 
     def owns(self, topic: str) -> bool:
         return topic.startswith(sp.NAMESPACE + "/")
 
-    def command(self, topic: str, payload: bytes) -> Order:
-        """What a host's NCMD or DCMD asks: a rebirth, or setpoint writes (metrics by name or alias)."""
+    def command(self, topic: str, payload: bytes, session: int = 0) -> Order:
+        """What a host's NCMD or DCMD asks: a rebirth, or setpoint writes (metrics by name or alias);
+        or the primary host's STATE, received on MQTT session number `session`."""
+        if self.primary_host is not None and topic == sp.state_topic(self.primary_host):
+            return self._host_state(payload, session)
         try:
             parsed = sp.parse_topic(topic)
             dev = parsed.device_id

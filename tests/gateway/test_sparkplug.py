@@ -17,9 +17,11 @@ from devicemodel.loader import load_device_type
 from gateway.config import load_config
 from gateway.errors import GatewayConfigError
 from gateway.runner import Gateway
+from gateway.sparkplug import SparkplugNode
 from simulators.servers.modbus import SimModbusServer
 from tests.gateway.helpers import (
     BIG,
+    ROOT,
     SETPOINTS_TYPE,
     RampSource,
     SetpointSource,
@@ -53,14 +55,15 @@ def sparkplug_config(tmp: Path, broker: MosquittoServer, port: int, edge: str, *
         gateway_id=edge,
         mqtt={"format": "sparkplug"},
         sparkplug={"group_id": "plant1", **sparkplug},
+        link_lost_after_s=1.0,
     )
 
 
-def _publish(broker: MosquittoServer, topic: str, payload: bytes) -> None:
+def _publish(broker: MosquittoServer, topic: str, payload: bytes, retain: bool = False) -> None:
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"host-{uuid.uuid4().hex[:6]}")
     client.connect(broker.host, broker.port)
     client.loop_start()
-    client.publish(topic, payload, qos=1).wait_for_publish(10)
+    client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
     client.disconnect()
     client.loop_stop()
 
@@ -144,6 +147,22 @@ async def test_edge_node_births_data_rebirth_and_orderly_death(
         assert {m.topic.device_id for m in after[1:3]} == {"cnc-1", "cnc-2"}
         reborn_values = {m.name: m.value for m in after[1].payload.metrics}
         assert reborn_values["spindle_speed"] == sim.expected(str(after[1].topic.device_id))["spindle_speed"]
+
+        # a device lost for link_lost_after_s: DDEATH; back: DBIRTH before its data
+        sim.silence_unit("cnc-2")
+        await _wait(sub, lambda _m: bool(of(sub, edge, MessageType.DDEATH)), 30)
+        death = of(sub, edge, MessageType.DDEATH)[0]
+        assert death.topic.device_id == "cnc-2" and not death.payload.metrics
+        sim.clear_faults("cnc-2")
+        since = of(sub, edge).index(death)
+
+        def back(_m: object) -> bool:
+            later = of(sub, edge)[since:]
+            return any(m.kind == MessageType.DDATA and m.topic.device_id == "cnc-2" for m in later)
+
+        await _wait(sub, back, 30)
+        later = [m for m in of(sub, edge)[since + 1 :] if m.topic.device_id == "cnc-2"]
+        assert later[0].kind == MessageType.DBIRTH
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -340,3 +359,61 @@ async def test_dcmd_writes_setpoints_with_read_back(tmp_path: Path, mqtt_broker:
         sub.stop()
         await server.stop()
     assert not value_seen("level", 99.0)(None)
+
+
+def test_the_shipped_sparkplug_sample_loads() -> None:
+    cfg = load_config(ROOT / "configs" / "gateways" / "sparkplug.yaml")
+    assert cfg.mqtt.format == "sparkplug" and cfg.edge_node_id == cfg.gateway_id
+    assert cfg.spool.delete_on == "puback"
+    node = SparkplugNode(cfg)
+    aliases = [d.alias for defs in node.defs.values() for d in defs.values()]
+    assert len(aliases) == len(set(aliases)) == sum(len(d.device_type.points) for d in cfg.devices)
+
+
+async def test_primary_host_state_gates_publishing(
+    tmp_path: Path, mqtt_broker: MosquittoServer, sim: SimModbusServer
+) -> None:
+    edge = f"gw-{uuid.uuid4().hex[:6]}"
+    host = f"scada-{uuid.uuid4().hex[:6]}"
+    state = f"spBv1.0/STATE/{host}"
+    cfg = load_config(sparkplug_config(tmp_path, mqtt_broker, sim.port, edge, primary_host_id=host))
+    sub = Subscriber(mqtt_broker.host, mqtt_broker.port, topic=f"spBv1.0/plant1/+/{edge}/#").start()
+    gateway = Gateway(cfg)
+    task = asyncio.create_task(gateway.run())
+
+    def say(online: bool, ts: int) -> None:
+        _publish(mqtt_broker, state, sp.encode_state(sp.HostState(online, ts)), retain=True)
+
+    async def quiet_while_spooling() -> None:
+        await asyncio.sleep(1.0)  # what was already in flight lands
+        heard, numbered = len(of(sub, edge)), gateway.spool.stats().next_seq
+        await asyncio.sleep(2.0)
+        assert len(of(sub, edge)) == heard, "published while the primary host is not online"
+        assert gateway.spool.stats().next_seq > numbered, "data kept coming into the spool"
+
+    try:
+        await asyncio.wait_for(gateway.started.wait(), 30)
+        await asyncio.wait_for(gateway.client.connected.wait(), 30)
+        await quiet_while_spooling()
+        assert not of(sub, edge), "nothing before the primary host's STATE"
+        t0 = int(time.time() * 1000)
+        say(True, t0)
+        await _wait(sub, lambda _m: len(of(sub, edge, MessageType.DDATA)) >= 4)
+        first = of(sub, edge)
+        assert first[0].kind == MessageType.NBIRTH
+        say(False, t0 + 1)
+        await quiet_while_spooling()
+        say(True, t0)  # older than the last STATE seen: ignored
+        await quiet_while_spooling()
+        held = len(of(sub, edge))
+        say(True, t0 + 2)
+        await _wait(sub, lambda _m: len(of(sub, edge)) > held + 4)
+        again = of(sub, edge)[held:]
+        assert again[0].kind == MessageType.NBIRTH and sp.bdseq_of(again[0].payload) == 0
+        assert {m.kind for m in again[1:3]} == {MessageType.DBIRTH}
+        check_seqs(of(sub, edge))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        sub.stop()
+        _publish(mqtt_broker, state, b"", retain=True)  # clear the retained STATE
