@@ -215,6 +215,7 @@ class Publisher:
                     waiter.cancel()
             acked: list[int] = []
             retry_from: int | None = None
+            failures: list[tuple[int, BaseException]] = []  # one line for them all (a session's end)
             now = time.perf_counter()
             for future in done:
                 if future not in inflight:
@@ -225,7 +226,7 @@ class Publisher:
                     self.failed += 1
                     if self.metrics is not None:
                         self.metrics.publish_failures.inc()
-                    log.warning("publish of seq %d failed: %s; will re-send", seq, exc)
+                    failures.append((seq, exc))
                     retry_from = seq - 1 if retry_from is None else min(retry_from, seq - 1)
                     continue
                 acked.append(seq)
@@ -240,6 +241,10 @@ class Publisher:
                 self.published += len(acked)
                 if self.metrics is not None:
                     self.metrics.envelopes_published.inc(len(acked))
+            if failures:
+                first, exc = min(failures, key=lambda f: f[0])
+                log.warning("publish of %d envelope(s) from seq %d failed: %s; will re-send",
+                            len(failures), first, exc)  # fmt: skip
             if retry_from is not None:
                 cursor = min(cursor, retry_from)
                 await asyncio.sleep(0.5)  # a refused publish (not a lost connection): do not spin

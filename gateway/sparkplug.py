@@ -138,7 +138,7 @@ class SparkplugNode:
         self.alive: dict[str, None] = {}  # devices with a DBIRTH on this session, in birth order
         self.last: dict[str, dict[str, Metric]] = {}  # device → point → last DDATA metric
         self.births_sent = 0
-        limit = config.mqtt.max_message_bytes
+        self.limit = limit = config.mqtt.max_message_bytes
         for dev in self.defs:
             size = len(self._dbirth(dev, 0)[1])
             if size > limit:
@@ -298,10 +298,22 @@ class SparkplugNode:
         if dev not in self.alive:
             self.alive[dev] = None
             out.append(self._dbirth(dev, now))
-        metrics = self._metrics(dev, envelope.samples)
-        payload = Payload(timestamp=_ms(envelope.sent), seq=self._next_seq(), metrics=tuple(metrics))
+        topic = self.topic(MessageType.DDATA, dev)
+        return out + [
+            (topic, data, False) for data in self._ddata(self._metrics(dev, envelope.samples), envelope.sent)
+        ]
+
+    def _ddata(self, metrics: Sequence[Metric], sent_ns: int) -> list[bytes]:
+        """DDATA payloads of the metrics, split where one would exceed mqtt.max_message_bytes (the v1
+        envelope fitted, but with very short point names a DDATA can be the larger)."""
+        seq = self._next_seq()
+        payload = Payload(timestamp=_ms(sent_ns), seq=seq, metrics=tuple(metrics))
         data = sp.encode_payload(payload, with_datatypes=self.data_datatypes)
-        return [*out, (self.topic(MessageType.DDATA, dev), data, False)]
+        if len(data) <= self.limit or len(metrics) <= 1:
+            return [data]
+        self.seq = seq  # not sent: the halves take this seq and the next
+        half = len(metrics) // 2
+        return self._ddata(metrics[:half], sent_ns) + self._ddata(metrics[half:], sent_ns)
 
     def _metrics(self, dev: str, samples: Sequence[Sample | SampleWithStatus]) -> list[Metric]:
         defs = self.defs[dev]

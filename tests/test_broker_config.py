@@ -1,7 +1,8 @@
 """The shipped broker config (configs/mosquitto: TLS listener, password file, ACL, client ids bound
 to usernames) run as shipped, only its paths and ports moved into a temp dir: a gateway account
 cannot take over the collector's session, cannot publish under another gateway's prefix nor forge
-its own watermark, and the `$stored` / `$dropped` traffic of end-to-end acknowledgement flows.
+its own watermark, and the `$stored` / `$dropped` traffic of end-to-end acknowledgement flows; a
+Sparkplug gateway and a Sparkplug host account get exactly their own topics.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from tests.servers import free_port, wait_port, wait_port_closed
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "configs" / "mosquitto"
-USERS = {"collector": "pw-collector", "gw-a": "pw-a", "gw-b": "pw-b"}
+USERS = {"collector": "pw-collector", "gw-a": "pw-a", "gw-b": "pw-b", "scada": "pw-scada"}
 
 
 @dataclass
@@ -270,3 +271,53 @@ def test_the_size_limits_of_broker_gateway_and_collector_agree() -> None:
     shipped_collector = load_settings(ROOT / "configs" / "collector.yaml").limits.max_payload_bytes
     assert int(broker_limit) == MqttConfig().max_message_bytes == shipped_collector
     assert load_settings(None).limits.max_payload_bytes == shipped_collector
+
+
+async def test_the_shipped_acl_lets_a_sparkplug_edge_node_and_host_through(
+    tmp_path: Path, broker: Broker
+) -> None:
+    from wire import sparkplug as sp
+
+    scada = Client(broker, "scada", "scada")
+    scada.subscribe("spBv1.0/#")
+    scada.publish("spBv1.0/STATE/scada", sp.encode_state(sp.HostState(True, int(time.time() * 1000))), True)
+    path = write_config(
+        tmp_path, f"mqtts://127.0.0.1:{broker.tls_port}", [modbus_device("m1", port=1502)], gateway_id="gw-a",
+        site="s1", mqtt={"username": "gw-a", "password": USERS["gw-a"], "tls": {"ca": str(broker.ca)},
+                         "format": "sparkplug"},
+        sparkplug={"group_id": "plant1", "primary_host_id": "scada"},
+    )  # fmt: skip
+    gateway = Gateway(load_config(path), connect_devices=False)
+    task = asyncio.create_task(gateway.run())
+    try:
+        await asyncio.wait_for(gateway.started.wait(), 30)
+        await asyncio.wait_for(gateway.client.connected.wait(), 30)
+        await gateway.ingest("m1", [RawReading("spindle_speed", time.time_ns(), 1.0)])
+        await gateway.flush(everything=True)
+        for kind in ("NBIRTH/gw-a", "DBIRTH/gw-a/m1", "DDATA/gw-a/m1"):
+            topic = f"spBv1.0/plant1/{kind}"
+            await asyncio.to_thread(wait_until, lambda t=topic: bool(scada.received(t)), 30, kind)
+        await asyncio.to_thread(
+            scada.publish, "spBv1.0/plant1/NCMD/gw-a", sp.encode_payload(sp.rebirth_request(1))
+        )
+        rebirth = lambda: len(scada.received("spBv1.0/plant1/NBIRTH/gw-a")) == 2  # noqa: E731
+        await asyncio.to_thread(wait_until, rebirth, 30, "the rebirth")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    wait_until(lambda: bool(scada.received("spBv1.0/plant1/NDEATH/gw-a")), 30, "the NDEATH")
+    # gw-a's account cannot speak for another edge node, nor command one, nor pose as the host
+    attacker = Client(broker, "gw-a", "attacker")
+    attacker.publish("spBv1.0/plant1/DDATA/gw-b/m9", b"forged")
+    attacker.publish("spBv1.0/plant1/NCMD/gw-b", sp.encode_payload(sp.rebirth_request(2)))
+    attacker.publish("spBv1.0/STATE/scada", sp.encode_state(sp.HostState(False, 1)))
+    attacker.close()
+    gw_b = Client(broker, "gw-b", "gw-b")  # a control: gw-b's own data gets through
+    gw_b.publish("spBv1.0/plant1/DDATA/gw-b/m9", b"genuine")
+    wait_until(lambda: bool(scada.received("spBv1.0/plant1/DDATA/gw-b/m9")), 30, "gw-b's own DDATA")
+    await asyncio.sleep(0.5)  # what the ACL refused would have arrived by now
+    assert [m[1] for m in scada.received("spBv1.0/plant1/DDATA/gw-b/m9")] == [b"genuine"]
+    assert not scada.received("spBv1.0/plant1/NCMD/gw-b")
+    assert all(sp.decode_state(m[1]).online for m in scada.received("spBv1.0/STATE/scada"))
+    gw_b.close()
+    scada.close()

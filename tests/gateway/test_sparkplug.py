@@ -18,6 +18,7 @@ from gateway.config import load_config
 from gateway.errors import GatewayConfigError
 from gateway.runner import Gateway
 from gateway.sparkplug import SparkplugNode
+from gateway.spool import SpoolEntry
 from simulators.servers.modbus import SimModbusServer
 from tests.gateway.helpers import (
     BIG,
@@ -32,6 +33,7 @@ from tests.gateway.helpers import (
 from tests.gateway.sparkplug_helpers import check_seqs, names_by_alias, of
 from tests.servers import MosquittoServer
 from tests.wire.sparkplug import interop
+from wire import Data, encode
 from wire import sparkplug as sp
 from wire.sparkplug import DataType, MessageType
 
@@ -46,11 +48,11 @@ async def sim() -> AsyncIterator[SimModbusServer]:
     await server.stop()
 
 
-def sparkplug_config(tmp: Path, broker: MosquittoServer, port: int, edge: str, **sparkplug: object) -> Path:
+def sparkplug_config(tmp: Path, broker_url: str, port: int, edge: str, **sparkplug: object) -> Path:
     devices = [modbus_device("cnc-1", port, 1), modbus_device("cnc-2", port, 2)]
     return write_config(
         tmp,
-        broker.url,
+        broker_url,
         devices,
         gateway_id=edge,
         mqtt={"format": "sparkplug"},
@@ -76,7 +78,7 @@ async def test_edge_node_births_data_rebirth_and_orderly_death(
     tmp_path: Path, mqtt_broker: MosquittoServer, sim: SimModbusServer
 ) -> None:
     edge = f"gw-{uuid.uuid4().hex[:6]}"
-    cfg = load_config(sparkplug_config(tmp_path, mqtt_broker, sim.port, edge))
+    cfg = load_config(sparkplug_config(tmp_path, mqtt_broker.url, sim.port, edge))
     assert cfg.spool.delete_on == "puback"
     sub = Subscriber(mqtt_broker.host, mqtt_broker.port, topic=f"spBv1.0/plant1/+/{edge}/#").start()
     gateway = Gateway(cfg)
@@ -180,7 +182,7 @@ async def test_broker_restart_starts_a_new_session_and_renumbers_what_waited(
 ) -> None:
     broker = mosquitto_factory()
     edge = f"gw-{uuid.uuid4().hex[:6]}"
-    cfg = load_config(sparkplug_config(tmp_path, broker, sim.port, edge))
+    cfg = load_config(sparkplug_config(tmp_path, broker.url, sim.port, edge))
     sub = Subscriber(broker.host, broker.port, topic=f"spBv1.0/plant1/+/{edge}/#").start()
     gateway = Gateway(cfg)
     task = asyncio.create_task(gateway.run())
@@ -230,7 +232,7 @@ async def test_broker_restart_starts_a_new_session_and_renumbers_what_waited(
 def test_config_sparkplug_settings(
     tmp_path: Path, mqtt_broker: MosquittoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = sparkplug_config(tmp_path, mqtt_broker, 1, "gw1")
+    base = sparkplug_config(tmp_path, mqtt_broker.url, 1, "gw1")
     cfg = load_config(base)
     assert cfg.edge_node_id == "gw1" and cfg.sparkplug is not None and cfg.sparkplug.group_id == "plant1"
     monkeypatch.setenv("PLANTPROOF_GATEWAY_SPARKPLUG__EDGE_NODE_ID", "edge-7")
@@ -266,7 +268,7 @@ async def test_tahu_decodes_the_births_and_data_the_gateway_sends(
 ) -> None:
     # Tahu's JavaScript decoder reads each message on its own: DATA with datatypes, as configured
     edge = f"gw-{uuid.uuid4().hex[:6]}"
-    cfg = load_config(sparkplug_config(tmp_path, mqtt_broker, sim.port, edge, data_datatypes=True))
+    cfg = load_config(sparkplug_config(tmp_path, mqtt_broker.url, sim.port, edge, data_datatypes=True))
     sub = Subscriber(mqtt_broker.host, mqtt_broker.port, topic=f"spBv1.0/plant1/+/{edge}/#").start()
     task = asyncio.create_task(Gateway(cfg).run())
     try:
@@ -376,7 +378,7 @@ async def test_primary_host_state_gates_publishing(
     edge = f"gw-{uuid.uuid4().hex[:6]}"
     host = f"scada-{uuid.uuid4().hex[:6]}"
     state = f"spBv1.0/STATE/{host}"
-    cfg = load_config(sparkplug_config(tmp_path, mqtt_broker, sim.port, edge, primary_host_id=host))
+    cfg = load_config(sparkplug_config(tmp_path, mqtt_broker.url, sim.port, edge, primary_host_id=host))
     sub = Subscriber(mqtt_broker.host, mqtt_broker.port, topic=f"spBv1.0/plant1/+/{edge}/#").start()
     gateway = Gateway(cfg)
     task = asyncio.create_task(gateway.run())
@@ -417,3 +419,22 @@ async def test_primary_host_state_gates_publishing(
         await asyncio.gather(task, return_exceptions=True)
         sub.stop()
         _publish(mqtt_broker, state, b"", retain=True)  # clear the retained STATE
+
+
+def test_a_ddata_larger_than_the_message_limit_is_split_in_seq_order(tmp_path: Path) -> None:
+    cfg = load_config(sparkplug_config(tmp_path, "mqtt://127.0.0.1:1", 1, "gw1"))
+    node = SparkplugNode(cfg)
+    node.limit = 200  # below what one DDATA of every point takes
+    points = [p.name for p in cfg.devices[0].device_type.points]
+    samples = [(name, 1_700_000_000_000_000_000 + i, float(i), 0) for i, name in enumerate(points)]
+    envelope = encode(Data(gw="gw1", dev="cnc-1", seq=0, sent=1_700_000_001_000_000_000, samples=samples))
+    node.seq = 254  # across the wrap
+    out = node.frame(SpoolEntry(0, "pp/v1/site1/gw1/cnc-1/data", envelope, False, "cnc-1", len(samples)))
+    assert out[0][0].endswith("/DBIRTH/gw1/cnc-1")  # no DBIRTH on this session yet
+    datas = [sp.decode_payload(p, datatypes={d.alias: d.datatype for d in node.defs["cnc-1"].values()})
+             for t, p, _ in out[1:]]  # fmt: skip
+    assert len(datas) > 1 and all(len(p) <= 200 for _, p, _ in out[1:])
+    assert [d.seq for d in datas] == [(255 + i) % 256 for i in range(len(datas))]
+    by_alias = {d.alias: d.name for d in node.defs["cnc-1"].values()}
+    assert [by_alias[m.alias or 0] for d in datas for m in d.metrics] == points
+    assert node.seq == (255 + len(datas)) % 256

@@ -24,7 +24,7 @@ async def test_sigkill_sends_the_will_and_restart_takes_the_next_bdseq(
     sim = SimModbusServer(RampSource({"cnc-1": 1, "cnc-2": 2}), port=0)
     await sim.start()
     edge = f"gw-{uuid.uuid4().hex[:6]}"
-    config = sparkplug_config(tmp_path, mqtt_broker, sim.port, edge)
+    config = sparkplug_config(tmp_path, mqtt_broker.url, sim.port, edge)
     sub = Subscriber(mqtt_broker.host, mqtt_broker.port, topic=f"spBv1.0/plant1/+/{edge}/#").start()
     log = tmp_path / "gateway.log"
 
