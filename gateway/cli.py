@@ -105,6 +105,21 @@ def check(config: ConfigOption) -> None:
         f"config OK: site {cfg.site}, gateway {cfg.gateway_id}, broker {cfg.mqtt.url}, "
         f"spool {cfg.spool.path} (max {cfg.spool.max_bytes} bytes), {len(cfg.devices)} devices"
     )
+    if cfg.sparkplug is not None and cfg.mqtt.format == "sparkplug":
+        from gateway.errors import GatewayConfigError
+        from gateway.sparkplug import SparkplugNode
+
+        try:
+            node = SparkplugNode(cfg)  # every DBIRTH within mqtt.max_message_bytes
+        except GatewayConfigError as exc:
+            typer.echo(f"error: {config}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        host = f", waits for primary host {node.primary_host}" if node.primary_host else ""
+        metrics = sum(len(d) for d in node.defs.values())
+        typer.echo(
+            f"Sparkplug B edge node spBv1.0/{node.group}/…/{node.edge_node}: {metrics} metrics "
+            f"(aliases 1..{metrics}){host}"
+        )
     for device in cfg.devices:
         for line in describe_plan(device):
             typer.echo(line)

@@ -438,3 +438,31 @@ def test_a_ddata_larger_than_the_message_limit_is_split_in_seq_order(tmp_path: P
     by_alias = {d.alias: d.name for d in node.defs["cnc-1"].values()}
     assert [by_alias[m.alias or 0] for d in datas for m in d.metrics] == points
     assert node.seq == (255 + len(datas)) % 256
+
+
+def test_check_names_the_edge_node(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    path = sparkplug_config(tmp_path, "mqtt://127.0.0.1:1", 1, "gw1", primary_host_id="scada")
+    result = CliRunner().invoke(app, ["check", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Sparkplug B edge node spBv1.0/plant1/…/gw1: 18 metrics (aliases 1..18)" in result.output
+    assert "waits for primary host scada" in result.output
+    # a device type whose DBIRTH cannot fit the broker's message limit is refused before it runs
+    points = "".join(
+        f"  - {{name: p{i}, kind: analog, dtype: float32, unit: kWh,"
+        f" modbus: {{table: holding, address: {2 * i}}}}}\n"
+        for i in range(200)
+    )
+    (tmp_path / "wide.yaml").write_text(f"type: generic\nindustry: C34\nsector: discrete\npoints:\n{points}")
+    wide = write_config(
+        tmp_path,
+        "mqtt://127.0.0.1:1",
+        [modbus_device("w1", 1, 1, type="wide.yaml")],
+        mqtt={"format": "sparkplug", "max_message_bytes": 4096},
+        sparkplug={"group_id": "g"},
+    )
+    result = CliRunner().invoke(app, ["check", "-c", str(wide)])
+    assert result.exit_code == 2 and "its DBIRTH takes" in result.output, result.output
