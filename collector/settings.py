@@ -18,9 +18,10 @@ import wire
 from collector.errors import CollectorError
 from infra import settings
 from infra.mqtt import MqttEndpoint
-from infra.mqtt.subscriber import Session
+from infra.mqtt.subscriber import Presence, Session
 from infra.settings import YamlSettings
 from infra.yamlconfig import ConfigFileError
+from wire import sparkplug
 from wire.sparkplug import NAMESPACE as SPARKPLUG_NAMESPACE
 from wire.sparkplug.topics import check_sparkplug_id
 from wire.topics import PREFIX
@@ -53,7 +54,7 @@ class MqttSettings(MqttEndpoint, frozen=True):
     # The wire formats read: the JSON envelope v1 (`topics`) and Sparkplug B (`sparkplug.group_filter`).
     sources: Annotated[list[Source], Field(min_length=1)] = Field(default_factory=lambda: [_V1])
 
-    def session(self, extra_topics: tuple[str, ...] = ()) -> Session:
+    def session(self, extra_topics: tuple[str, ...] = (), presence: Presence | None = None) -> Session:
         # births and $status are retained: never sent on a shared subscription, so also direct
         retained = (wire.device_filter("birth"), wire.gateway_filter("$status"))
         v1 = tuple(self.topics) if "pp_v1" in self.sources else ()
@@ -64,6 +65,7 @@ class MqttSettings(MqttEndpoint, frozen=True):
             retained,
             self.session_expiry_s,
             self.receive_maximum,
+            presence,
         )
 
 
@@ -176,8 +178,11 @@ class CollectorSettings(YamlSettings):
 
     def session(self) -> Session:
         """The MQTT session: the v1 topics and, with source `sparkplug`, the Sparkplug filter."""
-        extra = (self.sparkplug.topic_filter(),) if "sparkplug" in self.mqtt.sources else ()
-        return self.mqtt.session(extra)
+        if "sparkplug" not in self.mqtt.sources:
+            return self.mqtt.session()
+        host = self.sparkplug.host_id
+        presence = Presence(sparkplug.state_topic(host), _host_state) if host is not None else None
+        return self.mqtt.session((self.sparkplug.topic_filter(),), presence)
 
     @model_validator(mode="after")
     def _bounds_agree(self) -> CollectorSettings:
@@ -199,6 +204,11 @@ class CollectorSettings(YamlSettings):
                 f" ({self.limits.max_payload_bytes})"
             )
         return self
+
+
+def _host_state(online: bool, connect_ms: int) -> bytes:
+    """The Sparkplug host application's STATE payload."""
+    return sparkplug.encode_state(sparkplug.HostState(online, connect_ms))
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> CollectorSettings:

@@ -88,17 +88,18 @@ class Edge:
 
 @dataclass
 class Observer:
-    """Every NCMD on the broker, as (topic, payload bytes)."""
+    """Every message on `topic` (default: every NCMD), as (topic, payload bytes)."""
 
     host: str
     port: int
+    topic: str = "spBv1.0/+/NCMD/+"
     seen: list[tuple[str, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"obs-{uuid.uuid4().hex[:8]}")
         self.client.on_message = lambda _c, _u, m: self.seen.append((m.topic, bytes(m.payload)))
         self.client.connect(self.host, self.port)
-        self.client.subscribe("spBv1.0/+/NCMD/+", qos=1)
+        self.client.subscribe(self.topic, qos=1)
         self.client.loop_start()
         time.sleep(0.3)
 

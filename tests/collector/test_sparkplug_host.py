@@ -5,6 +5,7 @@ a fault (a gap, a duplicate, a Quality property) no foreign edge node makes on r
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import uuid
 from collections.abc import Callable
 
@@ -239,3 +240,30 @@ async def test_data_before_birth_is_dead_lettered_and_asks_for_a_rebirth(
         (orphan[0], "no_birth"), (unknown_topic, "unknown_metric")
     ]  # fmt: skip
     assert one(db, "SELECT count(*) FROM readings") == 0
+
+
+async def test_the_host_state_is_published_with_a_will(
+    db: str, mosquitto_factory: Callable[..., MosquittoServer]
+) -> None:
+    broker = mosquitto_factory()
+    host = f"h{uuid.uuid4().hex[:4]}"
+    states = Observer(broker.host, broker.port, sp.state_topic(host))
+    try:
+        async with running(collector_settings(db, broker.url, host_id=host)) as pipeline:
+            await until(lambda: states.seen, 30, "STATE online")
+            first = sp.decode_state(states.seen[0][1])
+            assert first.online and abs(first.timestamp - now_ms()) < 60_000
+            # the connection breaks without a DISCONNECT: the broker publishes the Will, then the
+            # collector reconnects and is online again under the new connection's time
+            assert pipeline.source is not None
+            pipeline.source.client.socket().shutdown(socket.SHUT_RDWR)
+            await until(lambda: len(states.seen) >= 3, 30, "the Will, then STATE online again")
+        await until(lambda: len(states.seen) >= 4, 30, "STATE offline at a clean stop")
+    finally:
+        states.close()
+    decoded = [sp.decode_state(p) for _, p in states.seen]
+    will, again, stopped = decoded[1:4]
+    assert will == sp.HostState(False, first.timestamp), "the Will names the CONNECT time"
+    assert again.online and again.timestamp >= first.timestamp
+    assert stopped == sp.HostState(False, again.timestamp)
+    assert rows(db, "SELECT count(*) FROM dead_letters") == [(0,)], "STATE messages are no dead letters"
