@@ -135,6 +135,7 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"sparkplug: (seq gap|edge node .* out of step)", "seq_gap"),
         (r"sparkplug: metrics\[\d+\]: (unknown alias|metric .* is not in the BIRTH)", "unknown_metric"),
         (r"sparkplug: BIRTH of .* names no device type", "no_device_type"),
+        (r"sparkplug: BIRTH values refused: ", "bad_value"),
         (r"sparkplug: ", "sparkplug_invalid"),
     )
 )

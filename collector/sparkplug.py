@@ -90,6 +90,7 @@ class Interpreted:
     # registry traffic or readings; None for a message that stores nothing but its ledger entry
     envelope: wire.Birth | wire.Data | wire.Death | None
     online: bool | None = None  # NBIRTH: the gateway is online; NDEATH: offline
+    values: wire.Data | None = None  # a BIRTH's metric values: readings like DATA's
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +217,13 @@ class Host:
         ident = Identity(key[0], key[1], node.bdseq, seq, ts, digest, str(mt), t.device_id)
         gw = gateway_id(*key)
         dev = t.device_id or t.edge_node_id
+        values = None
         try:
             if mt == MessageType.DBIRTH:
                 assert t.device_id is not None
-                node.tables[t.device_id] = _Table(decoded.metrics)
+                node.tables[t.device_id] = born = _Table(decoded.metrics)
                 env: wire.Birth | wire.Data | wire.Death | None = self._birth(t.group_id, gw, dev, decoded)
+                values = self._data(gw, dev, decoded, born)
             elif mt == MessageType.DDEATH:
                 node.tables.pop(dev, None)
                 env = wire.Death(gw, dev, 0, _ns(ts, "payload"), "DDEATH")
@@ -234,7 +237,7 @@ class Host:
         except wire.WireError as exc:
             out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: {exc}")))
             return
-        out.interpreted.append(Interpreted(topic, payload, ident, t.group_id, gw, env))
+        out.interpreted.append(Interpreted(topic, payload, ident, t.group_id, gw, env, values=values))
 
     def _unreadable(self, out: Outcome, key: tuple[str, str], node: _Node | None, topic: str, payload: bytes,
                     digest: str, exc: wire.WireError, now_s: float) -> None:  # fmt: skip
@@ -270,17 +273,18 @@ class Host:
         self._nodes[key] = node
         self._asked.pop(key, None)
         gw = gateway_id(*key)
-        env = None
+        env = values = None
         own = [m for m in decoded.metrics if _is_reading(m)]
         if own:
-            node.tables[t.edge_node_id] = _Table(decoded.metrics)
+            node.tables[t.edge_node_id] = born = _Table(decoded.metrics)
             try:
                 env = self._birth(t.group_id, gw, t.edge_node_id, decoded)
+                values = self._data(gw, t.edge_node_id, decoded, born)
             except wire.WireError as exc:
                 out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: {exc}")))
-                env = None
+                env = values = None
         ident = Identity(key[0], key[1], bdseq, seq, ts, digest, "NBIRTH", None)
-        out.interpreted.append(Interpreted(topic, payload, ident, t.group_id, gw, env, online=True))
+        out.interpreted.append(Interpreted(topic, payload, ident, t.group_id, gw, env, True, values))
 
     def _ndeath(self, t: sp.SparkplugTopic, topic: str, payload: bytes, decoded: Payload, digest: str,
                 ts: int, out: Outcome) -> None:  # fmt: skip

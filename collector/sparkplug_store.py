@@ -72,6 +72,15 @@ def write(
             rows = None
             if isinstance(env, wire.Birth):
                 registry.birth(conn, item.site, env)
+                if item.values is not None:  # the birth stands even if its values are refused
+                    try:
+                        rows = _rows(conn, registry, item.site, item.values, window)
+                    except RejectedError as exc:
+                        dead.append(
+                            dead_letter(
+                                item.topic, item.payload, f"sparkplug: BIRTH values refused: {exc}", limits
+                            )
+                        )
             elif isinstance(env, wire.Death):
                 registry.death(conn, item.site, env)
             else:
@@ -83,13 +92,15 @@ def write(
     ids = _envelopes(conn, envelopes)
     out.envelopes_new = len(ids)
     for (item, _, env, rows), envelope_id in zip(envelopes, ids, strict=True):
-        if rows is None or not isinstance(env, wire.Data):
+        data = env if isinstance(env, wire.Data) else item.values
+        if rows is None or data is None:
             continue
         out.rows.append((envelope_id, rows))
         key = (item.site, item.gw)
-        out.samples[key] = out.samples.get(key, 0) + len(env.samples)
-        out.sent.append(env.sent)
-        out.seen.append((item.site, env.dev, item.gw, rows.min_ts, rows.max_ts))
+        out.samples[key] = out.samples.get(key, 0) + len(data.samples)
+        if isinstance(env, wire.Data):
+            out.sent.append(env.sent)
+        out.seen.append((item.site, data.dev, item.gw, rows.min_ts, rows.max_ts))
     return out
 
 

@@ -53,6 +53,10 @@ TEMP = Metric(DataType.DOUBLE, 20.0, name="temp", alias=1)
 RUNNING = Metric(DataType.BOOLEAN, False, name="running", alias=2)
 
 
+def at(metric: Metric, ms: int) -> Metric:
+    return Metric(metric.datatype, metric.value, name=metric.name, alias=metric.alias, timestamp=ms)
+
+
 def rebirths(observer: Observer, group: str, node: str) -> list[sp.Payload]:
     topic = sp.edge_topic(group, sp.MessageType.NCMD, node)
     return [sp.decode_payload(p) for t, p in observer.seen if t == topic]
@@ -77,7 +81,7 @@ async def test_a_pysparkplug_edge_node_is_registered_and_its_readings_land_once(
                     {"name": "temp", "datatype": "DOUBLE", "value": 21.5 + i, "timestamp": at},
                     {"name": "running", "datatype": "BOOLEAN", "value": i % 2 == 0, "timestamp": at},
                 ])  # fmt: skip
-            await until(lambda: len(rows(db, READINGS, group, "m1")) == 6, 30, "six readings")
+            await until(lambda: len(rows(db, READINGS, group, "m1")) == 8, 30, "eight readings")
             edge.send(op="deregister", device="m1")  # DDEATH
             await until(lambda: one(db, "SELECT count(*) FROM devices WHERE online") == 0, 30, "DDEATH")
             assert edge.send(op="commands")["commands"] == [], "a clean session asks for no rebirth"
@@ -101,7 +105,7 @@ async def test_a_pysparkplug_edge_node_is_registered_and_its_readings_land_once(
             lambda: one(db, "SELECT status FROM gateways WHERE gw = %s", gw) == "offline", 30, "NDEATH"
         )
     got = rows(db, READINGS, group, "m1")
-    assert got == [
+    assert got == [("running", t0, 0.0, 0), ("temp", t0, 20.0, 0)] + [  # the DBIRTH's values, then DDATA's
         (name, t0 + 1000 * (i + 1), value, 0)
         for i in range(3)
         for name, value in sorted([("running", 1.0 if i % 2 == 0 else 0.0), ("temp", 21.5 + i)])
@@ -116,6 +120,7 @@ async def test_a_pysparkplug_edge_node_is_registered_and_its_readings_land_once(
     # NBIRTH, DBIRTH, 3 DDATA, DDEATH, NDEATH: each once in the Sparkplug ledger
     assert one(db, "SELECT count(*) FROM sparkplug_messages") == 7
     assert one(db, "SELECT count(*) FROM envelopes WHERE source = 'sparkplug' AND kind = 'data'") == 3
+    assert one(db, "SELECT count(DISTINCT envelope_id) FROM readings") == 4
     # the figures count the Sparkplug device like any other
     today = dt.datetime.now(dt.UTC).date()
     window = Window(today, today + dt.timedelta(days=1))
@@ -133,7 +138,7 @@ async def test_values_quality_and_times_and_a_redelivery_is_stored_once(
     observer = Observer(broker.host, broker.port)
     pub = Publisher(broker.host, broker.port)
     t = now_ms() - 5_000
-    births = [edge.nbirth(), edge.dbirth("m1", [TEMP, RUNNING])]
+    births = [edge.nbirth(), edge.dbirth("m1", [at(TEMP, t - 1000), at(RUNNING, t - 1000)])]
     # by alias only: named from the DBIRTH's aliases
     data = edge.ddata("m1", [
         Metric(DataType.DOUBLE, 1.5, alias=1, timestamp=t),
@@ -144,12 +149,12 @@ async def test_values_quality_and_times_and_a_redelivery_is_stored_once(
     try:
         async with running(collector_settings(db, broker.url)) as pipeline:
             pub.publish([*births, data])
-            await until(lambda: len(rows(db, READINGS, edge.group, "m1")) == 4, 30, "four readings",
+            await until(lambda: len(rows(db, READINGS, edge.group, "m1")) == 6, 30, "six readings",
                         lambda: (rows(db, READINGS, edge.group, "m1"), rows(db, LETTERS)))  # fmt: skip
             pub.publish([data])  # the same message again: a redelivery
             second = edge.ddata("m1", [Metric(DataType.DOUBLE, 9.0, alias=1, timestamp=t + 4)])
             pub.publish([second])
-            await until(lambda: len(rows(db, READINGS, edge.group, "m1")) == 5, 30, "the next message")
+            await until(lambda: len(rows(db, READINGS, edge.group, "m1")) == 7, 30, "the next message")
             assert pipeline.metrics.duplicates._value.get() == 1
         # a restarted collector has lost the session: the redelivered message is found in the ledger
         async with running(collector_settings(db, broker.url)) as pipeline:
@@ -160,6 +165,7 @@ async def test_values_quality_and_times_and_a_redelivery_is_stored_once(
         pub.close()
         observer.close()
     assert rows(db, READINGS, edge.group, "m1") == [
+        ("running", t - 1000, 0.0, 0), ("temp", t - 1000, 20.0, 0),
         ("temp", t, 1.5, 0), ("temp", t + 1, 2.5, 1), ("temp", t + 2, None, 2), ("running", t + 3, 1.0, 0),
         ("temp", t + 4, 9.0, 0),
     ]  # fmt: skip
@@ -186,7 +192,8 @@ async def test_a_seq_gap_asks_for_a_rebirth_and_refuses_until_it(
     value = lambda v, dt_ms: Metric(DataType.DOUBLE, v, alias=1, timestamp=t + dt_ms)  # noqa: E731
     try:
         async with running(collector_settings(db, broker.url)) as pipeline:
-            pub.publish([edge.nbirth(), edge.dbirth("m1", [TEMP]), edge.ddata("m1", [value(1.0, 0)])])
+            birth = [at(TEMP, t - 1000)]
+            pub.publish([edge.nbirth(), edge.dbirth("m1", birth), edge.ddata("m1", [value(1.0, 0)])])
             edge.seq += 1  # one message lost on the way
             gap = edge.ddata("m1", [value(2.0, 1)])
             after = edge.ddata("m1", [value(3.0, 2)])
@@ -197,13 +204,14 @@ async def test_a_seq_gap_asks_for_a_rebirth_and_refuses_until_it(
             assert sp.is_rebirth_request(asked[0])
             # the rebirth: a new session, and its data is stored again
             edge.bdseq += 1
-            pub.publish([edge.nbirth(), edge.dbirth("m1", [TEMP]), edge.ddata("m1", [value(4.0, 3)])])
-            await until(lambda: len(rows(db, READINGS, edge.group, "m1")) == 2, 30, "data after the rebirth")
+            pub.publish([edge.nbirth(), edge.dbirth("m1", birth), edge.ddata("m1", [value(4.0, 3)])])
+            await until(lambda: len(rows(db, READINGS, edge.group, "m1")) == 3, 30, "data after the rebirth")
             assert pipeline.metrics.sparkplug_rebirths._value.get() == 1
     finally:
         pub.close()
         observer.close()
-    assert [r[2] for r in rows(db, READINGS, edge.group, "m1")] == [1.0, 4.0]
+    # the second DBIRTH's value is the first's again (same time, same value): stored once
+    assert [r[2] for r in rows(db, READINGS, edge.group, "m1")] == [20.0, 1.0, 4.0]
     letters = rows(db, "SELECT error, payload FROM dead_letters ORDER BY id")
     assert [reason_of(str(e)) for e, _ in letters] == ["seq_gap", "seq_gap"]
     assert str(letters[0][0]).startswith("sparkplug: seq gap: expected 3, got 4")
@@ -239,7 +247,7 @@ async def test_data_before_birth_is_dead_lettered_and_asks_for_a_rebirth(
     assert [(t, reason_of(str(e))) for t, e in letters] == [
         (orphan[0], "no_birth"), (unknown_topic, "unknown_metric")
     ]  # fmt: skip
-    assert one(db, "SELECT count(*) FROM readings") == 0
+    assert rows(db, "SELECT value FROM readings") == [(20.0,)], "the DBIRTH's value, none of the refused DATA"
 
 
 async def test_the_host_state_is_published_with_a_will(
