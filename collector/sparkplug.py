@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +53,7 @@ DTYPES: Mapping[DataType, str] = {
 }
 _TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _INDUSTRY = re.compile(r"^[A-Z][0-9]{2,4}$")
+_BIRTHS_KEPT = 16
 _KINDS = frozenset(("analog", "state", "counter", "energy", "switch", "setpoint"))
 
 
@@ -134,7 +136,6 @@ class _Table:
 class _Node:
     bdseq: int
     seq: int
-    birth_digest: str
     tables: dict[str, _Table] = field(default_factory=dict)  # device id (edge node id: its own) →
     recent: dict[int, str] = field(default_factory=dict)  # seq → digest of this session's messages
     gap: str | None = None  # why the node is out of step until its next NBIRTH
@@ -149,6 +150,7 @@ class Host:
         self.rebirth_interval_s = rebirth_interval_s
         self._nodes: dict[tuple[str, str], _Node] = {}
         self._asked: dict[tuple[str, str], float] = {}  # when a rebirth was last requested
+        self._births: dict[tuple[str, str], deque[str]] = {}  # digests of recent NBIRTHs per node
 
     def interpret(self, messages: Sequence[Message], now_s: float) -> Outcome:
         """The messages in the order received; `now_s` (monotonic) paces rebirth requests."""
@@ -263,12 +265,13 @@ class Host:
         except wire.WireError as exc:
             out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: NBIRTH: {exc}")))
             return
-        node = self._nodes.get(key)
-        if node is not None and node.birth_digest == digest:
-            out.duplicates += 1  # the same NBIRTH again: keep the session as it stands
+        seen = self._births.setdefault(key, deque(maxlen=_BIRTHS_KEPT))
+        if digest in seen:
+            out.duplicates += 1  # an NBIRTH redelivered: never restart a session, current or past
             return
+        seen.append(digest)
         seq = decoded.seq if decoded.seq is not None else 0
-        node = _Node(bdseq, seq, digest)
+        node = _Node(bdseq, seq)
         node.recent[seq] = digest
         self._nodes[key] = node
         self._asked.pop(key, None)

@@ -47,12 +47,17 @@ def test_a_stale_ndeath_is_ignored_and_the_current_one_ends_the_session() -> Non
     assert reasons(out) == ["no_birth"] and out.rebirths == [("g", "n")]
 
 
-def test_the_same_nbirth_again_keeps_the_session() -> None:
+def test_an_nbirth_again_keeps_the_session() -> None:
     host, edge = Host(Limits()), Edge("g", "n")
     nbirth = edge.nbirth()
     feed(host, nbirth, edge.dbirth("m", [TEMP]))
     out = feed(host, nbirth, edge.ddata("m", [Metric(DataType.DOUBLE, 1.0, alias=1)]))
     assert out.duplicates == 1 and len(out.interpreted) == 1 and out.refused == []
+    # an older session's NBIRTH redelivered after a newer one: no restart of the old session
+    edge.bdseq += 1
+    feed(host, edge.nbirth(), edge.dbirth("m", [TEMP]))
+    out = feed(host, nbirth, edge.ddata("m", [Metric(DataType.DOUBLE, 2.0, alias=1)]))
+    assert out.duplicates == 1 and out.refused == [] and [i.identity.bdseq for i in out.interpreted] == [1]
 
 
 def test_rebirth_requests_are_paced_per_node() -> None:
