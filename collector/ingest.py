@@ -123,6 +123,8 @@ class Pipeline:
 
     def _prepare(self, messages: list[Message]) -> Prepared:
         """The checks that need no database; Sparkplug messages go through the host, in order."""
+        if "sparkplug" not in self.settings.mqtt.sources:
+            return *parse_batch(messages, self.store.limits), None
         v1 = [m for m in messages if not m.topic.startswith(SPARKPLUG_PREFIX)]
         parsed, dead = parse_batch(v1, self.store.limits)
         if len(v1) == len(messages):
@@ -237,10 +239,10 @@ class Pipeline:
                 return self._store_refused(messages[0], exc, store)
             log.warning("batch refused (%s); storing its %d messages one by one", exc, len(messages))
             total = BatchResult(messages=len(messages))
-            for msg in messages:
-                if not msg.topic.startswith(SPARKPLUG_PREFIX):
-                    total.add(self._write([msg], None, store))
             outcome = prepared[2] if prepared is not None else None
+            for msg in messages:
+                if outcome is None or not msg.topic.startswith(SPARKPLUG_PREFIX):
+                    total.add(self._write([msg], None, store))
             if outcome is not None:  # interpreted once, in order: stored one by one as interpreted
                 total.sparkplug_duplicates += outcome.duplicates
                 for item in outcome.interpreted:

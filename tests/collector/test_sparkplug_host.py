@@ -12,10 +12,12 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from collector.decode import reason_of
+from collector import sparkplug_store
+from collector.decode import Message, reason_of
 from collector.figures import queries
 from collector.figures.compute import Parameters
 from collector.figures.window import Window
+from collector.ingest import Pipeline
 from tests.collector.mqttutil import Publisher
 from tests.collector.sparkplugutil import (
     DEVICE_PROPERTIES,
@@ -275,3 +277,29 @@ async def test_the_host_state_is_published_with_a_will(
     assert again.online and again.timestamp >= first.timestamp
     assert stopped == sp.HostState(False, again.timestamp)
     assert rows(db, "SELECT count(*) FROM dead_letters") == [(0,)], "STATE messages are no dead letters"
+
+
+def test_a_sparkplug_message_the_database_refuses_costs_only_itself(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = collector_settings(db, "mqtt://127.0.0.1:1")  # never connected: written directly
+    pipeline = Pipeline(settings)
+    edge = Edge("g", "n")
+    t = now_ms() - 5_000
+    sent = [edge.nbirth(), edge.dbirth("m1", [at(TEMP, t)]), edge.dbirth("bad", [at(TEMP, t)]),
+            edge.ddata("m1", [Metric(DataType.DOUBLE, 1.0, alias=1, timestamp=t + 1)])]  # fmt: skip
+    real = sparkplug_store._envelopes
+
+    def refuse_bad(conn: psycopg.Connection, items: list[tuple[object, ...]]) -> list[int]:
+        if any(getattr(env, "dev", None) == "bad" for _, _, env, _ in items):  # type: ignore[misc]
+            raise RuntimeError("injected: refused by the database")
+        return real(conn, items)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sparkplug_store, "_envelopes", refuse_bad)
+    messages = [Message(topic, payload) for topic, payload in sent]
+    result = pipeline._write(messages, pipeline._prepare(messages))
+    pipeline.store.close()
+    assert [r[2] for r in rows(db, READINGS, "g", "m1")] == [20.0, 1.0]
+    letters = rows(db, "SELECT topic, error FROM dead_letters")
+    assert letters == [(sent[2][0], "could not be stored: RuntimeError: injected: refused by the database")]
+    assert reason_of(str(letters[0][1])) == "store_refused" and len(result.dead_letters) == 1
