@@ -303,3 +303,30 @@ def test_a_sparkplug_message_the_database_refuses_costs_only_itself(
     letters = rows(db, "SELECT topic, error FROM dead_letters")
     assert letters == [(sent[2][0], "could not be stored: RuntimeError: injected: refused by the database")]
     assert reason_of(str(letters[0][1])) == "store_refused" and len(result.dead_letters) == 1
+
+
+async def test_an_edge_node_with_metrics_of_its_own_is_a_device_typed_by_the_mapping(
+    db: str, mosquitto_factory: Callable[..., MosquittoServer]
+) -> None:
+    broker = mosquitto_factory()
+    edge = Edge(f"g{uuid.uuid4().hex[:4]}", "pump-station")
+    mapping = [{"match": f"{edge.group}/pump-*/*", "type": "pump", "industry": "D46", "sector": "process"}]
+    pub = Publisher(broker.host, broker.port)
+    t = now_ms() - 5_000
+    flow = Metric(DataType.FLOAT, 12.5, name="flow", alias=7, timestamp=t,
+                  properties={sp.ENG_UNIT: sp.PropertyValue(DataType.STRING, "m3/h")})  # fmt: skip
+    try:
+        async with running(collector_settings(db, broker.url, devices=mapping)):
+            pub.publish([edge.nbirth([flow])])
+            ndata = sp.encode_payload(sp.Payload(timestamp=t + 1, seq=1, metrics=(
+                Metric(DataType.FLOAT, 13.0, alias=7),)))  # fmt: skip
+            pub.publish([(sp.edge_topic(edge.group, sp.MessageType.NDATA, edge.node), ndata)])
+            await until(lambda: len(rows(db, READINGS, edge.group, edge.node)) == 2, 30, "two readings",
+                        lambda: rows(db, LETTERS))  # fmt: skip
+    finally:
+        pub.close()
+    assert rows(db, READINGS, edge.group, edge.node) == [("flow", t, 12.5, 0), ("flow", t + 1, 13.0, 0)]
+    assert rows(db, "SELECT type, industry, sector, gw FROM devices") == [
+        ("pump", "D46", "process", f"{edge.group}/{edge.node}")
+    ]
+    assert rows(db, "SELECT name, kind, dtype, unit FROM points") == [("flow", "analog", "float32", "m3/h")]
