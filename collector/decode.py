@@ -134,6 +134,7 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"sparkplug: no (NBIRTH yet|DBIRTH|NBIRTH metric)", "no_birth"),
         (r"sparkplug: (seq gap|edge node .* out of step)", "seq_gap"),
         (r"sparkplug: metrics\[\d+\]: (unknown alias|metric .* is not in the BIRTH)", "unknown_metric"),
+        (r"sparkplug: metrics\[\d+\]: metric .* in the BIRTH of", "datatype_mismatch"),
         (r"sparkplug: BIRTH of .* names no device type", "no_device_type"),
         (r"sparkplug: BIRTH values refused: ", "bad_value"),
         (r"sparkplug: ", "sparkplug_invalid"),

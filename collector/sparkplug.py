@@ -19,52 +19,19 @@ NBIRTH (other than bdSeq, `Node Control/*`, `Properties/*`) are a device named a
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
-import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import wire
 from collector.decode import DeadLetter, Limits, Message, dead_letter
+from collector.sparkplug_metrics import DeviceType, Missing, Table, birth, data, is_reading, ms_to_ns
 from wire import sparkplug as sp
-from wire.sparkplug import DataType, MessageType, Metric, Payload
+from wire.sparkplug import MessageType, Payload
 
-_NS_PER_MS = 1_000_000
-PROPERTY_PREFIX = "Properties/"
-_CONTROL_PREFIXES = ("Node Control/", "Device Control/")
-# Sparkplug datatypes stored as readings, and the point dtype each becomes.
-DTYPES: Mapping[DataType, str] = {
-    DataType.INT8: "int16",
-    DataType.INT16: "int16",
-    DataType.INT32: "int32",
-    DataType.INT64: "int64",
-    DataType.UINT8: "uint16",
-    DataType.UINT16: "uint16",
-    DataType.UINT32: "uint32",
-    DataType.UINT64: "int64",  # a value beyond int64 is refused by the store, never truncated
-    DataType.FLOAT: "float32",
-    DataType.DOUBLE: "float64",
-    DataType.BOOLEAN: "bool",
-    DataType.STRING: "string",
-    DataType.TEXT: "string",
-    DataType.DATETIME: "int64",  # milliseconds since the epoch
-}
-_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_INDUSTRY = re.compile(r"^[A-Z][0-9]{2,4}$")
-_BIRTHS_KEPT = 16
-_KINDS = frozenset(("analog", "state", "counter", "energy", "switch", "setpoint"))
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceType:
-    """A mapping entry: a shell pattern over `group/edge_node/device` and what the device is."""
-
-    match: str
-    type: str
-    industry: str
-    sector: str
+__all__ = ["DeviceType", "Host", "Identity", "Interpreted", "Outcome", "Refused", "gateway_id"]
+_BIRTHS_KEPT = 16  # NBIRTH digests remembered per edge node: a redelivered one restarts nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,31 +79,11 @@ class Outcome:
     ignored: int = 0  # STATE, commands, a stale NDEATH
 
 
-class _Table:
-    """Names and datatypes of one BIRTH's metrics; `points` are those stored as readings."""
-
-    def __init__(self, metrics: Sequence[Metric]) -> None:
-        self.by_alias: dict[int, tuple[str, DataType]] = {}
-        self.by_name: dict[str, DataType] = {}
-        for m in metrics:
-            if m.name is None:
-                continue
-            self.by_name[m.name] = m.datatype
-            if m.alias is not None:
-                self.by_alias[m.alias] = (m.name, m.datatype)
-
-    def datatypes(self) -> dict[int | str, DataType]:
-        out: dict[int | str, DataType] = {a: t for a, (_, t) in self.by_alias.items()}
-        for name, datatype in self.by_name.items():
-            out[name] = datatype
-        return out
-
-
 @dataclass(slots=True)
 class _Node:
     bdseq: int
     seq: int
-    tables: dict[str, _Table] = field(default_factory=dict)  # device id (edge node id: its own) →
+    tables: dict[str, Table] = field(default_factory=dict)  # device id (edge node id: its own) →
     recent: dict[int, str] = field(default_factory=dict)  # seq → digest of this session's messages
     gap: str | None = None  # why the node is out of step until its next NBIRTH
 
@@ -223,18 +170,20 @@ class Host:
         try:
             if mt == MessageType.DBIRTH:
                 assert t.device_id is not None
-                node.tables[t.device_id] = born = _Table(decoded.metrics)
-                env: wire.Birth | wire.Data | wire.Death | None = self._birth(t.group_id, gw, dev, decoded)
-                values = self._data(gw, dev, decoded, born)
+                node.tables[t.device_id] = born = Table(decoded.metrics)
+                env: wire.Birth | wire.Data | wire.Death | None = birth(
+                    t.group_id, gw, dev, decoded, self.devices
+                )
+                values = data(gw, dev, decoded, born)
             elif mt == MessageType.DDEATH:
                 node.tables.pop(dev, None)
-                env = wire.Death(gw, dev, 0, _ns(ts, "payload"), "DDEATH")
+                env = wire.Death(gw, dev, 0, ms_to_ns(ts, "payload"), "DDEATH")
             else:
                 if table is None:
                     births = "DBIRTH" if t.device_id is not None else "NBIRTH metric"
-                    raise _Missing(f"sparkplug: no {births} for {dev!r} of edge node {key[0]}/{key[1]}")
-                env = self._data(gw, dev, decoded, table)
-        except _Missing as exc:
+                    raise Missing(f"sparkplug: no {births} for {dev!r} of edge node {key[0]}/{key[1]}")
+                env = data(gw, dev, decoded, table)
+        except Missing as exc:
             return self._refuse(out, key, topic, payload, str(exc), now_s, probe)
         except wire.WireError as exc:
             out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: {exc}")))
@@ -277,12 +226,12 @@ class Host:
         self._asked.pop(key, None)
         gw = gateway_id(*key)
         env = values = None
-        own = [m for m in decoded.metrics if _is_reading(m)]
+        own = [m for m in decoded.metrics if is_reading(m)]
         if own:
-            node.tables[t.edge_node_id] = born = _Table(decoded.metrics)
+            node.tables[t.edge_node_id] = born = Table(decoded.metrics)
             try:
-                env = self._birth(t.group_id, gw, t.edge_node_id, decoded)
-                values = self._data(gw, t.edge_node_id, decoded, born)
+                env = birth(t.group_id, gw, t.edge_node_id, decoded, self.devices)
+                values = data(gw, t.edge_node_id, decoded, born)
             except wire.WireError as exc:
                 out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: {exc}")))
                 env = values = None
@@ -308,81 +257,6 @@ class Host:
             Interpreted(topic, payload, ident, t.group_id, gateway_id(*key), None, online=False)
         )
 
-    # -- conversions -------------------------------------------------------------------------------
-    def _birth(self, site: str, gw: str, dev: str, decoded: Payload) -> wire.Birth:
-        props = {m.name[len(PROPERTY_PREFIX) :]: m.value for m in decoded.metrics
-                 if m.name and m.name.startswith(PROPERTY_PREFIX)}  # fmt: skip
-        info = self._device_info(site, gw, dev, props)
-        points = []
-        for m in decoded.metrics:
-            if not _is_reading(m):
-                continue
-            assert m.name is not None
-            unit = _prop(m, sp.ENG_UNIT)
-            kind = _prop(m, "kind") or ("switch" if m.datatype == DataType.BOOLEAN else "analog")
-            if kind not in _KINDS:
-                raise wire.WireError(
-                    f"metric {m.label}: kind {kind!r} is not one of {sorted(_KINDS)}", "kind"
-                )
-            points.append(wire.PointInfo(m.name, kind, DTYPES[m.datatype], unit or ""))  # type: ignore[arg-type]
-        if not points:
-            raise wire.WireError(f"BIRTH of {dev!r} has no metric that can be stored", "metrics")
-        return wire.Birth(gw, dev, 0, _ns(decoded.timestamp, "payload"), info, points)
-
-    def _device_info(self, site: str, gw: str, dev: str, props: Mapping[str, object]) -> wire.DeviceInfo:
-        kind, industry, sector = props.get("type"), props.get("industry"), props.get("sector")
-        if not (isinstance(kind, str) and isinstance(industry, str) and isinstance(sector, str)):
-            path = f"{gw}/{dev}" if gw.count("/") else f"{site}/{gw}/{dev}"
-            for entry in self.devices:
-                if fnmatch.fnmatchcase(path, entry.match):
-                    kind, industry, sector = entry.type, entry.industry, entry.sector
-                    break
-            else:
-                raise wire.WireError(
-                    f"BIRTH of {path!r} names no device type: give it metrics"
-                    " Properties/type, Properties/industry, Properties/sector or a sparkplug.devices entry",
-                    "Properties",
-                )
-        if not _TYPE.match(kind) or not _INDUSTRY.match(industry) or sector not in ("discrete", "process"):
-            raise wire.WireError(
-                f"device {dev!r}: type {kind!r}, industry {industry!r}, sector {sector!r} are not"
-                " a device type (e.g. cnc_machine), a GB/T 4754 code (e.g. C34) and discrete|process",
-                "Properties",
-            )
-        line, area = props.get("line"), props.get("area")
-        return wire.DeviceInfo(
-            kind,
-            industry,
-            sector,  # type: ignore[arg-type]
-            protocol="sparkplug_b",
-            line=line if isinstance(line, str) else None,
-            area=area if isinstance(area, str) else None,
-        )
-
-    def _data(self, gw: str, dev: str, decoded: Payload, table: _Table) -> wire.Data | None:
-        samples: list[tuple[str, int, object, int]] = []
-        for i, m in enumerate(decoded.metrics):
-            name = m.name
-            if name is None:
-                if m.alias is None or m.alias not in table.by_alias:
-                    raise _Missing(f"sparkplug: metrics[{i}]: unknown alias {m.alias} for {dev!r}")
-                name = table.by_alias[m.alias][0]
-            elif name not in table.by_name:
-                raise _Missing(f"sparkplug: metrics[{i}]: metric {name!r} is not in the BIRTH of {dev!r}")
-            named = Metric(m.datatype, m.value, name=name, properties=m.properties)
-            if not _is_reading(named):
-                continue  # control and property metrics, datatypes not stored (documented)
-            when = m.timestamp if m.timestamp is not None else decoded.timestamp
-            quality = sp.quality_of(m)
-            value = m.value
-            if value is None:
-                quality = wire.QUALITY_BAD  # a null metric holds no value
-            samples.append((name, _ns(when, f"metrics[{i}]"), value, quality))
-        if not samples:
-            return None
-        return wire.Data(gw, dev, 0, _ns(decoded.timestamp, "payload") if decoded.timestamp else
-                         samples[0][1], samples)  # type: ignore[arg-type]  # fmt: skip
-
     # -- refusals ----------------------------------------------------------------------------------
     def _refuse(self, out: Outcome, key: tuple[str, str], topic: str, payload: bytes, why: str, now_s: float,
                 probe: tuple[str, str, int, int, str] | None = None) -> None:  # fmt: skip
@@ -396,10 +270,6 @@ class Host:
         return dead_letter(topic, payload, why, self.limits)
 
 
-class _Missing(Exception):
-    """Something a BIRTH should have said is missing: dead letter and rebirth request."""
-
-
 def gateway_id(group: str, edge_node: str) -> str:
     """The registry's gateway for an edge node: edge node ids are unique only within their group."""
     return f"{group}/{edge_node}"
@@ -411,21 +281,3 @@ def rebirth_payload(now_ms: int) -> bytes:
 
 def rebirth_topic(group: str, edge_node: str) -> str:
     return sp.edge_topic(group, MessageType.NCMD, edge_node)
-
-
-def _is_reading(m: Metric) -> bool:
-    name = m.name
-    if name is None or name == sp.BDSEQ or name.startswith(PROPERTY_PREFIX):
-        return False
-    return not name.startswith(_CONTROL_PREFIXES) and m.datatype in DTYPES
-
-
-def _prop(m: Metric, name: str) -> str | None:
-    prop = (m.properties or {}).get(name)
-    return prop.value if prop is not None and isinstance(prop.value, str) else None
-
-
-def _ns(ms: int | None, where: str) -> int:
-    if ms is None or ms < 0:
-        raise wire.WireError(f"{where}: no timestamp (neither the metric nor the payload has one)", where)
-    return ms * _NS_PER_MS

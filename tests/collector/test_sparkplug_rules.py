@@ -122,3 +122,11 @@ def test_settings_sources_group_filter_and_host(monkeypatch: pytest.MonkeyPatch,
     )
     with pytest.raises(CollectorError, match=r"c\.yaml:3: .*sparkplug\.devices\.0\.type"):
         load_settings(path)
+
+
+def test_data_of_another_datatype_than_its_birth_is_refused_and_asks_for_a_rebirth() -> None:
+    host, edge = Host(Limits()), Edge("g", "n")
+    feed(host, edge.nbirth(), edge.dbirth("m", [TEMP]))
+    out = feed(host, edge.ddata("m", [Metric(DataType.INT32, 3, alias=1)]))
+    assert reasons(out) == ["datatype_mismatch"] and out.rebirths == [("g", "n")]
+    assert "is Int32 here and Double in the BIRTH" in out.refused[0].letter.error
