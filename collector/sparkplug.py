@@ -226,9 +226,10 @@ class Host:
         self._asked.pop(key, None)
         gw = gateway_id(*key)
         env = values = None
-        own = [m for m in decoded.metrics if is_reading(m)]
-        if own:
-            node.tables[t.edge_node_id] = born = Table(decoded.metrics)
+        # The node's metrics name its NDATA (Node Control/* too); they are a device only if some are
+        # readings.
+        node.tables[t.edge_node_id] = born = Table(decoded.metrics)
+        if any(is_reading(m) for m in decoded.metrics):
             try:
                 env = birth(t.group_id, gw, t.edge_node_id, decoded, self.devices)
                 values = data(gw, t.edge_node_id, decoded, born)

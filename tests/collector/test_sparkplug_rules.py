@@ -130,3 +130,13 @@ def test_data_of_another_datatype_than_its_birth_is_refused_and_asks_for_a_rebir
     out = feed(host, edge.ddata("m", [Metric(DataType.INT32, 3, alias=1)]))
     assert reasons(out) == ["datatype_mismatch"] and out.rebirths == [("g", "n")]
     assert "is Int32 here and Double in the BIRTH" in out.refused[0].letter.error
+
+
+def test_ndata_of_control_metrics_only_stores_nothing_and_refuses_nothing() -> None:
+    host, edge = Host(Limits()), Edge("g", "n")
+    feed(host, edge.nbirth())  # bdSeq and Node Control/Rebirth only: no device
+    topic = sp.edge_topic("g", sp.MessageType.NDATA, "n")
+    payload = sp.encode_payload(sp.Payload(timestamp=1, seq=1, metrics=(sp.rebirth_metric(1),)))
+    out = feed(host, (topic, payload))
+    assert out.refused == [] and out.rebirths == []
+    assert [(i.identity.seq, i.envelope) for i in out.interpreted] == [(1, None)]
