@@ -45,9 +45,15 @@ class Progress:
     def _start_bar(self) -> Any:
         # Imported here: rich is only needed, and only paid for, on a terminal.
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, TextColumn
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         from rich.progress import Progress as RichProgress
-        from rich.progress import TimeElapsedColumn, TimeRemainingColumn
 
         count = DownloadColumn() if self.unit == "bytes" else MofNCompleteColumn()
         columns = [TextColumn("{task.description}"), BarColumn(), count]
