@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -29,6 +30,7 @@ from collector.figures import queries
 from collector.figures.compute import DEFINITIONS, Parameters, headline
 from collector.figures.declared import Declared
 from collector.figures.tiers import evaluate
+from infra.progress import ProgressFn
 
 SCHEMA = "plantproof.evidence/1"
 EVIDENCE = "evidence.json"
@@ -109,11 +111,18 @@ class Exported:
 
 
 def build_evidence(
-    dsn: str, params: Parameters, declared: Declared, claims_path: Path | None, now: datetime
+    dsn: str,
+    params: Parameters,
+    declared: Declared,
+    claims_path: Path | None,
+    now: datetime,
+    step: Callable[[str], None] = lambda _: None,
 ) -> tuple[dict[str, Any], queries.Loaded]:
+    step("computing figures")
     figures, loaded = queries.figures(dsn, params)
     claims: dict[str, Any] = {"included": False, "file": None, "results": []}
     if claims_path is not None:
+        step("verifying claims")
         claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path)}
     return {
         "schema": SCHEMA,
@@ -141,16 +150,28 @@ def export(
     claims_path: Path | None = None,
     key_path: Path = signing.DEFAULT_KEY_PATH,
     now: datetime | None = None,
+    progress: ProgressFn | None = None,
 ) -> Exported:
-    """Write a signed bundle into `out` (created; must be empty if it exists)."""
+    """Write a signed bundle into `out` (created; must be empty if it exists). `progress` hears of
+    each step begun (figures, claims, report, signature) and of the end."""
     now = now or datetime.now(UTC)
     key = signing.load_or_create_key(key_path)
     if out.exists() and any(out.iterdir()):
         raise CollectorError(f"{out}: output directory is not empty")
-    evidence, loaded = build_evidence(dsn, params, declared, claims_path, now)
+    steps = 4 if claims_path is not None else 3
+    done = 0
+
+    def step(what: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress("exporting", done, steps, what)
+        done += 1
+
+    evidence, loaded = build_evidence(dsn, params, declared, claims_path, now, step)
     fp = signing.fingerprint(key.public_key())
     out.mkdir(parents=True, exist_ok=True)
     evidence_text = json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    step("rendering the report")
     files = {
         EVIDENCE: evidence_text,
         DEVICES: devices_csv(evidence["figures"]),
@@ -158,6 +179,7 @@ def export(
         # from the JSON as written (key order and all), exactly as `rendered_report` reads it back
         REPORT: render_report(json.loads(evidence_text), fp),
     }
+    step("writing and signing")
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
     (out / PUBKEY).write_bytes(signing.public_pem(key))
@@ -166,6 +188,8 @@ def export(
         shutil.copyfile(claims_path, out / CLAIMS)
         names.append(CLAIMS)
     write_manifest(out, names, key)
+    if progress is not None:
+        progress("exporting", steps, steps, "signed")
     return Exported(out, sorted([*names, MANIFEST, SIGNATURE]), fp)
 
 
