@@ -36,7 +36,7 @@ class Progress:
             terminal = bool(isatty()) if isatty is not None else False
         self._last: float | None = None  # when the last plain line was written
         self._completed: set[str] = set()  # phases whose completion line is written
-        self._pending: str | None = None  # the latest state not written (written by close)
+        self._pending: tuple[str, int, int, str | None] | None = None  # held back; close writes it
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
         if terminal:
@@ -71,15 +71,14 @@ class Progress:
         complete = total > 0 and done >= total
         if complete and phase in self._completed:
             return
-        line = self.line(phase, done, total, detail)
         now = self.clock()
         if complete or self._last is None or now - self._last >= self.every_s:
-            self._write(line)
+            self._write(self.line(phase, done, total, detail))
             self._last = now
             if complete:
                 self._completed.add(phase)
         else:
-            self._pending = line
+            self._pending = (phase, done, total, detail)  # formatted only if close needs it
 
     def line(self, phase: str, done: int, total: int, detail: str | None = None) -> str:
         tail = f", {detail}" if detail else ""
@@ -106,7 +105,7 @@ class Progress:
             self._bar.stop()
             self._bar = None
         elif self._pending is not None:
-            self._write(self._pending)
+            self._write(self.line(*self._pending))
 
     def __enter__(self) -> Progress:
         return self
