@@ -33,6 +33,8 @@ REQUIRED_PURE = (
     "collector/kpi/stats.py",
     "collector/figures/compute.py",
     "collector/figures/window.py",
+    "collector/figures/model.py",
+    "collector/figures/rows.py",
     "assessment/selfassess.py",
     "assessment/factory.py",
 )

@@ -20,8 +20,10 @@ from rich.console import Console
 from collector.commands.figures import print_figures
 from collector.evidence.report_figures import figures_section, headline_rows
 from collector.figures import queries
-from collector.figures.compute import Parameters, compute, headline
+from collector.figures.compute import Parameters, compute
 from collector.figures.declared import load_declared
+from collector.figures.model import Figures
+from collector.figures.rows import headline
 from collector.figures.tiers import evaluate
 from collector.figures.window import parse_window
 from collector.migrate import migrate
@@ -66,15 +68,14 @@ def computed(pg_server: Any) -> Computed:
     return out
 
 
-def _json(figures: Any) -> Any:
-    return figures.to_json() if hasattr(figures, "to_json") else figures
-
-
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_figures_json_is_byte_identical(computed: Computed, variant: str) -> None:
     figures = computed[variant][1]
-    as_json = _json(figures)
+    as_json = figures.to_json()
     _check(f"figures-{variant}.json", _dump(as_json))
+    # a bundle's figures read back are the figures computed, and give the same JSON again
+    assert Figures.from_json(as_json) == figures
+    assert Figures.from_json(as_json).to_json() == as_json
     # the bundle writes sorted keys; the same value must come back from its JSON text
     assert json.loads(json.dumps(as_json, sort_keys=True)) == as_json
     _check(f"headline-{variant}.json", _dump(headline(figures)))
@@ -92,7 +93,9 @@ def test_cli_table_is_unchanged(computed: Computed, variant: str, capsys: pytest
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_report_figure_tables_are_unchanged(computed: Computed, variant: str) -> None:
     params, figures = computed[variant]
-    ev = json.loads(json.dumps({"parameters": params.to_json(), "figures": _json(figures)}, sort_keys=True))
+    ev = json.loads(
+        json.dumps({"parameters": params.to_json(), "figures": figures.to_json()}, sort_keys=True)
+    )
     parts = []
     for lang in ("en", "zh"):
         parts.append(figures_section(ev, lang))
