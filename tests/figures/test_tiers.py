@@ -3,32 +3,47 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from collector.errors import CollectorError
 from collector.figures.declared import EMPTY, load_declared
+from collector.figures.model import (
+    Breakdown,
+    ByRule,
+    Connected,
+    Distinct,
+    Figures,
+    Invocations,
+    Managed,
+    Points,
+)
 from collector.figures.tiers import THRESHOLDS, TIERS, Threshold, TierTableError, check_table, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _figures(
-    connected: int, points: int, managed: int, invocations: float | None, types: int = 3
-) -> dict[str, Any]:
-    return {
-        "connected_equipment": {"default": {"value": connected}},
-        "data_collection_points": {"default": {"value": points}},
-        "equipment_types": {"value": types},
-        "industries": {"value": 2},
-        "breakdown_by_industry": {
-            "C34": {"connected_equipment": connected, "data_collection_points": 0},
-            "C26": {"connected_equipment": 0, "data_collection_points": points},
-        },
-        "managed_equipment": {"value": managed, "types": types},
-        "monthly_model_invocations": {"value": invocations},
-    }
+def _figures(connected: int, points: int, managed: int, invocations: float | None, types: int = 3) -> Figures:
+    """Figures with the given headline values and nothing else counted."""
+
+    def devices(value: int) -> Connected:
+        return Connected(16, value, 0, {}, {}, {}, (), ())
+
+    def collected(value: int) -> Points:
+        return Points(16, value, 0, {}, (), ())
+
+    return Figures(
+        include_simulated=False,
+        connected_equipment=ByRule(devices(connected), devices(0), devices(0)),
+        data_collection_points=ByRule(collected(points), collected(0), collected(0)),
+        equipment_types=Distinct(types, (), 0, ()),
+        industries=Distinct(2, (), 0, ()),
+        breakdown_by_industry={"C34": Breakdown(connected, 0, ()), "C26": Breakdown(0, points, ())},
+        breakdown_by_sector={},
+        managed_equipment=Managed(managed, 0, types, {}, (), ()),
+        demonstrated_management_capacity=None,
+        monthly_model_invocations=Invocations(invocations, {}, (), {}),
+    )
 
 
 def test_every_threshold_listed_with_status() -> None:
