@@ -34,6 +34,7 @@ REQUIRED_PURE = (
     "collector/figures/compute.py",
     "collector/figures/window.py",
     "collector/figures/model.py",
+    "collector/figures/members.py",
     "collector/figures/rows.py",
     "assessment/selfassess.py",
     "assessment/factory.py",
