@@ -150,7 +150,7 @@ def check_rows(rows: tuple[FigureRow, ...]) -> None:
     """Row keys are unique and every rule named is a counting rule: checked when imported."""
     keys = [r.key for r in rows]
     if len(set(keys)) != len(keys):
-        raise ValueError(f"figure rows repeat a key: {sorted(k for k in keys if keys.count(k) > 1)}")
+        raise ValueError(f"figure rows repeat a key: {sorted({k for k in keys if keys.count(k) > 1})}")
     for r in rows:
         if r.rule is not None and r.rule not in RULES:
             raise ValueError(f"figure row {r.key}: unknown rule {r.rule!r}")

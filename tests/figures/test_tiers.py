@@ -18,7 +18,17 @@ from collector.figures.model import (
     Managed,
     Points,
 )
-from collector.figures.tiers import THRESHOLDS, TIERS, Threshold, TierTableError, check_table, evaluate
+from collector.figures.rows import FIGURE_ROWS, FigureRow, check_rows
+from collector.figures.tiers import (
+    MEASURES,
+    THRESHOLDS,
+    TIERS,
+    Threshold,
+    TierTableError,
+    check_table,
+    evaluate,
+    measure,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,3 +111,32 @@ def test_a_bad_threshold_is_refused_naming_it(bad: Threshold, message: str) -> N
     check_table(THRESHOLDS)  # the shipped table passes (it did at import, too)
     with pytest.raises(TierTableError, match=message):
         check_table((*THRESHOLDS, bad))
+
+
+def test_figure_rows_table_is_checked() -> None:
+    keys = [r.key for r in FIGURE_ROWS]
+    assert len(set(keys)) == len(keys) and "monthly_model_invocations" in keys
+    check_rows(FIGURE_ROWS)
+    with pytest.raises(ValueError, match=r"repeat a key: \[.managed_equipment.\]"):
+        check_rows((*FIGURE_ROWS, FIGURE_ROWS[-2]))
+    bad = FigureRow(
+        "points_hourly", "data_collection_points", "points", lambda f: 0, None, "x", rule="hourly"
+    )
+    with pytest.raises(ValueError, match="points_hourly: unknown rule 'hourly'"):
+        check_rows((bad,))
+
+
+def test_every_measured_key_reads_the_figures() -> None:
+    figures = _figures(61, 1200, 5000, 150.0, types=4)
+    assert {k: measure(figures, k) for k in MEASURES} == {
+        "connected_equipment": 61,
+        "data_collection_points": 1200,
+        "connected_equipment_one_industry": 61.0,
+        "data_collection_points_one_industry": 1200.0,
+        "equipment_types": 4,
+        "industries": 2,
+        "industries_500_devices_or_1000_points": 1.0,
+        "managed_equipment": 5000,
+        "managed_equipment_types": 4,
+        "monthly_model_invocations": 150.0,
+    }
