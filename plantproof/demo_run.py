@@ -295,8 +295,9 @@ def _print_figures(console: Console, figures: Figures, plan: DemoPlan) -> None:
         if row.demo is None:
             continue
         simulated = "—" if row.simulated is None else str(row.simulated(figures))
-        expected = "—" if row.truth is None else str(truth[row.truth])
-        table.add_row(row.demo, str(row.value(figures)), simulated, expected)
+        expected = truth.of(row)
+        expected_text = "—" if expected is None else str(expected)
+        table.add_row(row.demo, str(row.value(figures)), simulated, expected_text)
     console.print(table)
 
 
