@@ -10,18 +10,14 @@ import typer
 
 from assessment import factory, load, selfassess
 from assessment.errors import AssessmentError
+from infra.cli import fail
 
-JsonOpt = typer.Option(False, "--json", help="machine-readable output")
+JsonOpt = typer.Option(False, "--json", "-j", help="machine-readable output")
 AnswersArg = typer.Argument(..., help="answer sheet YAML (see configs/assessment/example.yaml)")
 AssessmentOpt = typer.Option(..., "--assessment", help="self-assessment answer sheet YAML")
 DeclarationOpt = typer.Option(..., "--declaration", help="factory declaration YAML (configs/assessment/)")
 ScenariosOpt = typer.Option(load.SHIPPED_SCENARIOS, "--scenarios", help="scenario catalogue YAML")
 TIER_NAMES = {t.id: t.name_zh for t in factory.TIERS}
-
-
-def _fail(exc: AssessmentError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(2)
 
 
 def _echo_json(data: Any) -> None:
@@ -62,7 +58,7 @@ def assess(answers: Path = AnswersArg, as_json: bool = JsonOpt) -> None:
     try:
         sheet, result = load.assess(answers)
     except AssessmentError as exc:
-        raise _fail(exc) from None
+        raise fail(str(exc), as_json) from None
     if as_json:
         _echo_json(
             {"answers": sheet.path, "enterprise": sheet.enterprise, "assessed_on": sheet.assessed_on}
@@ -84,7 +80,7 @@ def factory_tier(
         catalogue = load.load_scenarios(scenarios)
         decl = load.load_declaration(declaration, catalogue)
     except AssessmentError as exc:
-        raise _fail(exc) from None
+        raise fail(str(exc), as_json) from None
     out = factory.evaluate(result, decl, catalogue)
     if as_json:
         _echo_json({"assessment": sheet.path, "declaration": str(declaration)} | out)

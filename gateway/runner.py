@@ -26,6 +26,7 @@ from gateway.notices import UnmappedStates
 from gateway.publisher import Publisher
 from gateway.sizing import split, upper_bound
 from gateway.spool import AsyncSpool, Builder, Built
+from gateway.stopping import cancel_all
 from infra.mqtt import Will
 from infra.mqtt.aio import AsyncMqttClient
 from wire import (
@@ -371,9 +372,7 @@ class Gateway:
             for task in done:
                 task.result()  # a fatal error (the spool cannot be written) ends the gateway
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_all(tasks)
             await self._shutdown()
 
     async def _shutdown(self) -> None:

@@ -16,6 +16,7 @@ app = typer.Typer(
     help="Industrial telemetry gateway and platform-metrics collector with verifiable figures.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every subcommand
 )
 app.add_typer(gateway_app, name="gateway")
 collector_commands.mount(app, collector_app)

@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 
 KeepOpt = typer.Option(False, "--keep", help="Leave the stack running and print how to connect.")
-OutOpt = typer.Option(Path("demo-output"), "--out", help="Where the stack and the bundle go.")
+OutOpt = typer.Option(Path("demo-output"), "--out", "-o", help="Where the stack and the bundle go.")
 IntervalOpt = typer.Option(600.0, "--interval", help="History sample interval, s.")
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import typer
 
-DsnOpt = typer.Option(
-    ..., "--dsn", envvar="PLANTPROOF_COLLECTOR_DSN", help="PostgreSQL DSN (env PLANTPROOF_COLLECTOR_DSN)"
-)
+from collector.commands.common import DsnOpt, JsonOpt
+from infra.cli import EXIT_NO, EXIT_NOT_PROVEN, fail
+
 MqttOpt = typer.Option(
     "mqtt://127.0.0.1:1883",
     "--mqtt",
@@ -27,12 +27,10 @@ MqttOpt = typer.Option(
     help="broker (env PLANTPROOF_COLLECTOR_MQTT__URL)",
 )
 TimeoutOpt = typer.Option(10.0, "--timeout", min=0.1, help="seconds to wait for the answer")
-JsonOpt = typer.Option(False, "--json", help="machine-readable output")
 DeviceArg = typer.Argument(..., help="device id, or site/device when the id is not unique")
 GatewayOpt = typer.Option(
     None, "--gateway", help="gateway to ask (default: the one that last announced the device live)"
 )
-EXIT_ERROR_ANSWER, EXIT_USAGE, EXIT_NO_ANSWER = 1, 2, 3
 
 app = typer.Typer(
     help="Management operations on a device through its gateway (recorded in management_ops).",
@@ -102,16 +100,15 @@ def _run(
             mqtt, dsn, [target], op, args=args, timeout=timeout, requested_by=f"cli:{getpass.getuser()}"
         )
     except CollectorError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        raise fail(str(exc), as_json) from None
     if as_json:
         typer.echo(json.dumps(_json(outcome), indent=2, sort_keys=True, default=str))
     else:
         _print(outcome)
     if outcome.ok is None:
-        raise typer.Exit(EXIT_NO_ANSWER)
+        raise typer.Exit(EXIT_NOT_PROVEN)
     if not outcome.ok:
-        raise typer.Exit(EXIT_ERROR_ANSWER)
+        raise typer.Exit(EXIT_NO)
 
 
 def _json(o: Any) -> dict[str, Any]:

@@ -9,11 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
+from infra.cli import fail
+
 app = typer.Typer(
     help="Simulated plant: ground truth, OPC UA and Modbus servers, backfill.", no_args_is_help=True
 )
 
-PlantOpt = Annotated[str, typer.Option("--plant", help="Scenario file, or a name under configs/plants/.")]
+PlantOpt = Annotated[
+    str, typer.Option("--plant", "-p", help="Scenario file, or a name under configs/plants/.")
+]
 FromOpt = Annotated[str | None, typer.Option("--from", help="Start (YYYY-MM-DD or ISO time, UTC).")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="End, exclusive (YYYY-MM-DD or ISO time, UTC).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override the scenario's seed.")]
@@ -33,12 +37,7 @@ def _root() -> None:
     """Simulated plant: ground truth, OPC UA and Modbus servers, backfill."""
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def _time(value: str | None, default: int, what: str) -> int:
+def _time(value: str | None, default: int, what: str, as_json: bool = False) -> int:
     from simulators.scenario import to_ns
 
     if value is None:
@@ -46,12 +45,17 @@ def _time(value: str | None, default: int, what: str) -> int:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise _fail(f"{what}: {value!r} is not a date or ISO time") from None
+        raise fail(f"{what}: {value!r} is not a date or ISO time", as_json) from None
     return to_ns(parsed)
 
 
 def _load(
-    plant: str, seed: int | None, start: str | None, end: str | None, faults: list[str] | None = None
+    plant: str,
+    seed: int | None,
+    start: str | None,
+    end: str | None,
+    faults: list[str] | None = None,
+    as_json: bool = False,
 ) -> tuple[Any, int, int]:
     from simulators.errors import SimError
     from simulators.plant import PlantModel
@@ -60,11 +64,11 @@ def _load(
     try:
         spec = load_plant(plant, seed, [parse_fault(f) for f in faults or []])
     except SimError as exc:
-        raise _fail(str(exc)) from None
-    t0 = _time(start, spec.start_ns, "--from")
-    t1 = _time(end, spec.end_ns, "--to")
+        raise fail(str(exc), as_json) from None
+    t0 = _time(start, spec.start_ns, "--from", as_json)
+    t1 = _time(end, spec.end_ns, "--to", as_json)
     if t1 <= t0:
-        raise _fail("--to must be after --from")
+        raise fail("--to must be after --from", as_json)
     return PlantModel.covering(spec, t0, t1), t0, t1
 
 
@@ -85,20 +89,20 @@ def truth_cmd(
     fault: FaultOpt = None,
     device: Annotated[list[str] | None, typer.Option("--device", help="Only these devices.")] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Per-device, per-day totals and KPIs as JSON.")
+        bool, typer.Option("--json", "-j", help="Per-device, per-day totals and KPIs as JSON.")
     ] = False,
 ) -> None:
     """Exact ground truth from the generated event log: per device and day, and KPIs for the period."""
     from simulators.errors import SimError
     from simulators.truth import truth
 
-    model, t0, t1 = _load(plant, seed, start, end, fault)
+    model, t0, t1 = _load(plant, seed, start, end, fault, as_json)
     try:
         result = truth(model, t0, t1)
         devices = device or list(result.devices)
         kpis = {"all": result.kpis(devices=devices)} | {d: result.kpis(devices=[d]) for d in devices}
     except SimError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc), as_json) from None
     if as_json:
         doc = {
             "plant": model.plant.name,
@@ -158,7 +162,7 @@ def backfill_cmd(
     interval: Annotated[float, typer.Option(help="Sample interval of non-state points, s.")] = 60.0,
     heartbeat: Annotated[float, typer.Option(help="State heartbeat, s.")] = 300.0,
     batch: Annotated[int, typer.Option(help="Samples per data envelope.")] = 1000,
-    window: Annotated[int, typer.Option(help="Messages in flight awaiting PUBACK.")] = 1000,
+    inflight: Annotated[int, typer.Option("--inflight", help="Messages in flight awaiting PUBACK.")] = 1000,
     seq_start: Annotated[
         int, typer.Option(help="First seq (a re-run with the same seq repeats envelopes the collector has).")
     ] = 0,
@@ -171,7 +175,7 @@ def backfill_cmd(
     from simulators.errors import SimError
 
     if (mqtt is None) == (csv_file is None):
-        raise _fail("give exactly one of --mqtt URL or --csv FILE")
+        raise fail("give exactly one of --mqtt URL or --csv FILE")
     model, t0, t1 = _load(plant, seed, start, end, fault)
     began = time.perf_counter()
     try:
@@ -180,14 +184,14 @@ def backfill_cmd(
             counters = backfill_csv(model, t0, t1, csv_file, shape)
         else:
             assert mqtt is not None
-            counters = backfill_mqtt(model, t0, t1, mqtt, shape, window=window, seq0=seq_start)
+            counters = backfill_mqtt(model, t0, t1, mqtt, shape, window=inflight, seq0=seq_start)
     except SimError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     wall = time.perf_counter() - began
     typer.echo(
         f"{counters.samples} samples, {counters.envelopes} envelopes ({counters.births} births) "
         f"in {wall:.1f} s: {counters.samples / max(wall, 1e-9):,.0f} points/s"
-        + (f"; peak in flight {counters.peak_inflight}/{window}" if mqtt else "")
+        + (f"; peak in flight {counters.peak_inflight}/{inflight}" if mqtt else "")
         + (
             f"; faults: {counters.duplicated} envelopes duplicated, {counters.late} late, "
             f"{counters.redelivered} samples re-delivered"
@@ -208,7 +212,7 @@ def scale_cmd(
     mqtt: Annotated[
         str | None, typer.Option("--mqtt", help="Broker URL; without it samples are discarded.")
     ] = None,
-    window: Annotated[int, typer.Option(help="Messages in flight awaiting PUBACK.")] = 1000,
+    inflight: Annotated[int, typer.Option("--inflight", help="Messages in flight awaiting PUBACK.")] = 1000,
 ) -> None:
     """Stream a cross-industry population of simulated devices; prints devices/s and points/s."""
     from simulators.errors import SimError
@@ -217,9 +221,9 @@ def scale_cmd(
     t0 = _time(start, _time("2026-01-05", 0, "--from"), "--from")
     run = ScaleRun(devices, t0, t0 + round(hours * 3600e9), seed, batch_devices, interval)
     try:
-        stats = run_scale(run, mqtt, window)
+        stats = run_scale(run, mqtt, inflight)
     except SimError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(
         f"{stats.devices} devices, {stats.samples} points, {stats.envelopes} envelopes "
         f"in {stats.wall_s:.1f} s: "

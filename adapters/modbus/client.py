@@ -121,7 +121,8 @@ class _Link:
         self.drop()
         client = self._make()
         try:
-            ok = await asyncio.wait_for(client.connect(), self.endpoint.timeout + 1.0)
+            async with asyncio.timeout(self.endpoint.timeout + 1.0):  # inline: a stop reaches the call itself
+                ok = await client.connect()
         except (TimeoutError, OSError, ModbusException) as exc:
             client.close()
             raise DeviceUnavailable(
@@ -240,9 +241,8 @@ class ModbusConnection:
             self.status.requests += 1
             started = time.monotonic()
             try:
-                response = await asyncio.wait_for(
-                    getattr(client, method)(*args, device_id=ep.unit_id, **kwargs), ep.timeout + 0.5
-                )
+                async with asyncio.timeout(ep.timeout + 0.5):
+                    response = await getattr(client, method)(*args, device_id=ep.unit_id, **kwargs)
             except (TimeoutError, ModbusException, OSError) as exc:
                 # TCP: a timed-out or mismatched transaction leaves the stream in doubt: start afresh.
                 # RTU: keep the bus for the other units unless the port itself failed.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from collector.commands.common import DsnOpt
+from collector.commands.common import WINDOW_SYNTAX, DsnOpt, JsonOpt, errors, period_for
+from infra.cli import EXIT_NO, EXIT_NOT_PROVEN, EXIT_OK, fail
 
 ClaimsArg = typer.Argument(..., help="claims YAML (configs/claims/*.yaml)")
 models_app = typer.Typer(help="The industrial-model catalog and its invocation ledger.", no_args_is_help=True)
@@ -16,26 +17,27 @@ models_app = typer.Typer(help="The industrial-model catalog and its invocation l
 def verify(
     claims_file: Path = ClaimsArg,
     dsn: str = DsnOpt,
-    as_json: bool = typer.Option(False, "--json", help="print the results as JSON"),
-    baseline: str | None = typer.Option(None, help="override every baseline: YYYY-MM-DD:YYYY-MM-DD"),
-    reporting: str | None = typer.Option(None, help="override every reporting period: YYYY-MM-DD:YYYY-MM-DD"),
+    as_json: bool = JsonOpt,
+    baseline: str | None = typer.Option(None, "--baseline", help=f"override every baseline: {WINDOW_SYNTAX}"),
+    reporting: str | None = typer.Option(
+        None, "--reporting", help=f"override every reporting period: {WINDOW_SYNTAX}"
+    ),
 ) -> None:
-    """Verify KPI claims against plant data; exit 0 only when every claim is verified."""
-    from collector.errors import CollectorError
+    """Verify KPI claims against plant data.
+
+    Exit status: 0 every claim verified; 1 at least one refuted; 3 none refuted but at least one
+    inconclusive (or the file holds no claims); 2 the claims file or the database could not be used.
+    """
     from collector.kpi.claimfile import load_claims
-    from collector.kpi.claims import Period
     from collector.kpi.verify import share_text, verify_claims
 
-    try:
+    with errors(as_json):
         claims = load_claims(
             claims_file,
-            baseline=Period.parse(baseline) if baseline else None,
-            reporting=Period.parse(reporting) if reporting else None,
+            baseline=period_for(baseline) if baseline else None,
+            reporting=period_for(reporting) if reporting else None,
         )
         results = verify_claims(dsn, claims)
-    except CollectorError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
     else:
@@ -58,11 +60,14 @@ def verify(
                 typer.echo(f"             - {reason}")
             for note in r.notes:
                 typer.echo(f"             note: {note}")
-    raise typer.Exit(0 if results and all(r.verdict == "verified" for r in results) else 1)
+    verdicts = {r.verdict for r in results}
+    raise typer.Exit(
+        EXIT_NO if "refuted" in verdicts else EXIT_OK if verdicts == {"verified"} else EXIT_NOT_PROVEN
+    )
 
 
 @models_app.command("list")
-def models_list(as_json: bool = typer.Option(False, "--json", help="print the catalog as JSON")) -> None:
+def models_list(as_json: bool = JsonOpt) -> None:
     """List the catalogued models with category, version and inputs."""
     from collector.models.catalog import CATALOG
 
@@ -81,7 +86,7 @@ def models_list(as_json: bool = typer.Option(False, "--json", help="print the ca
 def models_invoke(
     name: str = typer.Argument(..., help="model name (see `plantproof models list`)"),
     device: str = typer.Option(..., "--device", help="device id, or site/dev"),
-    window: str = typer.Option(..., "--window", help="days YYYY-MM-DD:YYYY-MM-DD (both included)"),
+    window: str = typer.Option(..., "--window", "-w", help=WINDOW_SYNTAX),
     caller: str = typer.Option(
         "cli", "--caller", help="who invokes; self-test, demo, internal:* are internal"
     ),
@@ -89,9 +94,11 @@ def models_invoke(
     param: list[str] = typer.Option([], "--param", help="model parameter KEY=NUMBER (repeatable)"),  # noqa: B008
     dsn: str = DsnOpt,
 ) -> None:
-    """Run one model on one device's telemetry and record the invocation in the ledger."""
-    from collector.errors import CollectorError
-    from collector.kpi.claims import Period
+    """Run one model on one device's telemetry and record the invocation in the ledger.
+
+    Prints the invocation as JSON. Exit status: 0 the model ran; 1 it ran and failed (recorded in
+    the ledger); 2 the arguments or the database could not be used.
+    """
     from collector.models.ledger import invoke
 
     params: dict[str, float] = {}
@@ -102,14 +109,10 @@ def models_invoke(
         except ValueError:
             sep = ""
         if not sep or not key.strip():
-            typer.echo(f"error: --param {item!r}: expected KEY=NUMBER", err=True)
-            raise typer.Exit(2)
-    try:
+            raise fail(f"--param {item!r}: expected KEY=NUMBER", as_json=True)
+    with errors(as_json=True):
         inv = invoke(
-            dsn, name, device=device, window=Period.parse(window), caller=caller, point=point, params=params
+            dsn, name, device=device, window=period_for(window), caller=caller, point=point, params=params
         )
-    except CollectorError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(json.dumps(inv.to_json(), indent=2, ensure_ascii=False))
-    raise typer.Exit(0 if inv.ok else 1)
+    raise typer.Exit(EXIT_OK if inv.ok else EXIT_NO)

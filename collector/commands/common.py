@@ -14,29 +14,31 @@ from typing import Any
 
 import typer
 
-DsnOpt = typer.Option(
-    ..., "--dsn", envvar="PLANTPROOF_COLLECTOR_DSN", help="PostgreSQL DSN (env PLANTPROOF_COLLECTOR_DSN)"
-)
-WindowOpt = typer.Option(
-    None, "--window", help="YYYY-MM, or A..B (months or days, inclusive); default: the last complete month"
-)
+from infra.cli import fail
+
+_DSN_HELP = "PostgreSQL DSN (env PLANTPROOF_COLLECTOR_DSN)"
+DsnOpt = typer.Option(..., "--dsn", envvar="PLANTPROOF_COLLECTOR_DSN", help=_DSN_HELP)
+OptionalDsnOpt = typer.Option(None, "--dsn", envvar="PLANTPROOF_COLLECTOR_DSN", help=_DSN_HELP)
+WINDOW_SYNTAX = "YYYY-MM, YYYY-MM-DD, or A..B of either (both ends included)"
+WindowOpt = typer.Option(None, "--window", "-w", help=f"{WINDOW_SYNTAX}; default: the last complete month")
 SimOpt = typer.Option(False, "--include-simulated", help="count simulated devices in headline figures")
 RatioOpt = typer.Option(
     0.5, "--min-active-days-ratio", help="default rule: share of the window's days active"
 )
-JsonOpt = typer.Option(False, "--json", help="machine-readable output")
+JsonOpt = typer.Option(False, "--json", "-j", help="machine-readable output (errors too)")
 DeclaredOpt = typer.Option(None, "--declared", help="declared.yaml with figures plant data cannot measure")
 KeyOpt = typer.Option(
     Path("~/.config/plantproof/evidence-ed25519.pem"),
     "--key",
+    "-k",
     envvar="PLANTPROOF_COLLECTOR_EVIDENCE__KEY",
     help="signing key, created on first use (env PLANTPROOF_COLLECTOR_EVIDENCE__KEY)",
 )
 
 
 @contextmanager
-def errors() -> Iterator[None]:
-    """Our errors and database errors become one clear line and exit code 2."""
+def errors(as_json: bool = False) -> Iterator[None]:
+    """Our errors and database errors become one clear line (or JSON object) and exit code 2."""
     import psycopg
 
     from collector.errors import CollectorError
@@ -44,8 +46,7 @@ def errors() -> Iterator[None]:
     try:
         yield
     except (CollectorError, psycopg.Error, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc), as_json) from None
 
 
 def params_for(window: str | None, ratio: float, include_simulated: bool) -> Any:
@@ -56,6 +57,17 @@ def params_for(window: str | None, ratio: float, include_simulated: bool) -> Any
 
     now = datetime.now(UTC)
     return Parameters(parse_window(window, now), now, ratio, include_simulated)
+
+
+def period_for(text: str) -> Any:
+    """A `--window` as the inclusive day period claims and models use."""
+    from datetime import UTC, datetime, timedelta
+
+    from collector.figures.window import parse_window
+    from collector.kpi.claims import Period
+
+    window = parse_window(text, datetime.now(UTC))
+    return Period(start=window.start, end=window.end - timedelta(days=1))
 
 
 def echo_json(data: Any) -> None:

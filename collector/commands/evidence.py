@@ -16,6 +16,7 @@ from collector.commands.common import (
     DsnOpt,
     JsonOpt,
     KeyOpt,
+    OptionalDsnOpt,
     RatioOpt,
     SimOpt,
     WindowOpt,
@@ -23,17 +24,18 @@ from collector.commands.common import (
     errors,
     params_for,
 )
+from infra.cli import EXIT_NO, EXIT_NOT_PROVEN, fail
 
 ClaimsOpt = typer.Option(None, "--claims", help="claims YAML to verify and include")
 BundleArg = typer.Argument(..., help="bundle directory")
-OutOpt = typer.Option(..., "--out", help="output directory (created; must be empty)")
-RenderOutOpt = typer.Option(None, "--out", help="also write the re-rendered page here")
-RecomputeOpt = typer.Option(None, "--recompute", help="DSN: recompute every figure and compare")
+OutOpt = typer.Option(..., "--out", "-o", help="output directory (created; must be empty)")
+RenderOutOpt = typer.Option(None, "--out", "-o", help="also write the re-rendered page here")
+RecomputeOpt = typer.Option(
+    False, "--recompute", help="recompute every figure and claim from the database (--dsn) and compare"
+)
 PubkeyOpt = typer.Option(
     None, "--pubkey", help="the public key you trust (PEM, e.g. from `evidence pubkey` by the operator)"
 )
-# `evidence verify` exit status (0 and 2 as everywhere: ok, usage or database error)
-EXIT_FAILED, EXIT_UNTRUSTED = 1, 3
 
 app = typer.Typer(help="Signed evidence bundles: export, verify, pubkey, render.", no_args_is_help=True)
 
@@ -63,7 +65,8 @@ def evidence_export(
 @app.command("verify")
 def evidence_verify(
     bundle_dir: Path = BundleArg,
-    recompute: str | None = RecomputeOpt,
+    recompute: bool = RecomputeOpt,
+    dsn: str | None = OptionalDsnOpt,
     pubkey: Path | None = PubkeyOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -76,8 +79,10 @@ def evidence_verify(
     """
     from collector.evidence.verify import verify_bundle
 
-    with errors():
-        result = verify_bundle(bundle_dir, pubkey=pubkey, recompute_dsn=recompute)
+    if recompute and not dsn:
+        raise fail("--recompute needs --dsn (or PLANTPROOF_COLLECTOR_DSN)", as_json)
+    with errors(as_json):
+        result = verify_bundle(bundle_dir, pubkey=pubkey, recompute_dsn=dsn if recompute else None)
     if as_json:
         echo_json(result.to_json())
     else:
@@ -98,9 +103,9 @@ def evidence_verify(
         else:
             typer.echo(f"OK: verified with the trusted key {result.fingerprint}")
     if result.status == "failed":
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_NO)
     if result.status == "untrusted":
-        raise typer.Exit(EXIT_UNTRUSTED)
+        raise typer.Exit(EXIT_NOT_PROVEN)
 
 
 @app.command("pubkey")
@@ -139,4 +144,4 @@ def render_cmd(bundle_dir: Path = BundleArg, out: Path | None = RenderOutOpt) ->
         " this software or its fonts differ from the exporter's; evidence verify tells which files the"
         " signature covers."
     )
-    raise typer.Exit(1)
+    raise typer.Exit(EXIT_NO)

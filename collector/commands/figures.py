@@ -73,7 +73,7 @@ def figures_cmd(
     from collector.figures import queries
     from collector.figures.compute import DEFINITIONS
 
-    with errors():
+    with errors(as_json):
         params = params_for(window, ratio, include_simulated)
         figures, loaded = queries.figures(dsn, params)
     if as_json:
@@ -96,7 +96,7 @@ def tiers_cmd(
     from collector.figures.declared import load_declared
     from collector.figures.tiers import evaluate
 
-    with errors():
+    with errors(as_json):
         params = params_for(window, ratio, include_simulated)
         decl = load_declared(declared)
         figures, _ = queries.figures(dsn, params)

@@ -151,7 +151,7 @@ def _verify(ev: dict[str, Any], lang: Lang, fingerprint: str | None) -> str:
         f"<li>{t('verify.verified', lang)}</li><li>{t('verify.untrusted', lang)}</li>"
         f"<li>{t('verify.failed', lang)}</li></ul>"
         f"<p>{t('verify.recompute', lang)}</p><pre>plantproof evidence verify BUNDLE --pubkey trusted.pem"
-        " --recompute DSN</pre>"
+        " --recompute --dsn DSN</pre>"
         f"<p>{t('verify.rerender', lang)} {rendered_with}</p>"
         "<pre>plantproof evidence render BUNDLE</pre>"
     )

@@ -85,9 +85,9 @@ _VERIFY: dict[str, Entry] = {
         " bundle; each problem names the file.",
     ),
     "verify.recompute": _e(
-        "有数据库读权限时，加上 --recompute DSN 会重新计算每项指标和声明，并指出不一致之处。",
-        "With read access to the database, --recompute DSN recomputes every figure and claim and names what"
-        " differs.",
+        "有数据库读权限时，加上 --recompute --dsn DSN 会重新计算每项指标和声明，并指出不一致之处。",
+        "With read access to the database, --recompute --dsn DSN recomputes every figure and claim and names"
+        " what differs.",
     ),
     "verify.rerender": _e(
         "本页与图表以确定性方式生成：plantproof evidence render BUNDLE 根据 evidence.json 和 pubkey.pem"

@@ -25,8 +25,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from collector.kpi.errors import KpiError
-
 KpiName = Literal[
     "availability",
     "performance",
@@ -62,15 +60,6 @@ class Period(_Strict):
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
-
-    @classmethod
-    def parse(cls, text: str) -> Period:
-        """`YYYY-MM-DD:YYYY-MM-DD` (both days included)."""
-        try:
-            a, b = text.split(":")
-            return cls(start=dt.date.fromisoformat(a), end=dt.date.fromisoformat(b))
-        except ValueError as exc:  # a pydantic ValidationError is one too
-            raise KpiError(f"period {text!r}: expected YYYY-MM-DD:YYYY-MM-DD ({exc})") from None
 
 
 class Scope(_Strict):

@@ -55,7 +55,15 @@ def test_reporting_commands(pg_dsn: str, tmp_path: Path) -> None:
     pub.write_text(res.output)  # `plantproof evidence pubkey > trusted.pem`, comment line and all
     fingerprint = res.output.split("# fingerprint ")[1].strip()
 
-    res = runner.invoke(app, ["evidence", "verify", str(out), "--recompute", pg_dsn, "--pubkey", str(pub)])
+    res = runner.invoke(app, ["evidence", "verify", str(out), "--recompute", "--dsn", pg_dsn, "-j"])
+    assert res.exit_code == 3 and json.loads(res.output)["recomputed"], res.output
+    res = runner.invoke(
+        app, ["evidence", "verify", str(out), "--recompute"], env={"PLANTPROOF_COLLECTOR_DSN": ""}
+    )
+    assert res.exit_code == 2 and "--recompute needs --dsn" in res.output
+    res = runner.invoke(
+        app, ["evidence", "verify", str(out), "--recompute", "--dsn", pg_dsn, "--pubkey", str(pub)]
+    )
     assert res.exit_code == 0, res.output
     assert res.output.rstrip().endswith(f"OK: verified with the trusted key {fingerprint}")
 
@@ -90,3 +98,8 @@ def test_reporting_commands(pg_dsn: str, tmp_path: Path) -> None:
 
     res = runner.invoke(app, ["figures", "--window", "October", "--dsn", pg_dsn])
     assert res.exit_code == 2 and "expected YYYY-MM" in res.output
+    res = runner.invoke(app, ["figures", "-w", "October", "--dsn", pg_dsn, "--json"])
+    assert res.exit_code == 2 and json.loads(res.stdout) == {
+        "error": "window 'October': expected YYYY-MM or YYYY-MM-DD",
+        "exit_code": 2,
+    }

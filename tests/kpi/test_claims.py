@@ -23,7 +23,10 @@ def test_demo_claims_load_with_file_periods_and_overrides() -> None:
     )
     assert by_kpi["quality"].change_kind == "pp" and by_kpi["quality"].change == 2
     assert all(c.baseline is not None and c.baseline.start == dt.date(2026, 1, 1) for c in claims)
-    over = load_claims(ROOT / "configs/claims/demo.yaml", reporting=Period.parse("2026-05-01:2026-05-31"))
+    over = load_claims(
+        ROOT / "configs/claims/demo.yaml",
+        reporting=Period(start=dt.date(2026, 5, 1), end=dt.date(2026, 5, 31)),
+    )
     assert all(c.reporting is not None and c.reporting.days == 31 for c in over)
 
 
@@ -70,5 +73,5 @@ def test_duplicate_ids_and_missing_file(tmp_path: Path) -> None:
         load_claims(path)
     with pytest.raises(KpiError, match="cannot read"):
         load_claims(tmp_path / "nope.yaml")
-    with pytest.raises(KpiError, match="YYYY-MM-DD"):
-        Period.parse("2026-01-01")
+    with pytest.raises(ValueError, match="end is before start"):
+        Period(start=dt.date(2026, 1, 2), end=dt.date(2026, 1, 1))

@@ -47,9 +47,9 @@ def test_verify_exits_zero_only_when_all_claims_are_verified(plant_db, tmp_path:
     assert both.exit_code == 1
     assert "VERIFIED" in both.output and "REFUTED" in both.output
 
-    week = f"{REP.start}:{REP.start.replace(day=REP.start.day + 6)}"
+    week = f"{REP.start}..{REP.start.replace(day=REP.start.day + 6)}"
     short = runner.invoke(_app(), ["verify", str(_file(tmp_path, UD)), "--dsn", dsn, "--reporting", week])
-    assert short.exit_code == 1 and "INCONCLUSIVE" in short.output and "7 days" in short.output
+    assert short.exit_code == 3 and "INCONCLUSIVE" in short.output and "7 days" in short.output
 
 
 def test_verify_reports_bad_input_with_status_2(tmp_path: Path) -> None:
@@ -58,6 +58,11 @@ def test_verify_reports_bad_input_with_status_2(tmp_path: Path) -> None:
     res = runner.invoke(_app(), ["verify", str(bad), "--dsn", "postgresql://127.0.0.1:1/x"])
     assert res.exit_code == 2
     assert "bad.yaml:2: " in res.output and "(field claims.0.kpi)" in res.output
+    as_json = runner.invoke(_app(), ["verify", str(bad), "--dsn", "postgresql://127.0.0.1:1/x", "--json"])
+    error = json.loads(as_json.stdout)
+    assert as_json.exit_code == 2 and error["exit_code"] == 2 and "bad.yaml:2: " in error["error"]
+    old = runner.invoke(_app(), ["verify", str(bad), "--dsn", "x", "--reporting", "2026-05-01:2026-05-31"])
+    assert old.exit_code == 2 and "expected YYYY-MM or YYYY-MM-DD" in old.output
     good = _file(tmp_path, UD)
     res = runner.invoke(_app(), ["verify", str(good), "--dsn", "postgresql://nobody@127.0.0.1:1/x"])
     assert res.exit_code == 2 and "cannot connect" in res.output

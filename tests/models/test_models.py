@@ -110,9 +110,7 @@ def test_invocations_compute_and_are_recorded_with_internal_flag(one_machine: st
         ("spc_capability", "self-test", True, True),
         ("spc_capability", "mes-dashboard", False, False),
     ]
-    assert all(
-        r[1] == "1.0.0" and str(r[4]).endswith(("2026-02-02:2026-02-02", "point=spindle_temp")) for r in rows
-    )
+    assert all(r[1] == "1.0.0" and str(r[4]).endswith(("2026-02-02", "point=spindle_temp")) for r in rows)
     assert rows[-1][6] and all(float(r[7]) >= 0 for r in rows)  # type: ignore[arg-type]
     assert is_internal("internal:") and not is_internal("demo-app")
 
@@ -122,17 +120,22 @@ def test_models_cli_list_and_invoke(one_machine: str) -> None:
     runner = CliRunner()
     listed = runner.invoke(app, ["models", "list", "--json"])
     assert listed.exit_code == 0 and len(json.loads(listed.output)) == len(CATALOG)
-    args = ["models", "invoke", "quality_yield", "--device", "cnc-1", "--window", "2026-02-02:2026-02-02"]
+    args = ["models", "invoke", "quality_yield", "--device", "cnc-1", "--window", "2026-02-02"]
     out = runner.invoke(app, [*args, "--caller", "erp", "--dsn", one_machine])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["result"]["quality"] == pytest.approx(1.0)
     ew = runner.invoke(app, ["models", "invoke", "ewma_anomaly", "--device", "cnc-1", "--window",
-                             "2026-02-02:2026-02-02", "--point", "spindle_temp", "--param", "lambda=0.1",
+                             "2026-02-02", "--point", "spindle_temp", "--param", "lambda=0.1",
                              "--dsn", one_machine])  # fmt: skip
     assert ew.exit_code == 0, ew.output
     bad = runner.invoke(app, [*args, "--param", "oops", "--dsn", one_machine])
     assert bad.exit_code == 2
+    assert json.loads(bad.stdout) == {"error": "--param 'oops': expected KEY=NUMBER", "exit_code": 2}
+    month = runner.invoke(app, ["models", "invoke", "quality_yield", "--device", "cnc-1", "-w", "2026-02",
+                                "--dsn", one_machine])  # fmt: skip
+    assert month.exit_code == 0, month.output
+    assert json.loads(month.output)["scope"] == "cnc-1 2026-02-01:2026-02-28"
     missing = runner.invoke(app, ["models", "invoke", "oee", "--device", "ghost", "--window",
-                                  "2026-02-02:2026-02-02", "--dsn", one_machine])  # fmt: skip
+                                  "2026-02-02", "--dsn", one_machine])  # fmt: skip
     assert missing.exit_code == 1 and "not found" in missing.output
-    assert [r[2] for r in _ledger(one_machine)] == ["erp", "cli", "cli"]
+    assert [r[2] for r in _ledger(one_machine)] == ["erp", "cli", "cli", "cli"]
