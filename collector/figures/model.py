@@ -2,7 +2,7 @@
 
 Each part's `to_json()` gives the JSON the evidence bundle signs and `--json` prints (key order
 included), and `from_json` reads it back from a bundle; readers use attributes, so a misspelt
-figure is a type error, not a KeyError in front of an auditor.
+figure is a type error, not a KeyError at run time.
 """
 
 # layering: pure
