@@ -27,8 +27,10 @@ from collector.evidence import signing
 from collector.evidence.devices import DEVICE_COLUMNS, device_rows
 from collector.evidence.report import render as render_report
 from collector.figures import queries
-from collector.figures.compute import DEFINITIONS, Parameters, headline
+from collector.figures.compute import DEFINITIONS, Parameters
 from collector.figures.declared import Declared
+from collector.figures.model import Figures
+from collector.figures.rows import headline
 from collector.figures.tiers import evaluate
 from infra.progress import ProgressFn
 
@@ -84,7 +86,7 @@ def database_label(dsn: str) -> dict[str, str]:
     return {k: str(info[k]) for k in ("host", "port", "dbname") if info.get(k)}
 
 
-def devices_csv(figures: dict[str, Any]) -> str:
+def devices_csv(figures: Figures) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=DEVICE_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -117,28 +119,33 @@ def build_evidence(
     claims_path: Path | None,
     now: datetime,
     step: Callable[[str], None] = lambda _: None,
-) -> tuple[dict[str, Any], queries.Loaded]:
+) -> tuple[dict[str, Any], Figures, queries.Loaded]:
+    """evidence.json's content, and the figures and query results it was built from."""
     step("computing figures")
     figures, loaded = queries.figures(dsn, params)
     claims: dict[str, Any] = {"included": False, "file": None, "results": []}
     if claims_path is not None:
         step("verifying claims")
         claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path)}
-    return {
-        "schema": SCHEMA,
-        "software": {"name": "plantproof", "version": software_version()},
-        "generated_at": now.astimezone(UTC).isoformat(),
-        "storage": loaded.storage,
-        "string_readings_included": loaded.with_text,
-        "database": database_label(dsn),
-        "parameters": params.to_json(),
-        "definitions": DEFINITIONS,
-        "headline": headline(figures),
-        "figures": figures,
-        "declared": declared.to_json(),
-        "tiers": evaluate(figures, declared),
-        "claims": claims,
-    }, loaded
+    return (
+        {
+            "schema": SCHEMA,
+            "software": {"name": "plantproof", "version": software_version()},
+            "generated_at": now.astimezone(UTC).isoformat(),
+            "storage": loaded.storage,
+            "string_readings_included": loaded.with_text,
+            "database": database_label(dsn),
+            "parameters": params.to_json(),
+            "definitions": DEFINITIONS,
+            "headline": headline(figures),
+            "figures": figures.to_json(),
+            "declared": declared.to_json(),
+            "tiers": evaluate(figures, declared),
+            "claims": claims,
+        },
+        figures,
+        loaded,
+    )
 
 
 def export(
@@ -167,14 +174,14 @@ def export(
             progress("exporting", done, steps, what)
         done += 1
 
-    evidence, loaded = build_evidence(dsn, params, declared, claims_path, now, step)
+    evidence, figures, loaded = build_evidence(dsn, params, declared, claims_path, now, step)
     fp = signing.fingerprint(key.public_key())
     out.mkdir(parents=True, exist_ok=True)
     evidence_text = json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     step("rendering the report")
     files = {
         EVIDENCE: evidence_text,
-        DEVICES: devices_csv(evidence["figures"]),
+        DEVICES: devices_csv(figures),
         QUERIES: queries.render(params.window, loaded.with_text),
         # from the JSON as written (key order and all), exactly as `rendered_report` reads it back
         REPORT: render_report(json.loads(evidence_text), fp),
