@@ -127,9 +127,10 @@ async def test_a_pysparkplug_edge_node_is_registered_and_its_readings_land_once(
     today = dt.datetime.now(dt.UTC).date()
     window = Window(today, today + dt.timedelta(days=1))
     figures, _ = queries.figures(db, Parameters(window, dt.datetime.now(dt.UTC), 0.5, False))
-    connected = figures["connected_equipment"]["default"]
-    assert connected["value"] == 1
-    assert [m["device"] for m in connected["members"]] == [f"{group}/m1"]
+    connected = figures.connected_equipment.default
+    assert connected.value == 1
+    assert [m.device for m in connected.members] == [f"{group}/m1"]
+    assert dict(connected.by_type) == {"cnc_machine": 1}
 
 
 async def test_values_quality_and_times_and_a_redelivery_is_stored_once(
