@@ -27,7 +27,7 @@ import queue
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from collector.decode import Limits, Parsed, RejectedError
 from collector.errors import CollectorError
 from collector.readings import Policy
 from collector.store import BatchResult, Store, months_between
+from infra.progress import ProgressFn
 from wire.envelope import MAX_SAMPLES
 from wire.topics import Topic, check_id
 
@@ -58,7 +59,6 @@ PROGRESS_ROWS = 1 << 16
 _PLAIN = frozenset((int, float))
 Value = bool | int | float | str | None
 Chunk = tuple[str, int, list[Sample]]  # device, its latest sample time (the envelope's `sent`), samples
-Progress = Callable[[str, int, int, int], None]  # phase, bytes read, file size, rows so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ class _Spill:
 
 def validate(
     path: Path, devices: dict[str, ImportDevice], window: tuple[int, int], unmapped: Unmapped,
-    progress: Progress | None = None, batcher: _Batcher | None = None,
+    progress: ProgressFn | None = None, batcher: _Batcher | None = None,
 ) -> tuple[Findings, str]:  # fmt: skip
     """Pass 1: every row checked, nothing stored; the findings and the file's SHA-256. With a
     batcher, the valid rows also go to it for storing (until the first problem: then only counting)."""
@@ -152,18 +152,18 @@ def validate(
             if batcher is not None:
                 batcher.add(*got)
         if progress is not None and found.rows % PROGRESS_ROWS == 0:
-            progress("validating", source.bytes_read, total, found.rows)
+            progress("validating", source.bytes_read, total, f"{found.rows:,} rows")
     if batcher is not None:
         batcher.flush()
     if progress is not None:
-        progress("validating", total, total, found.rows)
+        progress("validating", total, total, f"{found.rows:,} rows")
     return found, source.sha256()
 
 
 def import_csv(
     dsn: str, path: Path, site: str, gateway_id: str, devices: dict[str, ImportDevice], *,
     chunk_rows: int = 5_000, batch_rows: int = 50_000, limits: Limits | None = None,
-    policy: Policy = "refuse", unmapped: Unmapped = "refuse", progress: Progress | None = None,
+    policy: Policy = "refuse", unmapped: Unmapped = "refuse", progress: ProgressFn | None = None,
 ) -> ImportResult:  # fmt: skip
     check_id(site, "site")
     check_id(gateway_id, "gateway")
@@ -193,7 +193,7 @@ def import_csv(
 
 def _store(
     dsn: str, path: Path, site: str, gw: str, devices: dict[str, ImportDevice], found: Findings, sha: str,
-    limits: Limits, policy: Policy, spill: _Spill, totals: _Totals, progress: Progress | None,
+    limits: Limits, policy: Policy, spill: _Spill, totals: _Totals, progress: ProgressFn | None,
 ) -> None:  # fmt: skip
     """Pass 2: births, then the spilled batches, each envelope named by the file's digest."""
     assert found.first_ns is not None and found.last_ns is not None
@@ -227,11 +227,11 @@ def _store(
                     done += len(samples)
                 committer.submit(envelopes)
                 if progress is not None:
-                    progress("storing", spill.file.tell(), size, done)
+                    progress("storing", spill.file.tell(), size, f"{done:,} readings")
         finally:
             committer.close()
         if progress is not None:
-            progress("storing", size, size, done)
+            progress("storing", size, size, f"{done:,} readings")
     except (RejectedError, CollectorError) as exc:
         stored = totals.rows + totals.text_rows
         raise ImportFileError(

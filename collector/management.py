@@ -24,6 +24,7 @@ from collector import db
 from collector.errors import CollectorError
 from infra.mqtt import MqttError, endpoint_for
 from infra.mqtt.blocking import BlockingMqttClient
+from infra.progress import ProgressFn
 
 
 class ManagementError(CollectorError):
@@ -205,10 +206,12 @@ class ManagementClient:
         args: dict[str, Any] | None = None,
         timeout: float = 10.0,
         register: Callable[[list[Request]], None] | None = None,
+        progress: ProgressFn | None = None,
     ) -> list[Outcome]:
         """Send `op` to every target and wait for each answer or its timeout; outcomes in target order.
 
-        `register` receives every request before the first is sent (to enter them in the ledger).
+        `register` receives every request before the first is sent (to enter them in the ledger);
+        `progress` hears of commands sent ("sending") and then of commands settled ("waiting").
         """
         for site, gw in sorted({(t.site, t.gw) for t in targets}):
             self._subscribe(site, gw)
@@ -235,9 +238,15 @@ class ManagementClient:
             except MqttError as exc:
                 raise ManagementError(str(exc)) from None
             order.append(pending)
-        for pending in order:
+            if progress is not None:
+                progress("sending", len(order), len(requests), None)
+        answered = 0
+        for settled, pending in enumerate(order, 1):
             while not pending.done.wait(min(0.2, max(0.0, pending.deadline - time.monotonic()) + 0.01)):
                 self._expire(time.monotonic())
+            if progress is not None:
+                answered += 1 if pending.outcome is not None and pending.outcome.ok else 0
+                progress("waiting", settled, len(order), f"{answered:,} answered")
         return [p.outcome for p in order if p.outcome is not None]
 
 

@@ -19,6 +19,7 @@ import psycopg
 
 from collector.errors import CollectorError
 from collector.management import ManagementClient, Target, percentile, record_outcomes, record_requests
+from infra.progress import ProgressFn
 from simulators.fleet import Fleet, FleetError, split
 
 
@@ -102,8 +103,10 @@ def run_capacity(
     timeout: float = 30.0,
     seed: int | None = None,
     max_in_flight: int = 1000,
+    progress: ProgressFn | None = None,
 ) -> CapacityReport:
-    """Register, ping (all devices or a random sample), record; `offline` devices never answer."""
+    """Register, ping (all devices or a random sample), record; `offline` devices never answer.
+    `progress` hears of the pings sent and settled (from the management client)."""
     if devices < 1:
         raise CollectorError("a capacity run needs at least one device")
     if not 0 <= offline <= devices:
@@ -126,7 +129,11 @@ def run_capacity(
             ManagementClient(mqtt_url, max_in_flight=max_in_flight) as c,
         ):
             outcomes = c.run(
-                targets, "ping", timeout=timeout, register=lambda r: record_requests(dsn, r, namespace)
+                targets,
+                "ping",
+                timeout=timeout,
+                register=lambda r: record_requests(dsn, r, namespace),
+                progress=progress,
             )
         record_outcomes(dsn, outcomes)
     except BaseException as exc:  # interrupted runs are cleaned up and labelled too

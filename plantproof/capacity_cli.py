@@ -20,9 +20,11 @@ def capacity_cmd(
 ) -> None:
     """Demonstrate management capacity with a synthetic, labelled population (never managed equipment)."""
     from collector.migrate import migrate
+    from infra.progress import Progress
     from plantproof.capacity import run_capacity
 
-    with errors():
+    # on stderr: stdout (--json included) carries the report alone
+    with errors(), Progress("capacity", unit="devices") as progress:
         migrate(dsn)
         report = run_capacity(
             dsn,
@@ -33,6 +35,7 @@ def capacity_cmd(
             per_gateway=per_gateway,
             timeout=timeout,
             seed=seed,
+            progress=progress,
         )
     if as_json:
         echo_json(report.to_json())

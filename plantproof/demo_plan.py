@@ -17,6 +17,7 @@ from typing import Any
 
 from collector.errors import CollectorError
 from collector.figures.compute import Parameters
+from collector.figures.rows import FIGURE_ROWS, FigureRow
 from collector.figures.window import Window, parse_window
 from collector.kpi.claimfile import load_claims
 from simulators.plant import PlantModel
@@ -107,17 +108,40 @@ class DemoPlan:
     def truth(self) -> Truth:
         return truth(self.model(), self.start_ns, self.end_ns)
 
-    def figures_truth(self) -> dict[str, int]:
+    def figures_truth(self) -> FiguresTruth:
         """What the figures must show in the simulated column: the backfill delivers every point of
         every device on every day of the window, so all devices and all process points count."""
         devices = self.plant.devices
         process = [d for d in devices if d.device_type.sector == "process"]
-        return {
-            "connected": len(devices),
-            "points": sum(1 for d in process for p in d.device_type.points if p.kind in COUNTED_KINDS),
-            "types": len({d.device_type.type for d in devices}),
-            "industries": len({d.device_type.industry for d in devices}),
-        }
+        return FiguresTruth(
+            connected=len(devices),
+            points=sum(1 for d in process for p in d.device_type.points if p.kind in COUNTED_KINDS),
+            types=len({d.device_type.type for d in devices}),
+            industries=len({d.device_type.industry for d in devices}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FiguresTruth:
+    """The simulator's truth for the figure rows that name one (FigureRow.truth is a field here)."""
+
+    connected: int
+    points: int
+    types: int
+    industries: int
+
+    def of(self, row: FigureRow) -> int | None:
+        return None if row.truth is None else int(getattr(self, row.truth))
+
+
+def _check_truth_names() -> None:
+    names = set(FiguresTruth.__dataclass_fields__)
+    for row in FIGURE_ROWS:
+        if row.truth is not None and row.truth not in names:
+            raise CollectorError(f"figure row {row.key}: no simulator truth {row.truth!r} ({sorted(names)})")
+
+
+_check_truth_names()
 
 
 def plan_for(now: dt.datetime, out: Path, configs: Path) -> DemoPlan:

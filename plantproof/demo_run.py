@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rich.console import Console
@@ -27,6 +27,9 @@ from rich.table import Table
 from devicemodel.configroot import config_root
 from plantproof.demo_plan import DemoPlan, claim_truth, gateway_config, plan_for
 from plantproof.stack import Stack, free_port, wait_until
+
+if TYPE_CHECKING:
+    from collector.figures.model import Figures
 
 SIMULATED = "[bold yellow]SIMULATED DATA[/] — every device below is a simulator, flagged simulated"
 
@@ -275,31 +278,26 @@ def _manage_live(console: Console, stack: Stack, plan: DemoPlan) -> None:
     live, _ = queries.figures(stack.dsn, params)
     console.print(
         f"this month so far ({month}, partial): connected equipment any day"
-        f" {live['connected_equipment']['any_day']['value']} (simulated column"
-        f" {live['connected_equipment']['any_day']['simulated']}), managed equipment"
-        f" {live['managed_equipment']['value']} (simulated column {live['managed_equipment']['simulated']})"
+        f" {live.connected_equipment.any_day.value} (simulated column"
+        f" {live.connected_equipment.any_day.simulated}), managed equipment"
+        f" {live.managed_equipment.value} (simulated column {live.managed_equipment.simulated})"
     )
 
 
-def _print_figures(console: Console, figures: dict[str, Any], plan: DemoPlan) -> None:
+def _print_figures(console: Console, figures: Figures, plan: DemoPlan) -> None:
+    from collector.figures.rows import FIGURE_ROWS
+
     truth = plan.figures_truth()
-    table = Table(title=f"platform figures, window {plan.window_label} — {figures['counting']}")
+    table = Table(title=f"platform figures, window {plan.window_label} — {figures.counting}")
     for column in ("figure", "headline (real devices)", "simulated column", "simulator truth"):
         table.add_column(column, justify="right" if column != "figure" else "left")
-    rows = [
-        ("connected equipment (≥ 50 % of days)", figures["connected_equipment"]["default"], "connected"),
-        ("connected equipment, any day", figures["connected_equipment"]["any_day"], "connected"),
-        ("connected equipment, every day", figures["connected_equipment"]["every_day"], "connected"),
-        ("data-collection points (process)", figures["data_collection_points"]["default"], "points"),
-        ("equipment types", figures["equipment_types"], "types"),
-        ("industries", figures["industries"], "industries"),
-        ("managed equipment", figures["managed_equipment"], None),
-    ]
-    for label, figure, key in rows:
-        expected = "—" if key is None else str(truth[key])
-        table.add_row(label, str(figure["value"]), str(figure["simulated"]), expected)
-    inv = figures["monthly_model_invocations"]
-    table.add_row("monthly model invocations (external callers)", str(inv["value"]), "—", "—")
+    for row in FIGURE_ROWS:
+        if row.demo is None:
+            continue
+        simulated = "—" if row.simulated is None else str(row.simulated(figures))
+        expected = truth.of(row)
+        expected_text = "—" if expected is None else str(expected)
+        table.add_row(row.demo, str(row.value(figures)), simulated, expected_text)
     console.print(table)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import wire
 from devicemodel import births
 from devicemodel.devicetype import PointSpec
+from infra.progress import ProgressFn
 from simulators.errors import BackfillError
 from simulators.faults import DeviceFaults
 from simulators.plant import PlantModel
@@ -25,6 +26,7 @@ from simulators.scenario import SimDevice
 from wire.states import CANONICAL_STATES
 
 NS = 1_000_000_000
+HOUR = 3600 * NS
 SampleRow = tuple[str, int, bool | int | float | str | None, int]
 
 
@@ -58,6 +60,11 @@ def birth(device: SimDevice, gw: str, seq: int, sent: int) -> wire.Birth:
         zero_rate_as_none=False,  # backfill output is pinned byte for byte per seed
     )
     return births.birth(gw, device.id, seq, sent, device.device_type, info)
+
+
+def _hours(start: int, t: int) -> int:
+    """Hours of history covered by [start, t), rounded up: the end of the range is the total."""
+    return -(-(t - start) // HOUR)
 
 
 def _grid(start: int, end: int, step: int) -> np.ndarray:
@@ -160,9 +167,11 @@ def envelopes(
     gw: str | None = None,
     seq0: int = 0,
     counters: Counters | None = None,
+    progress: ProgressFn | None = None,
 ) -> Iterator[tuple[str, wire.Birth | wire.Data]]:
     """(topic, envelope) pairs: every device's birth, then data a chunk at a time; delivery faults
-    (duplicates, late and re-delivered envelopes) are counted in `counters`."""
+    (duplicates, late and re-delivered envelopes) are counted in `counters`. `progress` hears of
+    each chunk done, in hours of history."""
     tally = counters if counters is not None else Counters()
     gw = gw or gateway_id(model.plant.name)
     seq = seq0
@@ -199,6 +208,8 @@ def envelopes(
                     tally.duplicated_samples += len(batch)
                 seq += 1
         c0 = c1
+        if progress is not None:
+            progress("publishing", _hours(start, c1), _hours(start, end), f"{seq - seq0:,} envelopes")
     for dev, topic, batch, late_seq in held:  # delivered after everything else, out of seq order
         yield topic, wire.Data(gw=gw, dev=dev, seq=late_seq, sent=batch[-1][1], samples=batch)
     for dev, topic, batch in again:
@@ -223,8 +234,16 @@ def _csv_text(value: object) -> str:
     return str(value)
 
 
-def write_csv(model: PlantModel, start: int, end: int, out: IO[str], shape: Shape = Shape()) -> Counters:
-    """Long CSV: time (ISO 8601 UTC, ms), device, point, value, quality; rows in envelope order."""
+def write_csv(
+    model: PlantModel,
+    start: int,
+    end: int,
+    out: IO[str],
+    shape: Shape = Shape(),
+    progress: ProgressFn | None = None,
+) -> Counters:
+    """Long CSV: time (ISO 8601 UTC, ms), device, point, value, quality; rows in envelope order.
+    `progress` hears of each chunk written, in hours of history."""
     counters = Counters()
     out.write("time,device,point,value,quality\n")
     chunk = shape.chunk_s * NS
@@ -247,13 +266,22 @@ def write_csv(model: PlantModel, start: int, end: int, out: IO[str], shape: Shap
             )
             counters.samples += len(rows)
         c0 = c1
+        if progress is not None:
+            progress("writing", _hours(start, c1), _hours(start, end), f"{counters.samples:,} samples")
     return counters
 
 
-def backfill_csv(model: PlantModel, start: int, end: int, path: Path, shape: Shape = Shape()) -> Counters:
+def backfill_csv(
+    model: PlantModel,
+    start: int,
+    end: int,
+    path: Path,
+    shape: Shape = Shape(),
+    progress: ProgressFn | None = None,
+) -> Counters:
     try:
         with path.open("w", encoding="utf-8", newline="") as out:
-            return write_csv(model, start, end, out, shape)
+            return write_csv(model, start, end, out, shape, progress)
     except OSError as exc:
         raise BackfillError(f"cannot write {path}: {exc.strerror}") from None
 
@@ -267,8 +295,10 @@ def backfill_mqtt(
     window: int = 1000,
     seq0: int = 0,
     timeout_s: float = 60.0,
+    progress: ProgressFn | None = None,
 ) -> Counters:
-    """Publish the history at full speed with QoS 1; returns once the broker acknowledged all of it."""
+    """Publish the history at full speed with QoS 1; returns once the broker acknowledged all of it.
+    `progress` hears of each chunk published, in hours of history."""
     from infra.mqtt import Will
     from simulators.mqttpub import publisher
 
@@ -279,7 +309,7 @@ def backfill_mqtt(
     with publisher(url, gw, window=window, will=will, timeout_s=timeout_s) as pub:
         for topic in statuses:
             pub.publish(topic, wire.STATUS_ONLINE, retain=True)
-        for topic, envelope in envelopes(model, start, end, shape, gw, seq0, counters):
+        for topic, envelope in envelopes(model, start, end, shape, gw, seq0, counters, progress):
             payload = wire.encode(envelope)
             is_birth = isinstance(envelope, wire.Birth)
             pub.publish(topic, payload, retain=is_birth)

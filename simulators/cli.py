@@ -171,6 +171,7 @@ def backfill_cmd(
     """Publish the plant's history as wire v1 envelopes (gateway backfill-<plant>), or write CSV."""
     import time
 
+    from infra.progress import Progress
     from simulators.backfill import Shape, backfill_csv, backfill_mqtt
     from simulators.errors import SimError
 
@@ -178,15 +179,21 @@ def backfill_cmd(
         raise fail("give exactly one of --mqtt URL or --csv FILE")
     model, t0, t1 = _load(plant, seed, start, end, fault)
     began = time.perf_counter()
+    progress = Progress("backfill", unit="h of history")  # on stderr: the summary below is stdout
     try:
         shape = Shape(interval_s=interval, heartbeat_s=heartbeat, batch=batch)
         if csv_file is not None:
-            counters = backfill_csv(model, t0, t1, csv_file, shape)
+            counters = backfill_csv(model, t0, t1, csv_file, shape, progress)
         else:
             assert mqtt is not None
-            counters = backfill_mqtt(model, t0, t1, mqtt, shape, window=inflight, seq0=seq_start)
+            counters = backfill_mqtt(
+                model, t0, t1, mqtt, shape, window=inflight, seq0=seq_start, progress=progress
+            )
     except SimError as exc:
+        progress.close()
         raise fail(str(exc)) from None
+    finally:
+        progress.close()  # idempotent
     wall = time.perf_counter() - began
     typer.echo(
         f"{counters.samples} samples, {counters.envelopes} envelopes ({counters.births} births) "

@@ -123,14 +123,14 @@ def test_figures_equal_the_plant_truth(
     }  # fmt: skip
     headline = "value" if include_simulated else "simulated"
     for rule in ("default", "any_day", "every_day"):
-        assert figures["connected_equipment"][rule][headline] == expected["connected"]
-        assert figures["data_collection_points"][rule][headline] == expected["points"]
-    assert figures["equipment_types"][headline] == expected["types"]
-    assert figures["industries"][headline] == expected["industries"]
+        assert getattr(figures.connected_equipment.rule(rule), headline) == expected["connected"]
+        assert getattr(figures.data_collection_points.rule(rule), headline) == expected["points"]
+    assert getattr(figures.equipment_types, headline) == expected["types"]
+    assert getattr(figures.industries, headline) == expected["industries"]
     if not include_simulated:  # simulated devices never reach a headline figure
-        assert figures["connected_equipment"]["default"]["value"] == 0
-        assert figures["data_collection_points"]["default"]["value"] == 0
-    members = {m["device"] for m in figures["connected_equipment"]["every_day"]["simulated_members"]}
+        assert figures.connected_equipment.default.value == 0
+        assert figures.data_collection_points.default.value == 0
+    members = {m.device for m in figures.connected_equipment.every_day.simulated_members}
     assert {m.split("/")[-1] for m in members} == {d.id for d in devices}
 
 

@@ -232,7 +232,7 @@ async def test_a_steady_machine_stays_connected_and_running(
         today = dt.datetime.now(dt.UTC).date()
         window = Window(today, today + dt.timedelta(days=1))
         figures, _ = queries.figures(dsn, Parameters(window, dt.datetime.now(dt.UTC), 0.5, False))
-        assert figures["connected_equipment"]["any_day"]["value"] == len(DEVICES)
+        assert figures.connected_equipment.any_day.value == len(DEVICES)
         stamps = np.array([t for t, _, _ in _state_samples(dsn, "opc-sub")])
         assert np.all(np.diff(stamps) > 0)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import psycopg
@@ -102,3 +103,24 @@ def test_summary_progress_conflicts_and_replace(tmp_path: Path, pg_dsn: str) -> 
     code, out = _invoke(str(corrected), *args, "--replace")
     assert code == 0, out
     assert f"replaced       {changed}" in out and "conflicts      0" in out
+
+
+def test_progress_goes_to_stderr_and_the_summary_alone_to_stdout(tmp_path: Path, pg_dsn: str) -> None:
+    csv_file, devices, rows = _history(tmp_path)
+    size = csv_file.stat().st_size
+    result = CliRunner().invoke(
+        app,
+        ["collector", "import", str(csv_file), "--site", "plant-a", "--gateway-id", "historian-1",
+         "--devices", str(devices), "--dsn", pg_dsn],
+        terminal_width=200,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()  # not a terminal: plain lines
+    shape = r"import (validating|storing): +\d+\.\d % \([\d,]+/[\d,]+ bytes, [\d,]+ (rows|readings)\)"
+    assert lines and all(re.fullmatch(shape, line) for line in lines), lines
+    assert lines.count(f"import validating: 100.0 % ({size:,}/{size:,} bytes, {rows:,} rows)") == 1
+    storing = [line for line in lines if line.startswith("import storing: 100.0 %")]
+    assert len(storing) == 1 and storing[0].endswith(f", {rows:,} readings)")
+    summary = result.stdout.splitlines()
+    assert summary[0].startswith(f"{csv_file}: sha256 ") and len(summary) == 8
+    assert all(line.startswith("  ") for line in summary[1:]) and "%" not in result.stdout

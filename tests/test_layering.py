@@ -33,6 +33,9 @@ REQUIRED_PURE = (
     "collector/kpi/stats.py",
     "collector/figures/compute.py",
     "collector/figures/window.py",
+    "collector/figures/model.py",
+    "collector/figures/members.py",
+    "collector/figures/rows.py",
     "assessment/selfassess.py",
     "assessment/factory.py",
 )

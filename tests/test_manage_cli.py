@@ -101,6 +101,6 @@ async def test_manage_ping_read_config_and_exact_write(tmp_path: Path, mqtt_brok
     ]
     now = datetime.now(UTC)
     figures, _ = queries.figures(pg_dsn, Parameters(parse_window(now.strftime("%Y-%m"), now), now))
-    managed = figures["managed_equipment"]
-    assert managed["value"] == 0 and managed["simulated"] == 1  # the test device is flagged simulated
-    assert [m["device"] for m in managed["simulated_members"]] == ["site1/m1"]
+    managed = figures.managed_equipment
+    assert managed.value == 0 and managed.simulated == 1  # the test device is flagged simulated
+    assert [m.device for m in managed.simulated_members] == ["site1/m1"]

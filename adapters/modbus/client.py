@@ -28,6 +28,7 @@ from adapters.base import (
     check_scan_groups,
     endpoint_as,
 )
+from adapters.cancelled import raise_if_cancelled
 from adapters.errors import CodecError, ConfigError, DeviceRejected, DeviceUnavailable
 from adapters.linklog import LinkLog
 from adapters.modbus import codec
@@ -333,6 +334,7 @@ class ModbusConnection:
         ep = self.endpoint
         backoff = self._backoff
         while not self._closed:
+            raise_if_cancelled()
             try:
                 await self._scan(sink, backoff)
             except DeviceUnavailable as exc:
@@ -357,6 +359,7 @@ class ModbusConnection:
                 if now < due[i]:
                     continue
                 readings = await self._read_plan(self.plans[i])
+                raise_if_cancelled()
                 self.status.reads += 1
                 if any(r.quality < QUALITY_BAD for r in readings):  # the unit really answers
                     if self.status.stale or self.status.reason is not None:

@@ -39,6 +39,7 @@ from adapters.base import (
     check_scan_groups,
     endpoint_as,
 )
+from adapters.cancelled import raise_if_cancelled
 from adapters.errors import AdapterError, ConfigError, DeviceRejected, DeviceUnavailable
 from adapters.linklog import LinkLog
 from adapters.opcua import nodes
@@ -355,7 +356,9 @@ class OpcUaConnection:
     async def _poll(self, client: Client, interval: float, names: list[str]) -> None:
         next_due = time.monotonic()
         while True:
-            for reading in await self._read(client, names):
+            readings = await self._read(client, names)
+            raise_if_cancelled()
+            for reading in readings:
                 self._push(reading)
             next_due += interval
             now = time.monotonic()

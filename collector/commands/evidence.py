@@ -54,10 +54,19 @@ def evidence_export(
     """Write a signed evidence bundle."""
     from collector.evidence.bundle import export
     from collector.figures.declared import load_declared
+    from infra.progress import Progress
 
-    with errors():
+    with errors(), Progress("evidence", unit="steps") as progress:  # on stderr
         params = params_for(window, ratio, include_simulated)
-        done = export(dsn, params, out, declared=load_declared(declared), claims_path=claims, key_path=key)
+        done = export(
+            dsn,
+            params,
+            out,
+            declared=load_declared(declared),
+            claims_path=claims,
+            key_path=key,
+            progress=progress,
+        )
     typer.echo(f"bundle {done.path}: {', '.join(done.files)}")
     typer.echo(f"signed by {done.fingerprint}")
 

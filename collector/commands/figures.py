@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,49 +20,45 @@ from collector.commands.common import (
     params_for,
 )
 
+if TYPE_CHECKING:
+    from collector.figures.compute import Parameters
+    from collector.figures.model import Figures
 
-def print_figures(figures: dict[str, Any], params: Any) -> None:
-    p = params.to_json()
-    typer.echo(f"window {p['window']} ({p['window_days']} days, UTC); {figures['counting']}")
+
+def print_figures(figures: Figures, params: Parameters) -> None:
+    from collector.figures.rows import FIGURE_ROWS
+
+    typer.echo(f"window {params.window.label} ({params.window.days} days, UTC); {figures.counting}")
     typer.echo(f"{'figure':58} {'value':>12} {'simulated':>10}")
-    for rule in ("default", "any_day", "every_day"):
-        c = figures["connected_equipment"][rule]
-        label = f"connected equipment, {rule} (>= {c['min_active_days']} active days)"
-        typer.echo(f"{label:58} {fmt(c['value']):>12} {fmt(c['simulated']):>10}")
-    for rule in ("default", "any_day", "every_day"):
-        d = figures["data_collection_points"][rule]
-        typer.echo(f"{'data-collection points, ' + rule:58} {fmt(d['value']):>12} {fmt(d['simulated']):>10}")
-    for key in ("equipment_types", "industries", "managed_equipment"):
-        f = figures[key]
-        typer.echo(f"{key.replace('_', ' '):58} {fmt(f['value']):>12} {fmt(f['simulated']):>10}")
-    inv = figures["monthly_model_invocations"]
-    typer.echo(f"{'monthly model invocations (avg of complete months)':58} {fmt(inv['value']):>12}")
-    typer.echo("  per month: " + ", ".join(f"{m} {n}" for m, n in inv["per_month"].items()))
-    cap = figures["demonstrated_management_capacity"]
+    for row in FIGURE_ROWS:
+        line = f"{row.label(figures):58} {fmt(row.value(figures)):>12}"
+        typer.echo(line if row.simulated is None else f"{line} {fmt(row.simulated(figures)):>10}")
+    inv = figures.monthly_model_invocations
+    typer.echo("  per month: " + ", ".join(f"{m} {n}" for m, n in inv.per_month.items()))
+    cap = figures.demonstrated_management_capacity
     if cap:
         typer.echo(
-            f"demonstrated management capacity (synthetic): {fmt(cap['value'])} devices answered of"
-            f" {fmt(cap['devices_sampled'])} sampled, {fmt(cap['devices_registered'])} registered;"
-            f" success rate {fmt(cap['success_rate'])}; run {cap['run_id']} on {cap['date']}"
+            f"demonstrated management capacity (synthetic): {fmt(cap.value)} devices answered of"
+            f" {fmt(cap.devices_sampled)} sampled, {fmt(cap.devices_registered)} registered;"
+            f" success rate {fmt(cap.success_rate)}; run {cap.run_id} on {cap.date}"
             " — not managed equipment"
         )
     else:
         typer.echo("demonstrated management capacity (synthetic): no capacity run recorded")
     typer.echo("by industry: " + ", ".join(
-        f"{k} {v['connected_equipment']} devices/{v['data_collection_points']} points"
-        for k, v in figures["breakdown_by_industry"].items()
+        f"{k} {v.connected_equipment} devices/{v.data_collection_points} points"
+        for k, v in figures.breakdown_by_industry.items()
     ) or "—")  # fmt: skip
-    any_day = figures["connected_equipment"]["any_day"]
-    default_ids = {m["device_id"] for m in figures["connected_equipment"]["default"]["members"]}
-    default_ids |= {m["device_id"] for m in figures["connected_equipment"]["default"]["simulated_members"]}
+    any_day, default = figures.connected_equipment.any_day, figures.connected_equipment.default
+    default_ids = {m.device_id for m in (*default.members, *default.simulated_members)}
     typer.echo("\nmembers (devices with any valid reading; * counted at the default rule):")
     typer.echo(f"  {'device':32} {'type':18} {'ind.':5} {'days':>4} {'messages':>9}  first seen / last seen")
-    for m in any_day["members"] + any_day["simulated_members"]:
-        mark = "*" if m["device_id"] in default_ids else " "
-        sim = " (simulated)" if m["simulated"] else ""
+    for m in (*any_day.members, *any_day.simulated_members):
+        mark = "*" if m.device_id in default_ids else " "
+        sim = " (simulated)" if m.simulated else ""
         typer.echo(
-            f"{mark} {m['device'] + sim:32} {m['type']:18} {m['industry']:5} {m['active_days']:>4}"
-            f" {m['messages']:>9}  {m['first_seen']} / {m['last_seen']}"
+            f"{mark} {m.device + sim:32} {m.type:18} {m.industry:5} {m.active_days:>4}"
+            f" {m.messages:>9}  {m.first_seen} / {m.last_seen}"
         )
 
 
@@ -82,7 +78,7 @@ def figures_cmd(
         figures, loaded = queries.figures(dsn, params)
     if as_json:
         echo_json({"parameters": params.to_json(), "storage": loaded.storage, "definitions": DEFINITIONS,
-                    "figures": figures})  # fmt: skip
+                    "figures": figures.to_json()})  # fmt: skip
     else:
         print_figures(figures, params)
 
@@ -108,7 +104,7 @@ def tiers_cmd(
     if as_json:
         echo_json({"parameters": params.to_json(), "declared": decl.to_json(), "tiers": result})
         return
-    typer.echo(f"window {params.window.label}; {figures['counting']}")
+    typer.echo(f"window {params.window.label}; {figures.counting}")
     for tier, t in result.items():
         typer.echo(f"\n{tier}: {t['verdict']}   [{t['source']}]")
         for r in t["thresholds"]:

@@ -2,8 +2,8 @@
 
 The `--devices` file (device id → device type) becomes wire device and point descriptions through
 the device model (types loaded with their address sections unchecked: no adapter is involved), then
-the file goes to `collector.importer.import_csv`. Progress goes to stderr (a bar on a terminal, a
-line every few seconds otherwise); the summary to stdout.
+the file goes to `collector.importer.import_csv`. Progress goes to stderr through infra.progress (a
+bar on a terminal, a line every few seconds otherwise); the summary to stdout.
 
 Exit status: 0 imported (repeats of stored readings are dropped and counted); 1 imported, but
 readings of another value than the stored one were refused (`--replace` supersedes them); 2 nothing
@@ -13,10 +13,8 @@ import stopped part way (run it again to resume).
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from collector.commands.common import DsnOpt
 
 if TYPE_CHECKING:
+    from collector.csvrows import Unmapped
     from collector.importer import ImportDevice
 
 DevicesOpt = typer.Option(
@@ -92,42 +91,6 @@ def load_import_devices(path: Path, simulated: bool) -> dict[str, ImportDevice]:
     return devices
 
 
-class _Progress:
-    """A rich bar on a terminal, otherwise one line every `every` seconds (both to stderr)."""
-
-    def __init__(self, every: float = 10.0) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.console = Console(stderr=True)
-        self.every, self.last = every, 0.0
-        self.bar: Any = None
-        self.tasks: dict[str, Any] = {}
-        if self.console.is_terminal:
-            self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                TextColumn("{task.fields[rows]}"), TimeRemainingColumn(),
-                console=self.console, transient=False,
-            )  # fmt: skip
-            self.bar.start()
-
-    def __call__(self, phase: str, done: int, total: int, rows: int) -> None:
-        if self.bar is not None:
-            if phase not in self.tasks:
-                self.tasks[phase] = self.bar.add_task(phase, total=total, rows="")
-            self.bar.update(self.tasks[phase], completed=done, rows=f"{rows:,} rows")
-            return
-        now = time.monotonic()
-        if now - self.last >= self.every or done >= total:
-            self.last = now
-            pct = 100.0 * done / total if total else 100.0
-            print(f"{phase}: {pct:5.1f} % of {total:,} bytes, {rows:,} rows", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def print_summary(r: Any) -> None:
     rate = r.rows_in_file / r.seconds if r.seconds > 0 else 0.0
     lines = [
@@ -160,23 +123,25 @@ def import_cmd(
     from collector.importer import import_csv
     from collector.migrate import migrate
     from devicemodel.errors import ConfigError
+    from infra.progress import Progress
     from infra.yamlconfig import ConfigFileError
 
     if unmapped not in ("refuse", "no-data", "unknown-stop"):
         raise typer.BadParameter("--unmapped must be refuse, no-data or unknown-stop")
-    progress = _Progress()
+    progress = Progress("import", unit="bytes")
     try:
         mapping = load_import_devices(devices, simulated)
         migrate(dsn)
         result = import_csv(
             dsn, csv_file, site, gateway_id, mapping, policy="replace" if replace else "refuse",
-            unmapped=unmapped, progress=progress,  # type: ignore[arg-type]
+            unmapped=cast("Unmapped", unmapped), progress=progress,  # checked above
         )  # fmt: skip
     except (ConfigError, ConfigFileError, CollectorError, OSError) as exc:
-        progress.close()
+        progress.close()  # the last progress line before the error, not after it
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    progress.close()
+    finally:
+        progress.close()  # idempotent
     print_summary(result)
     if result.conflicts:
         raise typer.Exit(EXIT_CONFLICTS)

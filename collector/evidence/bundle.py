@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -26,9 +27,12 @@ from collector.evidence import signing
 from collector.evidence.devices import DEVICE_COLUMNS, device_rows
 from collector.evidence.report import render as render_report
 from collector.figures import queries
-from collector.figures.compute import DEFINITIONS, Parameters, headline
+from collector.figures.compute import DEFINITIONS, Parameters
 from collector.figures.declared import Declared
+from collector.figures.model import Figures
+from collector.figures.rows import headline
 from collector.figures.tiers import evaluate
+from infra.progress import ProgressFn
 
 SCHEMA = "plantproof.evidence/1"
 EVIDENCE = "evidence.json"
@@ -82,7 +86,7 @@ def database_label(dsn: str) -> dict[str, str]:
     return {k: str(info[k]) for k in ("host", "port", "dbname") if info.get(k)}
 
 
-def devices_csv(figures: dict[str, Any]) -> str:
+def devices_csv(figures: Figures) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=DEVICE_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -109,27 +113,39 @@ class Exported:
 
 
 def build_evidence(
-    dsn: str, params: Parameters, declared: Declared, claims_path: Path | None, now: datetime
-) -> tuple[dict[str, Any], queries.Loaded]:
+    dsn: str,
+    params: Parameters,
+    declared: Declared,
+    claims_path: Path | None,
+    now: datetime,
+    step: Callable[[str], None] = lambda _: None,
+) -> tuple[dict[str, Any], Figures, queries.Loaded]:
+    """evidence.json's content, and the figures and query results it was built from."""
+    step("computing figures")
     figures, loaded = queries.figures(dsn, params)
     claims: dict[str, Any] = {"included": False, "file": None, "results": []}
     if claims_path is not None:
+        step("verifying claims")
         claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path)}
-    return {
-        "schema": SCHEMA,
-        "software": {"name": "plantproof", "version": software_version()},
-        "generated_at": now.astimezone(UTC).isoformat(),
-        "storage": loaded.storage,
-        "string_readings_included": loaded.with_text,
-        "database": database_label(dsn),
-        "parameters": params.to_json(),
-        "definitions": DEFINITIONS,
-        "headline": headline(figures),
-        "figures": figures,
-        "declared": declared.to_json(),
-        "tiers": evaluate(figures, declared),
-        "claims": claims,
-    }, loaded
+    return (
+        {
+            "schema": SCHEMA,
+            "software": {"name": "plantproof", "version": software_version()},
+            "generated_at": now.astimezone(UTC).isoformat(),
+            "storage": loaded.storage,
+            "string_readings_included": loaded.with_text,
+            "database": database_label(dsn),
+            "parameters": params.to_json(),
+            "definitions": DEFINITIONS,
+            "headline": headline(figures),
+            "figures": figures.to_json(),
+            "declared": declared.to_json(),
+            "tiers": evaluate(figures, declared),
+            "claims": claims,
+        },
+        figures,
+        loaded,
+    )
 
 
 def export(
@@ -141,23 +157,36 @@ def export(
     claims_path: Path | None = None,
     key_path: Path = signing.DEFAULT_KEY_PATH,
     now: datetime | None = None,
+    progress: ProgressFn | None = None,
 ) -> Exported:
-    """Write a signed bundle into `out` (created; must be empty if it exists)."""
+    """Write a signed bundle into `out` (created; must be empty if it exists). `progress` hears of
+    each step begun (figures, claims, report, signature) and of the end."""
     now = now or datetime.now(UTC)
     key = signing.load_or_create_key(key_path)
     if out.exists() and any(out.iterdir()):
         raise CollectorError(f"{out}: output directory is not empty")
-    evidence, loaded = build_evidence(dsn, params, declared, claims_path, now)
+    steps = 4 if claims_path is not None else 3
+    done = 0
+
+    def step(what: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress("exporting", done, steps, what)
+        done += 1
+
+    evidence, figures, loaded = build_evidence(dsn, params, declared, claims_path, now, step)
     fp = signing.fingerprint(key.public_key())
     out.mkdir(parents=True, exist_ok=True)
     evidence_text = json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    step("rendering the report")
     files = {
         EVIDENCE: evidence_text,
-        DEVICES: devices_csv(evidence["figures"]),
+        DEVICES: devices_csv(figures),
         QUERIES: queries.render(params.window, loaded.with_text),
         # from the JSON as written (key order and all), exactly as `rendered_report` reads it back
         REPORT: render_report(json.loads(evidence_text), fp),
     }
+    step("writing and signing")
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
     (out / PUBKEY).write_bytes(signing.public_pem(key))
@@ -166,6 +195,8 @@ def export(
         shutil.copyfile(claims_path, out / CLAIMS)
         names.append(CLAIMS)
     write_manifest(out, names, key)
+    if progress is not None:
+        progress("exporting", steps, steps, "signed")
     return Exported(out, sorted([*names, MANIFEST, SIGNATURE]), fp)
 
 

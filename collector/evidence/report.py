@@ -19,6 +19,7 @@ from collector.evidence.report_claims import claims_glance, claims_section, is_s
 from collector.evidence.report_figures import (
     TIER_SOURCE_FILE,
     devices_section,
+    figures_of,
     figures_section,
     headline_head,
     headline_rows,
@@ -115,7 +116,7 @@ def _last_day(p: dict[str, Any]) -> str:
 
 
 def _banner(ev: dict[str, Any], lang: Lang) -> str:
-    rows = device_rows(ev["figures"])
+    rows = device_rows(figures_of(ev))
     claim_devices = {d for c in (ev.get("claims") or {}).get("results") or [] for d in c.get("devices") or []}
     claim_sims = {
         d for c in (ev.get("claims") or {}).get("results") or [] for d in c.get("simulated_devices") or []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from collector.evidence import charts
 from collector.evidence.devices import RULES, device_rows
 from collector.evidence.html import badge, e, lbl, num, section, simulated_badge, t, table
+from collector.figures.model import Breakdown, Figures
+from collector.figures.rows import FIGURE_ROWS, FigureRow
 from collector.figures.tiers import SOURCE, TIERS
 from collector.i18n import Lang, formats, has, text
 
@@ -19,75 +22,69 @@ def fig_label(key: str, lang: Lang) -> str:
     return lbl(f"fig.{key}", lang) if has(f"fig.{key}") else e(key)
 
 
-def _rule(rule: str, fig: dict[str, Any], lang: Lang) -> str:
-    return t(f"figs.rule.{rule}", lang, n=fig.get("min_active_days", "?"))
+def figures_of(ev: dict[str, Any]) -> Figures:
+    """The typed figures of an evidence document (KeyError / TypeError when it lacks some)."""
+    return Figures.from_json(ev["figures"])
+
+
+def _row_name(row: FigureRow, f: Figures, lang: Lang) -> str:
+    if row.rule is not None:
+        note = t(f"figs.rule.{row.rule}", lang, n=row.min_active_days(f))
+    elif row.note is not None:
+        note = t(row.note, lang)
+    else:
+        return fig_label(row.figure, lang)
+    return f"{fig_label(row.figure, lang)} <span class='note'>{note}</span>"
+
+
+def _simulated(row: FigureRow, f: Figures, lang: Lang) -> str:
+    return "—" if row.simulated is None else num(row.simulated(f), lang)
 
 
 def figures_section(ev: dict[str, Any], lang: Lang) -> str:
-    f = ev["figures"]
-    rows: list[list[str]] = []
-    for key in ("connected_equipment", "data_collection_points"):
-        for rule in RULES:
-            fig = f[key][rule]
-            rows.append(
-                [
-                    f"{fig_label(key, lang)}"
-                    f" <span class='note'>{_rule(rule, f['connected_equipment'][rule], lang)}</span>",
-                    num(fig["value"], lang),
-                    num(fig["simulated"], lang),
-                ]
-            )
-    for key in ("equipment_types", "industries", "managed_equipment"):
-        rows.append([fig_label(key, lang), num(f[key]["value"], lang), num(f[key]["simulated"], lang)])
-    inv = f["monthly_model_invocations"]
-    rows.append(
-        [
-            f"{fig_label('monthly_model_invocations', lang)}"
-            f" <span class='note'>{t('figs.invocations_note', lang)}</span>",
-            num(inv["value"], lang),
-            "—",
-        ]
-    )
+    f = figures_of(ev)
+    rows = [
+        [_row_name(row, f, lang), num(row.value(f), lang), _simulated(row, f, lang)] for row in FIGURE_ROWS
+    ]
     head = [t("figs.figure", lang), t("figs.value", lang), t("figs.simulated_column", lang)]
-    counting = t("figs.included" if f.get("include_simulated") else "figs.excluded", lang)
+    counting = t("figs.included" if f.include_simulated else "figs.excluded", lang)
     body = f"<p>{counting}</p>{table(head, rows, lang)}{_capacity(f, lang)}"
-    body += _breakdown(f, "breakdown_by_industry", "figs.by_industry", "figs.industry", lang)
-    body += _breakdown(f, "breakdown_by_sector", "figs.by_sector", "figs.sector", lang)
+    body += _breakdown(f, f.breakdown_by_industry, "figs.by_industry", "figs.industry", lang)
+    body += _breakdown(f, f.breakdown_by_sector, "figs.by_sector", "figs.sector", lang)
     return section(f"{lang}-figures", t("section.figures", lang), body)
 
 
-def _capacity(f: dict[str, Any], lang: Lang) -> str:
-    cap = f.get("demonstrated_management_capacity")
+def _capacity(f: Figures, lang: Lang) -> str:
+    cap = f.demonstrated_management_capacity
     title = f"<h3>{fig_label('demonstrated_management_capacity', lang)}</h3>"
     if not cap:
         return f"{title}<p>{t('figs.no_capacity', lang)}</p>"
-    lat = cap.get("latency_ms") or {}
+    lat = cap.latency_ms
     return (
         title
         + "<p>"
         + t(
             "figs.capacity",
             lang,
-            answered=formats.number(cap.get("value"), lang),
-            sampled=formats.number(cap.get("devices_sampled"), lang),
-            registered=formats.number(cap.get("devices_registered"), lang),
-            rate=formats.share(cap.get("success_rate"), lang),
-            p50=formats.number(lat.get("p50"), lang),
-            p95=formats.number(lat.get("p95"), lang),
-            p99=formats.number(lat.get("p99"), lang),
-            run=cap.get("run_id"),
-            date=formats.moment(cap.get("date"), lang) if cap.get("date") else "—",
+            answered=formats.number(cap.value, lang),
+            sampled=formats.number(cap.devices_sampled, lang),
+            registered=formats.number(cap.devices_registered, lang),
+            rate=formats.share(cap.success_rate, lang),
+            p50=formats.number(lat.p50, lang),
+            p95=formats.number(lat.p95, lang),
+            p99=formats.number(lat.p99, lang),
+            run=cap.run_id,
+            date=formats.moment(cap.date, lang) if cap.date else "—",
         )
         + "</p>"
     )
 
 
-def _breakdown(f: dict[str, Any], field: str, title_key: str, column_key: str, lang: Lang) -> str:
+def _breakdown(f: Figures, data: Mapping[str, Breakdown], title_key: str, column_key: str, lang: Lang) -> str:
     """A breakdown table, or one sentence saying why there is nothing to break down."""
-    data = f.get(field) or {}
     title = f"<h3>{t(title_key, lang)}</h3>"
     if not data:
-        simulated = f["connected_equipment"]["default"]["simulated"]
+        simulated = f.connected_equipment.default.simulated
         why = (
             t("figs.breakdown_empty_simulated", lang, n=simulated)
             if simulated
@@ -100,9 +97,9 @@ def _breakdown(f: dict[str, Any], field: str, title_key: str, column_key: str, l
         rows.append(
             [
                 name,
-                num(v.get("connected_equipment"), lang),
-                num(v.get("data_collection_points"), lang),
-                num(v.get("equipment_types"), lang),
+                num(v.connected_equipment, lang),
+                num(v.data_collection_points, lang),
+                num(v.equipment_types, lang),
             ]
         )
     head = [
@@ -115,13 +112,14 @@ def _breakdown(f: dict[str, Any], field: str, title_key: str, column_key: str, l
 
 
 def devices_section(ev: dict[str, Any], lang: Lang) -> str:
-    rows = device_rows(ev["figures"])
+    f = figures_of(ev)
+    rows = device_rows(f)
     anchor, title = f"{lang}-devices", t("section.devices", lang)
     if not rows:
         return section(anchor, title, f"<p>{t('dev.none', lang)}</p>")
     p = ev["parameters"]
     days = int(p["window_days"])
-    minimum = int(ev["figures"]["connected_equipment"]["default"]["min_active_days"])
+    minimum = f.connected_equipment.default.min_active_days
     cells = []
     for r in rows:
         counted = [t(f"rule.{rule}", lang) for rule in RULES if r.get(f"counted_{rule}")]
@@ -249,16 +247,12 @@ def tiers_section(ev: dict[str, Any], lang: Lang) -> str:
 
 
 def headline_rows(ev: dict[str, Any], lang: Lang) -> list[list[str]]:
-    f = ev["figures"]
-    rows = []
-    for key in ("connected_equipment", "data_collection_points"):
-        fig = f[key]["default"]
-        rows.append([fig_label(key, lang), num(fig["value"], lang), num(fig["simulated"], lang)])
-    m = f["managed_equipment"]
-    rows.append([fig_label("managed_equipment", lang), num(m["value"], lang), num(m["simulated"], lang)])
-    inv = f["monthly_model_invocations"]
-    rows.append([fig_label("monthly_model_invocations", lang), num(inv["value"], lang), "—"])
-    return rows
+    f = figures_of(ev)
+    return [
+        [fig_label(row.figure, lang), num(row.value(f), lang), _simulated(row, f, lang)]
+        for row in FIGURE_ROWS
+        if row.glance
+    ]
 
 
 def headline_head(lang: Lang) -> list[str]:

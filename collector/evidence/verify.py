@@ -185,7 +185,7 @@ def _recompute(result: Verification, root: Path, evidence: dict[str, Any], dsn: 
     )
     figures, _ = queries.figures(dsn, params)
     found: list[tuple[str, str]] = []
-    diff(evidence["figures"], figures, "", found)
+    diff(evidence["figures"], figures.to_json(), "", found)
     result.problems += [Problem(f"figure {path}", msg) for path, msg in found]
     found = []
     diff(evidence["tiers"], evaluate(figures, declared_from_json(evidence["declared"])), "", found)

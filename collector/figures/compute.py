@@ -9,13 +9,29 @@ figures only when `include_simulated` is set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, NamedTuple, TypeVar
 
 from collector.errors import CollectorError
+from collector.figures.model import (
+    RULES,
+    Breakdown,
+    ByRule,
+    Capacity,
+    Connected,
+    DeviceMember,
+    Distinct,
+    Figures,
+    Invocations,
+    Latency,
+    Managed,
+    ManagedMember,
+    PointMember,
+    Points,
+)
 from collector.figures.window import Window
 
 DEFINITIONS: dict[str, str] = {
@@ -171,20 +187,23 @@ def _counts(values: Iterable[str]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def device_member(d: DeviceActivity) -> dict[str, Any]:
-    return {
-        "device_id": d.device_id,
-        "device": f"{d.site}/{d.dev}",
-        "type": d.type,
-        "industry": d.industry,
-        "sector": d.sector,
-        "simulated": d.simulated,
-        "active_days": d.active_days,
-        "first_seen": _iso(d.first_seen),
-        "last_seen": _iso(d.last_seen),
-        "messages": d.messages,
-        "readings": d.readings,
-    }
+def device_member(d: DeviceActivity) -> DeviceMember:
+    return DeviceMember(
+        d.device_id, f"{d.site}/{d.dev}", d.type, d.industry, d.sector, d.simulated, d.active_days,
+        _iso(d.first_seen), _iso(d.last_seen), d.messages, d.readings,
+    )  # fmt: skip
+
+
+def _point_member(p: PointActivity) -> PointMember:
+    return PointMember(
+        p.point_id, f"{p.site}/{p.dev}/{p.name}", p.kind, p.industry, p.active_days, p.readings
+    )
+
+
+def _managed_member(m: ManagedDevice) -> ManagedMember:
+    return ManagedMember(
+        m.device_id, f"{m.site}/{m.dev}", m.type, m.ops_answered, _iso(m.first_answer), _iso(m.last_answer)
+    )
 
 
 def _split(rows: Iterable[_Row], include_simulated: bool) -> tuple[list[_Row], list[_Row]]:
@@ -194,114 +213,92 @@ def _split(rows: Iterable[_Row], include_simulated: bool) -> tuple[list[_Row], l
     return headline, simulated
 
 
-def _connected(devices: Sequence[DeviceActivity], min_days: int, incl: bool) -> dict[str, Any]:
+def _connected(devices: Sequence[DeviceActivity], min_days: int, incl: bool) -> Connected:
     meeting = [d for d in devices if d.active_days >= min_days]
     head, sim = _split(meeting, incl)
-    return {
-        "min_active_days": min_days,
-        "value": len(head),
-        "simulated": len(sim),
-        "by_type": _counts(d.type for d in head),
-        "by_industry": _counts(d.industry for d in head),
-        "by_sector": _counts(d.sector for d in head),
-        "members": [device_member(d) for d in head],
-        "simulated_members": [device_member(d) for d in sim],
-    }
+    return Connected(
+        min_active_days=min_days,
+        value=len(head),
+        simulated=len(sim),
+        by_type=_counts(d.type for d in head),
+        by_industry=_counts(d.industry for d in head),
+        by_sector=_counts(d.sector for d in head),
+        members=tuple(device_member(d) for d in head),
+        simulated_members=tuple(device_member(d) for d in sim),
+    )
 
 
-def _points(points: Sequence[PointActivity], min_days: int, incl: bool) -> dict[str, Any]:
+def _points(points: Sequence[PointActivity], min_days: int, incl: bool) -> Points:
     meeting = [p for p in points if p.active_days >= min_days]
     head, sim = _split(meeting, incl)
+    return Points(
+        min_active_days=min_days,
+        value=len(head),
+        simulated=len(sim),
+        by_industry=_counts(p.industry for p in head),
+        members=tuple(_point_member(p) for p in head),
+        simulated_members=tuple(_point_member(p) for p in sim),
+    )
 
-    def member(p: PointActivity) -> dict[str, Any]:
-        return {
-            "point_id": p.point_id,
-            "point": f"{p.site}/{p.dev}/{p.name}",
-            "kind": p.kind,
-            "industry": p.industry,
-            "active_days": p.active_days,
-            "readings": p.readings,
-        }
 
+def _distinct(connected: Connected, of: Callable[[DeviceMember], str]) -> Distinct:
+    head = tuple(sorted({of(m) for m in connected.members}))
+    sim = tuple(sorted({of(m) for m in connected.simulated_members}))
+    return Distinct(value=len(head), members=head, simulated=len(sim), simulated_members=sim)
+
+
+def _breakdown(connected: Connected, points: Points, by_industry: bool) -> dict[str, Breakdown]:
+    devices: dict[str, int] = {}
+    collected: dict[str, int] = {}
+    types: dict[str, set[str]] = {}
+    for m in connected.members:
+        name = m.industry if by_industry else m.sector
+        devices[name] = devices.get(name, 0) + 1
+        types.setdefault(name, set()).add(m.type)
+    if by_industry:
+        for p in points.members:
+            collected[p.industry] = collected.get(p.industry, 0) + 1
+            types.setdefault(p.industry, set())
+    elif points.members:  # only process-sector devices have data-collection points
+        collected["process"] = len(points.members)
+        types.setdefault("process", set())
     return {
-        "min_active_days": min_days,
-        "value": len(head),
-        "simulated": len(sim),
-        "by_industry": _counts(p.industry for p in head),
-        "members": [member(p) for p in head],
-        "simulated_members": [member(p) for p in sim],
+        name: Breakdown(devices.get(name, 0), collected.get(name, 0), tuple(sorted(kinds)))
+        for name, kinds in sorted(types.items())
     }
 
 
-def _distinct(connected: dict[str, Any], key: str, incl: bool) -> dict[str, Any]:
-    head = sorted({m[key] for m in connected["members"]})
-    sim = sorted({m[key] for m in connected["simulated_members"]})
-    return {"value": len(head), "members": head, "simulated": len(sim), "simulated_members": sim}
-
-
-def _breakdown(connected: dict[str, Any], points: dict[str, Any], key: str) -> dict[str, Any]:
-    out: dict[str, dict[str, Any]] = {}
-
-    def entry(name: str) -> dict[str, Any]:
-        return out.setdefault(name, {"connected_equipment": 0, "data_collection_points": 0, "types": set()})
-
-    for m in connected["members"]:
-        entry(m[key])["connected_equipment"] += 1
-        entry(m[key])["types"].add(m["type"])
-    if key == "industry":
-        for p in points["members"]:
-            entry(p[key])["data_collection_points"] += 1
-    elif points["members"]:  # only process-sector devices have data-collection points
-        entry("process")["data_collection_points"] = len(points["members"])
-    return {
-        k: {**v, "equipment_types": len(v["types"]), "types": sorted(v["types"])}
-        for k, v in sorted(out.items())
-    }
-
-
-def _managed(rows: Sequence[ManagedDevice], incl: bool) -> dict[str, Any]:
+def _managed(rows: Sequence[ManagedDevice], incl: bool) -> Managed:
     head, sim = _split(rows, incl)
-
-    def member(m: ManagedDevice) -> dict[str, Any]:
-        return {
-            "device_id": m.device_id,
-            "device": f"{m.site}/{m.dev}",
-            "type": m.type,
-            "ops_answered": m.ops_answered,
-            "first_answer": _iso(m.first_answer),
-            "last_answer": _iso(m.last_answer),
-        }
-
-    return {
-        "value": len(head),
-        "simulated": len(sim),
-        "types": len({m.type for m in head}),
-        "by_type": _counts(m.type for m in head),
-        "members": [member(m) for m in head],
-        "simulated_members": [member(m) for m in sim],
-    }
+    return Managed(
+        value=len(head),
+        simulated=len(sim),
+        types=len({m.type for m in head}),
+        by_type=_counts(m.type for m in head),
+        members=tuple(_managed_member(m) for m in head),
+        simulated_members=tuple(_managed_member(m) for m in sim),
+    )
 
 
-def _capacity(runs: Sequence[CapacityRun]) -> dict[str, Any] | None:
+def _capacity(runs: Sequence[CapacityRun]) -> Capacity | None:
     if not runs:
         return None
     best = max(runs, key=lambda r: (r.answered, r.finished_at or r.started_at))
-    return {
-        "label": "synthetic",
-        "value": best.answered,
-        "run_id": best.run_id,
-        "date": _iso(best.finished_at),
-        "devices_registered": best.devices,
-        "devices_sampled": best.sampled,
-        "answered": best.answered,
-        "success_rate": (best.answered / best.sampled) if best.sampled else None,
-        "latency_ms": {"p50": best.latency_p50_ms, "p95": best.latency_p95_ms, "p99": best.latency_p99_ms},
-        "notes": best.notes,
-        "runs_considered": len(runs),
-    }
+    return Capacity(
+        value=best.answered,
+        run_id=best.run_id,
+        date=_iso(best.finished_at),
+        devices_registered=best.devices,
+        devices_sampled=best.sampled,
+        answered=best.answered,
+        success_rate=(best.answered / best.sampled) if best.sampled else None,
+        latency_ms=Latency(best.latency_p50_ms, best.latency_p95_ms, best.latency_p99_ms),
+        notes=best.notes,
+        runs_considered=len(runs),
+    )
 
 
-def _invocations(rows: Sequence[InvocationMonth], params: Parameters) -> dict[str, Any]:
+def _invocations(rows: Sequence[InvocationMonth], params: Parameters) -> Invocations:
     months = {m: 0 for m in params.window.months()}
     by_model: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -309,47 +306,29 @@ def _invocations(rows: Sequence[InvocationMonth], params: Parameters) -> dict[st
         by_model.setdefault(r.model, {})[r.month] = r.invocations
     complete = params.window.complete_months(params.as_of)
     average = sum(months[m] for m in complete) / len(complete) if complete else None
-    return {
-        "value": average,
-        "per_month": months,
-        "complete_months": complete,
-        "by_model": dict(sorted(by_model.items())),
-    }
+    return Invocations(
+        value=average,
+        per_month=months,
+        complete_months=tuple(complete),
+        by_model=dict(sorted(by_model.items())),
+    )
 
 
-def compute(results: QueryResults, params: Parameters) -> dict[str, Any]:
-    """Every figure of DESIGN §5 with its members; JSON-ready and deterministic."""
+def compute(results: QueryResults, params: Parameters) -> Figures:
+    """Every figure of DESIGN §5 with its members; deterministic (`to_json()` for the JSON)."""
     incl = params.include_simulated
     mins = rules(params)
-    connected = {name: _connected(results.devices, n, incl) for name, n in mins.items()}
-    points = {name: _points(results.points, n, incl) for name, n in mins.items()}
-    return {
-        "counting": "including simulated devices" if incl else "simulated devices excluded (separate column)",
-        "include_simulated": incl,
-        "connected_equipment": connected,
-        "data_collection_points": points,
-        "equipment_types": _distinct(connected["default"], "type", incl),
-        "industries": _distinct(connected["default"], "industry", incl),
-        "breakdown_by_industry": _breakdown(connected["default"], points["default"], "industry"),
-        "breakdown_by_sector": _breakdown(connected["default"], points["default"], "sector"),
-        "managed_equipment": _managed(results.managed, incl),
-        "demonstrated_management_capacity": _capacity(results.capacity_runs),
-        "monthly_model_invocations": _invocations(results.invocations, params),
-    }
-
-
-def headline(figures: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers, for tables and the tier evaluation."""
-    cap = figures["demonstrated_management_capacity"]
-    return {
-        "connected_equipment": figures["connected_equipment"]["default"]["value"],
-        "connected_equipment_any_day": figures["connected_equipment"]["any_day"]["value"],
-        "connected_equipment_every_day": figures["connected_equipment"]["every_day"]["value"],
-        "data_collection_points": figures["data_collection_points"]["default"]["value"],
-        "equipment_types": figures["equipment_types"]["value"],
-        "industries": figures["industries"]["value"],
-        "managed_equipment": figures["managed_equipment"]["value"],
-        "managed_equipment_types": figures["managed_equipment"]["types"],
-        "demonstrated_management_capacity_synthetic": cap["value"] if cap else None,
-        "monthly_model_invocations": figures["monthly_model_invocations"]["value"],
-    }
+    connected = ByRule(*(_connected(results.devices, mins[rule], incl) for rule in RULES))
+    points = ByRule(*(_points(results.points, mins[rule], incl) for rule in RULES))
+    return Figures(
+        include_simulated=incl,
+        connected_equipment=connected,
+        data_collection_points=points,
+        equipment_types=_distinct(connected.default, lambda m: m.type),
+        industries=_distinct(connected.default, lambda m: m.industry),
+        breakdown_by_industry=_breakdown(connected.default, points.default, by_industry=True),
+        breakdown_by_sector=_breakdown(connected.default, points.default, by_industry=False),
+        managed_equipment=_managed(results.managed, incl),
+        demonstrated_management_capacity=_capacity(results.capacity_runs),
+        monthly_model_invocations=_invocations(results.invocations, params),
+    )

@@ -25,6 +25,7 @@ from collector.figures.compute import (
     Window,
     compute,
 )
+from collector.figures.model import Figures
 
 # Valid readings: good quality, a value, inside the window. String values live in readings_text
 # (migration 003) where that table exists; both sources are read the same way.
@@ -160,7 +161,7 @@ def load(dsn: str, window: Window) -> Loaded:
     return Loaded(QueryResults(devices, points, managed, runs, invocations), storage, with_text)
 
 
-def figures(dsn: str, params: Parameters) -> tuple[dict[str, Any], Loaded]:
+def figures(dsn: str, params: Parameters) -> tuple[Figures, Loaded]:
     """Load and compute: the figures for `params`, and the query results they came from."""
     loaded = load(dsn, params.window)
     return compute(loaded.results, params), loaded

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.figures.declared import DECLARED_KEYS, Declared
+from collector.figures.model import Breakdown, Figures
 
 SOURCE = "000_bdb1f17e7eba8b28.txt"
 TIERS: dict[str, str] = {
@@ -41,30 +42,33 @@ class Threshold:
         return self.figure in DECLARED_KEYS
 
 
-def _max_by_industry(figures: dict[str, Any], field: str) -> float:
-    rows = figures["breakdown_by_industry"].values()
-    return float(max((r[field] for r in rows), default=0))
+def _max_by_industry(figures: Figures, field: Callable[[Breakdown], int]) -> float:
+    return float(max((field(r) for r in figures.breakdown_by_industry.values()), default=0))
 
 
-def _broad_industries(figures: dict[str, Any]) -> float:
-    rows = figures["breakdown_by_industry"].values()
-    return float(
-        sum(1 for r in rows if r["connected_equipment"] >= 500 or r["data_collection_points"] >= 1000)
-    )
+def _broad_industries(figures: Figures) -> float:
+    rows = figures.breakdown_by_industry.values()
+    return float(sum(1 for r in rows if r.connected_equipment >= 500 or r.data_collection_points >= 1000))
 
 
-MEASURES: dict[str, Callable[[dict[str, Any]], float | None]] = {
-    "connected_equipment": lambda f: f["connected_equipment"]["default"]["value"],
-    "data_collection_points": lambda f: f["data_collection_points"]["default"]["value"],
-    "connected_equipment_one_industry": lambda f: _max_by_industry(f, "connected_equipment"),
-    "data_collection_points_one_industry": lambda f: _max_by_industry(f, "data_collection_points"),
-    "equipment_types": lambda f: f["equipment_types"]["value"],
-    "industries": lambda f: f["industries"]["value"],
+# A threshold names its figure by one of these keys; `measure` is the only reader.
+MEASURES: dict[str, Callable[[Figures], float | None]] = {
+    "connected_equipment": lambda f: f.connected_equipment.default.value,
+    "data_collection_points": lambda f: f.data_collection_points.default.value,
+    "connected_equipment_one_industry": lambda f: _max_by_industry(f, lambda r: r.connected_equipment),
+    "data_collection_points_one_industry": lambda f: _max_by_industry(f, lambda r: r.data_collection_points),
+    "equipment_types": lambda f: f.equipment_types.value,
+    "industries": lambda f: f.industries.value,
     "industries_500_devices_or_1000_points": _broad_industries,
-    "managed_equipment": lambda f: f["managed_equipment"]["value"],
-    "managed_equipment_types": lambda f: f["managed_equipment"]["types"],
-    "monthly_model_invocations": lambda f: f["monthly_model_invocations"]["value"],
+    "managed_equipment": lambda f: f.managed_equipment.value,
+    "managed_equipment_types": lambda f: f.managed_equipment.types,
+    "monthly_model_invocations": lambda f: f.monthly_model_invocations.value,
 }
+
+
+def measure(figures: Figures, key: str) -> float | None:
+    """The measured value a threshold's figure key names (keys checked by check_table at import)."""
+    return MEASURES[key](figures)
 
 
 def _t(
@@ -225,7 +229,7 @@ def check_table(thresholds: tuple[Threshold, ...]) -> None:
 check_table(THRESHOLDS)
 
 
-def _row(t: Threshold, figures: dict[str, Any], declared: Declared) -> dict[str, Any]:
+def _row(t: Threshold, figures: Figures, declared: Declared) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": t.id,
         "figure": t.figure,
@@ -245,7 +249,7 @@ def _row(t: Threshold, figures: dict[str, Any], declared: Declared) -> dict[str,
             "source": d.source if d else None,
             "note": "" if d else "not declared",
         }
-    value = MEASURES[t.figure](figures)
+    value = measure(figures, t.figure)
     met = value is not None and value >= t.minimum
     return row | {
         "status": "pass" if met else "fail",
@@ -256,7 +260,7 @@ def _row(t: Threshold, figures: dict[str, Any], declared: Declared) -> dict[str,
     }
 
 
-def evaluate(figures: dict[str, Any], declared: Declared) -> dict[str, Any]:
+def evaluate(figures: Figures, declared: Declared) -> dict[str, Any]:
     """Per tier: every threshold with measured or declared value, and whether the tier is met."""
     out: dict[str, Any] = {}
     for tier, source in TIERS.items():

@@ -45,9 +45,13 @@ async def running(conn: Connection, sink: Recorder) -> AsyncIterator[asyncio.Tas
         yield task
     finally:
         task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)  # a stuck task fails the test, with its stack
+        if not done:
+            task.print_stack()
+            raise AssertionError(f"{conn.device.id}: the connection task ignored its cancellation for 10 s")
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await conn.close()
+        await asyncio.wait_for(conn.close(), 10)
 
 
 @pytest.fixture()
@@ -305,7 +309,7 @@ async def test_rtu_bus_backs_off_a_silent_unit() -> None:
             mark = len(recs[2].batches)
             await recs[2].wait_for(after(mark), within=30)
     finally:
-        await srv.stop()
+        await asyncio.wait_for(srv.stop(), 10)  # once this test hung for 300 s; fail fast and say where
 
 
 async def test_write_refused_by_the_device() -> None:

@@ -48,11 +48,12 @@ def test_capacity_run_all_answer(mqtt_broker: Any, pg_dsn: str) -> None:
     # Figures show it as synthetic capacity with its date, never as managed or connected equipment.
     now = datetime.now(UTC)
     figures, _ = queries.figures(pg_dsn, Parameters(parse_window(now.strftime("%Y-%m"), now), now))
-    cap = figures["demonstrated_management_capacity"]
-    assert cap["label"] == "synthetic" and cap["value"] == 2000 and cap["run_id"] == report.run_id
-    assert cap["date"] == report.finished_at.isoformat()
-    assert figures["managed_equipment"]["value"] == 0 and figures["managed_equipment"]["simulated"] == 0
-    assert figures["connected_equipment"]["any_day"]["simulated"] == 0
+    cap = figures.demonstrated_management_capacity
+    assert cap is not None and cap.run_id == report.run_id
+    assert cap.label == "synthetic" and cap.value == 2000
+    assert cap.date == report.finished_at.isoformat()
+    assert figures.managed_equipment.value == 0 and figures.managed_equipment.simulated == 0
+    assert figures.connected_equipment.any_day.simulated == 0
 
 
 def test_capacity_run_with_part_of_fleet_offline(mqtt_broker: Any, pg_dsn: str) -> None:
@@ -99,8 +100,8 @@ def test_management_ops_make_managed_equipment(mqtt_broker: Any, pg_dsn: str) ->
     )
     now = datetime.now(UTC)
     figures, _ = queries.figures(pg_dsn, Parameters(parse_window(now.strftime("%Y-%m"), now), now))
-    managed = figures["managed_equipment"]
-    assert managed["value"] == 2 and sorted(m["device"] for m in managed["members"]) == [
+    managed = figures.managed_equipment
+    assert managed.value == 2 and sorted(m.device for m in managed.members) == [
         "plant1/m1",
         "plant1/m2",
     ]

@@ -27,7 +27,8 @@ def test_capacity_command(mqtt_broker: Any, pg_dsn: str) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
-    report = json.loads(res.output)
+    report = json.loads(res.stdout)  # progress goes to stderr: stdout is the report alone
     assert report["label"] == "synthetic" and report["namespace"].startswith("capacity:")
     assert (report["devices_registered"], report["answered"], report["success_rate"]) == (50, 50, 1.0)
     assert report["latency_ms"]["p50"] is not None
+    assert "capacity waiting: 100.0 % (50/50 devices, 50 answered)" in res.stderr.splitlines()

@@ -105,7 +105,7 @@ def test_a_failed_capacity_run_is_removed_and_labelled(pg_dsn: str) -> None:
     assert status == "failed" and "cannot reach the MQTT broker" in notes
     now = datetime.now(UTC)
     figures, _ = queries.figures(pg_dsn, Parameters(parse_window(now.strftime("%Y-%m"), now), now))
-    assert figures["demonstrated_management_capacity"] is None
+    assert figures.demonstrated_management_capacity is None
 
 
 def test_forged_late_and_unsolicited_answers_never_count(
@@ -160,4 +160,4 @@ def test_forged_late_and_unsolicited_answers_never_count(
     assert ops == [("m1", True, True), ("m2", None, False)]
     now = datetime.now(UTC)
     figures, _ = queries.figures(pg_dsn, Parameters(parse_window(now.strftime("%Y-%m"), now), now))
-    assert [m["device"] for m in figures["managed_equipment"]["members"]] == ["plant1/m1"]
+    assert [m.device for m in figures.managed_equipment.members] == ["plant1/m1"]

@@ -49,6 +49,9 @@ def test_reporting_commands(pg_dsn: str, tmp_path: Path) -> None:
          "--declared", declared],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    assert res.stdout.startswith(f"bundle {out}: ") and "exporting" not in res.stdout
+    assert res.stderr.splitlines()[0] == "evidence exporting:   0.0 % (0/3 steps, computing figures)"
+    assert res.stderr.splitlines()[-1] == "evidence exporting: 100.0 % (3/3 steps, signed)"
     res = runner.invoke(app, ["evidence", "pubkey", "--key", key])
     assert res.exit_code == 0 and res.output.startswith("-----BEGIN PUBLIC KEY-----")
     pub = tmp_path / "trusted.pem"

@@ -3,32 +3,57 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from collector.errors import CollectorError
 from collector.figures.declared import EMPTY, load_declared
-from collector.figures.tiers import THRESHOLDS, TIERS, Threshold, TierTableError, check_table, evaluate
+from collector.figures.model import (
+    Breakdown,
+    ByRule,
+    Connected,
+    Distinct,
+    Figures,
+    Invocations,
+    Managed,
+    Points,
+)
+from collector.figures.rows import FIGURE_ROWS, FigureRow, check_rows
+from collector.figures.tiers import (
+    MEASURES,
+    THRESHOLDS,
+    TIERS,
+    Threshold,
+    TierTableError,
+    check_table,
+    evaluate,
+    measure,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _figures(
-    connected: int, points: int, managed: int, invocations: float | None, types: int = 3
-) -> dict[str, Any]:
-    return {
-        "connected_equipment": {"default": {"value": connected}},
-        "data_collection_points": {"default": {"value": points}},
-        "equipment_types": {"value": types},
-        "industries": {"value": 2},
-        "breakdown_by_industry": {
-            "C34": {"connected_equipment": connected, "data_collection_points": 0},
-            "C26": {"connected_equipment": 0, "data_collection_points": points},
-        },
-        "managed_equipment": {"value": managed, "types": types},
-        "monthly_model_invocations": {"value": invocations},
-    }
+def _figures(connected: int, points: int, managed: int, invocations: float | None, types: int = 3) -> Figures:
+    """Figures with the given headline values and nothing else counted."""
+
+    def devices(value: int) -> Connected:
+        return Connected(16, value, 0, {}, {}, {}, (), ())
+
+    def collected(value: int) -> Points:
+        return Points(16, value, 0, {}, (), ())
+
+    return Figures(
+        include_simulated=False,
+        connected_equipment=ByRule(devices(connected), devices(0), devices(0)),
+        data_collection_points=ByRule(collected(points), collected(0), collected(0)),
+        equipment_types=Distinct(types, (), 0, ()),
+        industries=Distinct(2, (), 0, ()),
+        breakdown_by_industry={"C34": Breakdown(connected, 0, ()), "C26": Breakdown(0, points, ())},
+        breakdown_by_sector={},
+        managed_equipment=Managed(managed, 0, types, {}, (), ()),
+        demonstrated_management_capacity=None,
+        monthly_model_invocations=Invocations(invocations, {}, (), {}),
+    )
 
 
 def test_every_threshold_listed_with_status() -> None:
@@ -86,3 +111,32 @@ def test_a_bad_threshold_is_refused_naming_it(bad: Threshold, message: str) -> N
     check_table(THRESHOLDS)  # the shipped table passes (it did at import, too)
     with pytest.raises(TierTableError, match=message):
         check_table((*THRESHOLDS, bad))
+
+
+def test_figure_rows_table_is_checked() -> None:
+    keys = [r.key for r in FIGURE_ROWS]
+    assert len(set(keys)) == len(keys) and "monthly_model_invocations" in keys
+    check_rows(FIGURE_ROWS)
+    with pytest.raises(ValueError, match=r"repeat a key: \[.managed_equipment.\]"):
+        check_rows((*FIGURE_ROWS, FIGURE_ROWS[-2]))
+    bad = FigureRow(
+        "points_hourly", "data_collection_points", "points", lambda f: 0, None, "x", rule="hourly"
+    )
+    with pytest.raises(ValueError, match="points_hourly: unknown rule 'hourly'"):
+        check_rows((bad,))
+
+
+def test_every_measured_key_reads_the_figures() -> None:
+    figures = _figures(61, 1200, 5000, 150.0, types=4)
+    assert {k: measure(figures, k) for k in MEASURES} == {
+        "connected_equipment": 61,
+        "data_collection_points": 1200,
+        "connected_equipment_one_industry": 61.0,
+        "data_collection_points_one_industry": 1200.0,
+        "equipment_types": 4,
+        "industries": 2,
+        "industries_500_devices_or_1000_points": 1.0,
+        "managed_equipment": 5000,
+        "managed_equipment_types": 4,
+        "monthly_model_invocations": 150.0,
+    }
