@@ -11,10 +11,12 @@ broker, because Sparkplug numbers messages per MQTT session:
   `births()`: NBIRTH with seq 0 and that bdSeq, then a DBIRTH for every device alive at this point
   of the stream, with its last values;
 - then spooled envelopes in spool order, each given the next seq (mod 256) as it is sent: a birth
-  becomes a DBIRTH, data DDATA (aliases, per-metric timestamps and Quality), a death DDEATH. Data of
-  a device with no DBIRTH on this session (its birth was sent before a restart, or dropped by the
-  spool's bound) gets its DBIRTH first. What was in flight when a session ended is sent again,
-  renumbered, after the new session's births (infra.mqtt `fresh_sessions`).
+  becomes a DBIRTH, data DDATA (aliases, per-metric timestamps and Quality), a death DDEATH. A
+  device's DBIRTH goes out just before its first DDATA of the session, carrying its values (so also
+  where its birth was sent before a restart, or dropped by the spool's bound); a device that dies
+  before any value is announced (its metrics null) and then declared dead. What was in flight when
+  a session ended is sent again, renumbered, after the new session's births (infra.mqtt
+  `fresh_sessions`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from wire.sparkplug import DataType, MessageType, Metric, Payload, PropertyValue
 
 log = logging.getLogger("plantproof.gateway.sparkplug")
 Outgoing = tuple[str, bytes, bool]  # topic, payload, retain
+PROPERTIES = "Properties/"  # BIRTH-only metrics saying what a device is: type, industry, sector, …
+KIND = "kind"
 _INTEGERS = {
     "int16": (DataType.INT16, -(2**15), 2**15 - 1),
     "uint16": (DataType.UINT16, 0, 2**16 - 1),
@@ -53,6 +57,7 @@ class MetricDef:
     datatype: DataType
     unit: str
     scale: float
+    kind: str  # analog, state, counter, …: a `kind` property, as hosts that keep a device model read it
 
 
 def datatype_for(spec: PointSpec) -> DataType:
@@ -124,13 +129,23 @@ class SparkplugNode:
         except WireError as exc:
             raise GatewayConfigError(f"sparkplug: {exc}") from None
         self.defs: dict[str, dict[str, MetricDef]] = {}
+        self.described: dict[str, tuple[Metric, ...]] = {}
         alias = 0
         for device in config.devices:
             defs = {}
             for spec in device.device_type.points:
                 alias += 1  # unique across the edge node, stable while the config is
-                defs[spec.name] = MetricDef(spec.name, alias, datatype_for(spec), spec.unit, spec.scale)
+                defs[spec.name] = MetricDef(
+                    spec.name, alias, datatype_for(spec), spec.unit, spec.scale, spec.kind
+                )
             self.defs[device.id] = defs
+            dt = device.device_type
+            # what the device is, as BIRTH-only metrics (the plantproof collector registers it by them)
+            described = {"type": dt.type, "industry": dt.industry, "sector": dt.sector}
+            described |= {k: v for k, v in (("line", device.line), ("area", device.area)) if v}
+            self.described[device.id] = tuple(
+                Metric(DataType.STRING, value, name=f"{PROPERTIES}{key}") for key, value in described.items()
+            )
         self.bdseq_path = config.spool.path.with_name(config.spool.path.name + ".bdseq")
         self._last_bdseq = self._read_bdseq()
         self.bdseq = 0 if self._last_bdseq is None else sp.next_bdseq(self._last_bdseq)
@@ -279,13 +294,19 @@ class SparkplugNode:
             return []
         now = _ms(time.time_ns())
         if kind == "birth":
+            if not self.last.get(dev):
+                # no value known yet: the DBIRTH waits for the first data, to carry its values
+                self.alive.pop(dev, None)
+                return []
             self.alive[dev] = None
             return [self._dbirth(dev, now)]
         if kind == "death":
+            # a device never seen is announced (its metrics null) before its death, as in JSON
+            announce = [] if dev in self.alive else [self._dbirth(dev, now)]
             self.alive.pop(dev, None)
             self.last.pop(dev, None)
             payload = Payload(timestamp=now, seq=self._next_seq())
-            return [(self.topic(MessageType.DDEATH, dev), sp.encode_payload(payload), False)]
+            return [*announce, (self.topic(MessageType.DDEATH, dev), sp.encode_payload(payload), False)]
         try:
             envelope = decode(entry.payload)
         except WireError as exc:
@@ -295,13 +316,12 @@ class SparkplugNode:
             log.warning("spooled %s on %s is no data envelope: not sent", kind, entry.topic)
             return []
         out: list[Outgoing] = []
+        metrics = self._metrics(dev, envelope.samples)  # first: the DBIRTH carries these values too
         if dev not in self.alive:
             self.alive[dev] = None
             out.append(self._dbirth(dev, now))
         topic = self.topic(MessageType.DDATA, dev)
-        return out + [
-            (topic, data, False) for data in self._ddata(self._metrics(dev, envelope.samples), envelope.sent)
-        ]
+        return out + [(topic, data, False) for data in self._ddata(metrics, envelope.sent)]
 
     def _ddata(self, metrics: Sequence[Metric], sent_ns: int) -> list[bytes]:
         """DDATA payloads of the metrics, split where one would exceed mqtt.max_message_bytes (the v1
@@ -344,6 +364,7 @@ class SparkplugNode:
             props: dict[str, PropertyValue] = {
                 sp.ENG_UNIT: PropertyValue(DataType.STRING, d.unit),
                 sp.SCALE: PropertyValue(DataType.DOUBLE, d.scale),
+                KIND: PropertyValue(DataType.STRING, d.kind),
                 sp.QUALITY: quality,
             }
             metrics.append(
@@ -356,5 +377,6 @@ class SparkplugNode:
                     properties=props,
                 )
             )
+        metrics.extend(self.described[dev])  # no timestamp: they hold for the whole BIRTH
         payload = Payload(timestamp=now, seq=self._next_seq(), metrics=tuple(metrics))
         return self.topic(MessageType.DBIRTH, dev), sp.encode_payload(payload), False

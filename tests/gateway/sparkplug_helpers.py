@@ -52,8 +52,9 @@ def names_by_alias(messages: list[Message]) -> dict[int, tuple[str, str]]:
     for m in messages:
         if m.kind == MessageType.DBIRTH:
             for metric in m.payload.metrics:
-                assert metric.alias is not None and metric.name is not None
-                out[metric.alias] = (str(m.topic.device_id), metric.name)
+                assert metric.name is not None
+                if metric.alias is not None:  # Properties/* are BIRTH-only, without alias
+                    out[metric.alias] = (str(m.topic.device_id), metric.name)
     return out
 
 

@@ -103,8 +103,11 @@ async def test_edge_node_births_data_rebirth_and_orderly_death(
         dbirths = {m.topic.device_id: m.payload for m in messages if m.kind == MessageType.DBIRTH}
         assert set(dbirths) == {"cnc-1", "cnc-2"}
         points = {p.name: p for p in cfg.devices[0].device_type.points}
-        birth = {m.name: m for m in dbirths["cnc-1"].metrics}
+        birth = {m.name: m for m in dbirths["cnc-1"].metrics if m.alias is not None}
         assert set(birth) == set(points)
+        described = {m.name: m.value for m in dbirths["cnc-1"].metrics if m.alias is None}
+        assert described == {"Properties/type": "cnc_machine", "Properties/industry": "C34",
+                             "Properties/sector": "discrete"}  # fmt: skip
         assert birth["spindle_speed"].datatype == DataType.DOUBLE
         assert birth["state"].datatype == DataType.STRING
         assert birth["door_open"].datatype == DataType.BOOLEAN
@@ -112,6 +115,7 @@ async def test_edge_node_births_data_rebirth_and_orderly_death(
             props = metric.properties or {}
             assert props[sp.ENG_UNIT].value == points[name].unit, name
             assert props[sp.SCALE].value == points[name].scale, name
+            assert props["kind"].value == points[name].kind, name
         aliases = names_by_alias(messages)
         assert len(aliases) == 2 * len(points), "aliases are unique across the edge node"
         assert check_seqs(messages) >= 7
