@@ -470,3 +470,19 @@ def test_check_names_the_edge_node(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(app, ["check", "-c", str(wide)])
     assert result.exit_code == 2 and "its DBIRTH takes" in result.output, result.output
+
+
+def test_bdseq_is_persisted_per_connect_and_wraps(tmp_path: Path) -> None:
+    cfg = load_config(sparkplug_config(tmp_path, "mqtt://127.0.0.1:1", 1, "gw1"))
+    (tmp_path / "spool.db.bdseq").write_text("254\n")
+    node = SparkplugNode(cfg)
+    wills = [node.will_for_connect() for _ in range(3)]
+    assert [sp.bdseq_of(sp.decode_payload(w.payload)) for w in wills] == [255, 0, 1]
+    assert all(w.topic == "spBv1.0/plant1/NDEATH/gw1" and not w.retain for w in wills)
+    assert sp.decode_payload(wills[0].payload).seq is None
+    assert (tmp_path / "spool.db.bdseq").read_text().strip() == "1"
+    births = node.births()
+    assert sp.decode_payload(births[0][1]).seq == 0 and sp.bdseq_of(sp.decode_payload(births[0][1])) == 1
+    assert sp.bdseq_of(sp.decode_payload(SparkplugNode(cfg).will_for_connect().payload)) == 2  # restart
+    (tmp_path / "spool.db.bdseq").write_text("garbage")
+    assert sp.bdseq_of(sp.decode_payload(SparkplugNode(cfg).will_for_connect().payload)) == 0
