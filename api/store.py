@@ -1,0 +1,102 @@
+"""Tenants, their sites and API tokens, as the operator's commands create and revoke them.
+
+A token is `secrets.token_urlsafe(32)` (256 random bits), shown once; only its SHA-256 is stored,
+so the database holds nothing that authenticates. Errors are one-line `ApiError`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import psycopg
+
+from collector import db
+from collector.errors import CollectorError
+
+Role = Literal["admin", "operator", "auditor"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+class ApiError(CollectorError):
+    """A tenant or token operation that cannot be done; the message is one line."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    id: int
+    tenant: str
+    role: Role
+    token: str  # the only time the text exists outside the caller's hands
+
+
+def _missing_schema(exc: psycopg.Error) -> ApiError | None:
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return ApiError("the API tables are missing: run `plantproof collector migrate` first")
+    return None
+
+
+def create_tenant(dsn: str, name: str, sites: list[str]) -> int:
+    """A new tenant owning `sites` (a site has one owner); returns its id."""
+    if not name.strip():
+        raise ApiError("tenant name is empty")
+    if any(not s.strip() for s in sites):
+        raise ApiError("a site name is empty")
+    try:
+        with db.connect(dsn, doing="creating a tenant") as conn:
+            row = conn.execute(
+                "INSERT INTO tenants (name) VALUES (%s) ON CONFLICT (name) DO NOTHING RETURNING id", (name,)
+            ).fetchone()
+            if row is None:
+                raise ApiError(f"tenant {name!r} exists already")
+            for site in dict.fromkeys(sites):
+                owner = conn.execute(
+                    "SELECT t.name FROM tenant_sites s JOIN tenants t ON t.id = s.tenant WHERE s.site = %s",
+                    (site,),
+                ).fetchone()
+                if owner is not None:
+                    raise ApiError(f"site {site!r} belongs to tenant {owner[0]!r}")
+                conn.execute("INSERT INTO tenant_sites (site, tenant) VALUES (%s, %s)", (site, row[0]))
+            return int(row[0])
+    except psycopg.Error as exc:
+        raise _missing_schema(exc) or db.translate(exc, "creating a tenant") from None
+
+
+def create_token(dsn: str, tenant: str, role: str, label: str = "") -> NewToken:
+    if role not in ROLES:
+        raise ApiError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    token = secrets.token_urlsafe(32)
+    try:
+        with db.connect(dsn, doing="creating a token") as conn:
+            found = conn.execute("SELECT id FROM tenants WHERE name = %s", (tenant,)).fetchone()
+            if found is None:
+                raise ApiError(f"no tenant {tenant!r} (create it with `plantproof api tenant create`)")
+            row = conn.execute(
+                "INSERT INTO api_tokens (tenant, role, sha256, label) VALUES (%s, %s, %s, %s) RETURNING id",
+                (found[0], role, token_hash(token), label),
+            ).fetchone()
+            assert row is not None
+            return NewToken(int(row[0]), tenant, role, token)
+    except psycopg.Error as exc:
+        raise _missing_schema(exc) or db.translate(exc, "creating a token") from None
+
+
+def revoke_token(dsn: str, token_id: int) -> bool:
+    """Revoke token `token_id`; False when it was revoked already. ApiError when there is none."""
+    try:
+        with db.connect(dsn, doing="revoking a token") as conn:
+            row = conn.execute("SELECT revoked_at FROM api_tokens WHERE id = %s", (token_id,)).fetchone()
+            if row is None:
+                raise ApiError(f"no token with id {token_id}")
+            if row[0] is not None:
+                return False
+            conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = %s", (token_id,))
+            return True
+    except psycopg.Error as exc:
+        raise _missing_schema(exc) or db.translate(exc, "revoking a token") from None
