@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 # The whole suite on the storage path the machine offers (TimescaleDB when installed); where
 # TimescaleDB is installed, the database-facing tests run once more on plain PostgreSQL, the path
 # every fresh machine has.
-DB_TESTS := tests/collector tests/figures tests/kpi tests/evidence tests/models tests/test_import_cli.py \
+DB_TESTS := tests/api tests/collector tests/figures tests/kpi tests/evidence tests/models tests/test_import_cli.py \
             tests/test_e2e_plant.py
 HAS_TIMESCALEDB = $(PY) -c 'import sys; from plantproof.embedded import postgres_bindir as b, timescaledb_available as t; d = b(); sys.exit(0 if d and t(d) else 1)'
 

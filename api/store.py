@@ -1,11 +1,14 @@
 """Tenants, their sites and API tokens, as the operator's commands create and revoke them.
 
 A token is `secrets.token_urlsafe(32)` (256 random bits), shown once; only its SHA-256 is stored,
-so the database holds nothing that authenticates. Errors are one-line `ApiError`s.
+so the database holds nothing that authenticates. Each of these writes is a row in `audit_log`
+(method `CLI`, the command as path, status 0, the operating-system user as client), in the same
+transaction as the write. Errors are one-line `ApiError`s.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -42,6 +45,28 @@ def _missing_schema(exc: psycopg.Error) -> ApiError | None:
     return None
 
 
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in a container, no USER variable
+        return ""
+
+
+def _record(
+    conn: psycopg.Connection,
+    command: str,
+    tenant: int,
+    detail: str,
+    token_id: int | None = None,
+    role: str | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO audit_log (token_id, tenant, role, client, method, path, status, detail)"
+        " VALUES (%s, %s, %s, %s, 'CLI', %s, 0, %s)",
+        (token_id, tenant, role, _operator(), f"plantproof api {command}", detail),
+    )
+
+
 def create_tenant(dsn: str, name: str, sites: list[str]) -> int:
     """A new tenant owning `sites` (a site has one owner); returns its id."""
     if not name.strip():
@@ -63,6 +88,7 @@ def create_tenant(dsn: str, name: str, sites: list[str]) -> int:
                 if owner is not None:
                     raise ApiError(f"site {site!r} belongs to tenant {owner[0]!r}")
                 conn.execute("INSERT INTO tenant_sites (site, tenant) VALUES (%s, %s)", (site, row[0]))
+            _record(conn, "tenant create", row[0], f"tenant {name} owns {', '.join(dict.fromkeys(sites))}")
             return int(row[0])
     except psycopg.Error as exc:
         raise _missing_schema(exc) or db.translate(exc, "creating a tenant") from None
@@ -82,6 +108,7 @@ def create_token(dsn: str, tenant: str, role: str, label: str = "") -> NewToken:
                 (found[0], role, token_hash(token), label),
             ).fetchone()
             assert row is not None
+            _record(conn, "token create", found[0], f"label {label!r}", row[0], role)
             return NewToken(int(row[0]), tenant, role, token)
     except psycopg.Error as exc:
         raise _missing_schema(exc) or db.translate(exc, "creating a token") from None
@@ -91,12 +118,15 @@ def revoke_token(dsn: str, token_id: int) -> bool:
     """Revoke token `token_id`; False when it was revoked already. ApiError when there is none."""
     try:
         with db.connect(dsn, doing="revoking a token") as conn:
-            row = conn.execute("SELECT revoked_at FROM api_tokens WHERE id = %s", (token_id,)).fetchone()
+            row = conn.execute(
+                "SELECT revoked_at, tenant, role FROM api_tokens WHERE id = %s FOR UPDATE", (token_id,)
+            ).fetchone()
             if row is None:
                 raise ApiError(f"no token with id {token_id}")
             if row[0] is not None:
                 return False
             conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = %s", (token_id,))
+            _record(conn, "token revoke", row[1], "revoked", token_id, row[2])
             return True
     except psycopg.Error as exc:
         raise _missing_schema(exc) or db.translate(exc, "revoking a token") from None

@@ -26,7 +26,8 @@ ROUTES: dict[str, set[str]] = {
 def _audit(dsn: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(
-            "SELECT token_id, tenant, role, method, path, status, detail FROM audit_log ORDER BY id"
+            "SELECT token_id, tenant, role, method, path, status, detail FROM audit_log"
+            " WHERE method <> 'CLI' ORDER BY id"
         ).fetchall()
 
 
@@ -45,8 +46,14 @@ async def test_each_role_reaches_its_routes_and_is_refused_the_others(
     assert {r[5] for r in rows} == {403} and all(r[3] == "GET" for r in rows)
     # auditors read their tenant's audit log, which holds these refusals
     log = (await http.get(f"{V1}/audit", headers=world.auth("alpha", "auditor"))).json()
-    assert {e["status"] for e in log} == {403} and len(log) == len(refused)
-    assert (await http.get(f"{V1}/audit", headers=world.auth("beta", "auditor"))).json() == []
+    requests = [e for e in log if e["method"] == "GET"]
+    assert {e["status"] for e in requests} == {403} and len(requests) == len(refused)
+    # and the commands that made the tenant and its three tokens, newest first
+    assert [e["path"] for e in log if e["method"] == "CLI"] == ["plantproof api token create"] * 3 + [
+        "plantproof api tenant create"
+    ]
+    beta = (await http.get(f"{V1}/audit", headers=world.auth("beta", "auditor"))).json()
+    assert [e for e in beta if e["method"] == "GET"] == []
 
 
 async def test_unknown_missing_and_revoked_tokens_are_401_and_audited(

@@ -86,6 +86,15 @@ def test_cli_creates_tenants_and_tokens_and_revokes_them(pg_dsn: str) -> None:
     assert run("token", "revoke", str(row[0]))[1] == f"token {row[0]} was revoked already\n"
     code, _, err = run("token", "revoke", "999")
     assert code == 2 and "no token with id 999" in err
+    with psycopg.connect(pg_dsn) as conn:
+        audit = conn.execute(
+            "SELECT token_id, role, method, path, status, detail FROM audit_log ORDER BY id"
+        ).fetchall()
+    assert audit == [  # the writes that succeeded, each once; the refused ones changed nothing
+        (None, None, "CLI", "plantproof api tenant create", 0, "tenant acme owns plant-1, plant-2"),
+        (row[0], "operator", "CLI", "plantproof api token create", 0, "label 'scada'"),
+        (row[0], "operator", "CLI", "plantproof api token revoke", 0, "revoked"),
+    ]
 
 
 def test_cli_before_migration_names_the_command_to_run(pg_dsn: str) -> None:
