@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
@@ -138,3 +139,16 @@ def test_settings_name_the_file_line_and_field(tmp_path: Path) -> None:
     config.write_text("dsn: postgresql://x@127.0.0.1/db\nport: 99999\n")
     res = CliRunner().invoke(app, ["api", "run", "-c", str(config)])
     assert res.exit_code == 2 and f"{config}:2" in res.stderr and "port" in res.stderr
+
+
+def test_the_shipped_config_loads_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.settings import ApiLimits, load_settings
+    from infra.yamlconfig import ConfigFileError
+
+    shipped = load_settings(ROOT / "configs" / "api.yaml")
+    assert shipped.limits == ApiLimits() and shipped.port == 8080 and shipped.declared is None
+    monkeypatch.setenv("PLANTPROOF_API_LIMITS__AUTH_FAILURES", "3")
+    assert load_settings(ROOT / "configs" / "api.yaml").limits.auth_failures == 3
+    monkeypatch.setenv("PLANTPROOF_API_LIMITS_AUTH_FAILURES", "3")
+    with pytest.raises(ConfigFileError, match="use PLANTPROOF_API_LIMITS__AUTH_FAILURES"):
+        load_settings(ROOT / "configs" / "api.yaml")
