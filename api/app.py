@@ -222,7 +222,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         title="plantproof platform API",
         version="1",
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        # The browsable pages load their scripts from a CDN; an edge box may have no way out.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
