@@ -130,6 +130,14 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\$\.samples\[\d+\]: timestamp .* outside the window", "out_of_window"),
         (r"\$\.samples\[\d+\]: point .* is not in the birth", "unknown_point"),
         (r"\$\.samples\[\d+\]: ", "bad_value"),
+        (r"invalid Sparkplug payload", "sparkplug_payload"),
+        (r"sparkplug: no (NBIRTH yet|DBIRTH|NBIRTH metric)", "no_birth"),
+        (r"sparkplug: (seq gap|edge node .* out of step)", "seq_gap"),
+        (r"sparkplug: metrics\[\d+\]: (unknown alias|metric .* is not in the BIRTH)", "unknown_metric"),
+        (r"sparkplug: metrics\[\d+\]: metric .* in the BIRTH of", "datatype_mismatch"),
+        (r"sparkplug: BIRTH of .* names no device type", "no_device_type"),
+        (r"sparkplug: BIRTH values refused: ", "bad_value"),
+        (r"sparkplug: ", "sparkplug_invalid"),
     )
 )
 

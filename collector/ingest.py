@@ -29,12 +29,15 @@ from collector.decode import (
 )
 from collector.metrics import Metrics
 from collector.settings import CollectorSettings
+from collector.sparkplug import DeviceType, Host, Outcome, rebirth_payload, rebirth_topic
 from collector.store import BatchResult, Store
 from infra.mqtt.subscriber import Budget, Delivery, ManualAckSubscriber
 
 log = logging.getLogger(__name__)
 _BYTES_PER_SAMPLE = 40
-Prepared = tuple[list[Parsed], list[DeadLetter]]  # rough size of one JSON sample, to batch by estimated rows
+# rough size of one JSON sample, to batch by estimated rows
+Prepared = tuple[list[Parsed], list[DeadLetter], Outcome | None]
+SPARKPLUG_PREFIX = f"{wire.sparkplug.NAMESPACE}/"
 
 
 def limits_of(settings: CollectorSettings) -> Limits:
@@ -51,6 +54,12 @@ class Pipeline:
         self.store = self.stores[0]
         self.source: ManualAckSubscriber | None = None
         self.acknowledger: Acknowledger | None = None
+        sp = settings.sparkplug
+        self.host = Host(
+            self.store.limits,
+            [DeviceType(d.match, d.type, d.industry, d.sector) for d in sp.devices],
+            sp.rebirth_interval_s,
+        )
 
     def budget(self) -> Budget:
         s = self.settings
@@ -61,7 +70,7 @@ class Pipeline:
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         self.source = ManualAckSubscriber(
-            self.settings.mqtt, self.settings.mqtt.session(), loop, self.metrics, self.budget()
+            self.settings.mqtt, self.settings.session(), loop, self.metrics, self.budget()
         )
         self.metrics.queue_limit_bytes.set(self.settings.queue_max_bytes)
         self.source.start()
@@ -83,8 +92,11 @@ class Pipeline:
                 if not batch:
                     continue
                 messages = [Message(d.topic, d.payload, d.size) for d in batch]
-                prepared = await asyncio.to_thread(parse_batch, messages, self.store.limits)
-                exclusive = any(not isinstance(p.envelope, wire.Data) for p in prepared[0])
+                prepared = await asyncio.to_thread(self._prepare, messages)
+                exclusive = any(not isinstance(p.envelope, wire.Data) for p in prepared[0]) or (
+                    prepared[2] is not None
+                    and any(not isinstance(i.envelope, wire.Data) for i in prepared[2].interpreted)
+                )
                 inflight = [t for t in inflight if not t.done() or not t.result()]
                 if any(t.done() for t in inflight):
                     break  # a commit gave up because we are stopping
@@ -108,6 +120,31 @@ class Pipeline:
             self.source.stop()
             for store in self.stores:
                 await asyncio.to_thread(store.close)
+
+    def _prepare(self, messages: list[Message]) -> Prepared:
+        """The checks that need no database; Sparkplug messages go through the host, in order."""
+        if "sparkplug" not in self.settings.mqtt.sources:
+            return *parse_batch(messages, self.store.limits), None
+        v1 = [m for m in messages if not m.topic.startswith(SPARKPLUG_PREFIX)]
+        parsed, dead = parse_batch(v1, self.store.limits)
+        if len(v1) == len(messages):
+            return parsed, dead, None
+        outcome = self.host.interpret(
+            [m for m in messages if m.topic.startswith(SPARKPLUG_PREFIX)], time.monotonic()
+        )
+        self._ask_rebirth(outcome.rebirths)
+        return parsed, dead, outcome
+
+    def _ask_rebirth(self, nodes: list[tuple[str, str]]) -> None:
+        """NCMD `Node Control/Rebirth` to edge nodes whose messages could not be read for sure."""
+        source = self.source
+        for group, edge_node in nodes:
+            payload = rebirth_payload(time.time_ns() // 1_000_000)
+            if source is not None and source.publish(rebirth_topic(group, edge_node), payload, retain=False):
+                self.metrics.sparkplug_rebirths.inc()
+                log.info("asked Sparkplug edge node %s/%s for a rebirth", group, edge_node)
+            else:
+                log.warning("rebirth request to %s/%s not sent: not connected", group, edge_node)
 
     async def _collect(self, stop: asyncio.Event) -> list[Delivery]:
         b, source = self.settings.batch, self.source
@@ -166,7 +203,7 @@ class Pipeline:
         m.batch_seconds.observe(seconds)
         m.stored_rows.inc(result.rows + result.text_rows)
         m.stored_envelopes.inc(result.envelopes_new)
-        m.duplicates.inc(result.duplicates)
+        m.duplicates.inc(result.duplicates + result.sparkplug_duplicates)
         m.seq_reuse.inc(result.seq_reuse)
         m.repeated_readings.inc(result.repeats)
         m.conflicting_readings.inc(result.conflicts)
@@ -187,8 +224,11 @@ class Pipeline:
         try:
             if prepared is None:
                 return store.write(messages)
-            result = store.write_parsed(*prepared)
+            parsed, dead, outcome = prepared
+            result = store.write_parsed(parsed, dead, sparkplug=outcome)
             result.messages = len(messages)
+            if outcome is not None:
+                result.sparkplug_duplicates = outcome.duplicates
             return result
         except DatabaseUnavailableError:
             raise
@@ -199,8 +239,22 @@ class Pipeline:
                 return self._store_refused(messages[0], exc, store)
             log.warning("batch refused (%s); storing its %d messages one by one", exc, len(messages))
             total = BatchResult(messages=len(messages))
+            outcome = prepared[2] if prepared is not None else None
             for msg in messages:
-                total.add(self._write([msg], None, store))
+                if outcome is None or not msg.topic.startswith(SPARKPLUG_PREFIX):
+                    total.add(self._write([msg], None, store))
+            if outcome is not None:  # interpreted once, in order: stored one by one as interpreted
+                total.sparkplug_duplicates += outcome.duplicates
+                for item in outcome.interpreted:
+                    one = Outcome(interpreted=[item])
+                    total.add(self._write([Message(item.topic, item.payload)], ([], [], one), store))
+                for refused in outcome.refused:
+                    one = Outcome(refused=[refused])
+                    total.add(
+                        self._write(
+                            [Message(refused.letter.topic, refused.letter.payload)], ([], [], one), store
+                        )
+                    )
             return total
 
     def _store_refused(self, msg: Message, exc: Exception, store: Store) -> BatchResult:

@@ -8,7 +8,7 @@ line and field, or the environment variable, in one line; a secret is never part
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import psycopg
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -18,9 +18,12 @@ import wire
 from collector.errors import CollectorError
 from infra import settings
 from infra.mqtt import MqttEndpoint
-from infra.mqtt.subscriber import Session
+from infra.mqtt.subscriber import Presence, Session
 from infra.settings import YamlSettings
 from infra.yamlconfig import ConfigFileError
+from wire import sparkplug
+from wire.sparkplug import NAMESPACE as SPARKPLUG_NAMESPACE
+from wire.sparkplug.topics import check_sparkplug_id
 from wire.topics import PREFIX
 
 ENV_PREFIX = "PLANTPROOF_COLLECTOR_"
@@ -29,6 +32,10 @@ MIB = 1024 * 1024
 
 class CollectorConfigError(CollectorError):
     """A collector configuration that is wrong; the message names file, line and field."""
+
+
+Source = Literal["pp_v1", "sparkplug"]
+_V1: Source = "pp_v1"
 
 
 class MqttSettings(MqttEndpoint, frozen=True):
@@ -44,17 +51,21 @@ class MqttSettings(MqttEndpoint, frozen=True):
     session_expiry_s: Annotated[int, Field(ge=0, le=2**32 - 1)] = 7 * 24 * 3600
     # Broker-side bound on unacknowledged QoS 1 messages in flight to us (MQTT 5 Receive Maximum).
     receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
+    # The wire formats read: the JSON envelope v1 (`topics`) and Sparkplug B (`sparkplug.group_filter`).
+    sources: Annotated[list[Source], Field(min_length=1)] = Field(default_factory=lambda: [_V1])
 
-    def session(self) -> Session:
+    def session(self, extra_topics: tuple[str, ...] = (), presence: Presence | None = None) -> Session:
         # births and $status are retained: never sent on a shared subscription, so also direct
         retained = (wire.device_filter("birth"), wire.gateway_filter("$status"))
+        v1 = tuple(self.topics) if "pp_v1" in self.sources else ()
         return Session(
             self.client_id,
-            tuple(self.topics),
+            v1 + extra_topics,
             self.group,
             retained,
             self.session_expiry_s,
             self.receive_maximum,
+            presence,
         )
 
 
@@ -81,6 +92,53 @@ class StorageSettings(BaseModel, frozen=True, extra="forbid"):
     retention_days: int | None = Field(default=None, ge=1)  # off by default
 
 
+class SparkplugDeviceType(BaseModel, frozen=True, extra="forbid"):
+    """What a Sparkplug BIRTH without `Properties/type|industry|sector` metrics is: the first entry
+    whose `match` (a shell pattern over `group/edge_node/device`) fits."""
+
+    match: Annotated[str, Field(min_length=1, max_length=800)]
+    type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    industry: Annotated[str, Field(pattern=r"^[A-Z][0-9]{2,4}$")]
+    sector: Literal["discrete", "process"]
+
+
+class SparkplugSettings(BaseModel, frozen=True, extra="forbid"):
+    # "#" (every group), or one group id: subscribed as spBv1.0/{group or +}/#.
+    group_filter: str = "#"
+    # With a host id the collector publishes its STATE (spBv1.0/STATE/{host_id}).
+    host_id: str | None = None
+    # At most one rebirth request (NCMD Node Control/Rebirth) per edge node this often.
+    rebirth_interval_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    devices: list[SparkplugDeviceType] = Field(default_factory=list)
+
+    @field_validator("group_filter")
+    @classmethod
+    def _group(cls, value: str) -> str:
+        if value not in ("#", "+"):
+            try:
+                check_sparkplug_id(value, "group_id")
+            except wire.WireError:
+                raise ValueError("expected '#', '+' or one Sparkplug group id (no '/', '+', '#')") from None
+        return value
+
+    @field_validator("host_id")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_sparkplug_id(value, "host_id")
+            except wire.WireError:
+                raise ValueError(
+                    "not a valid Sparkplug host id (1-255 UTF-8 bytes, no '/', '+', '#')"
+                ) from None
+        return value
+
+    def topic_filter(self) -> str:
+        if self.group_filter == "#":
+            return f"{SPARKPLUG_NAMESPACE}/#"
+        return f"{SPARKPLUG_NAMESPACE}/{self.group_filter}/#"
+
+
 class EvidenceSettings(BaseModel, frozen=True, extra="forbid"):
     # The Ed25519 key evidence bundles are signed with (created on first use, mode 0600).
     key: Path = Path("~/.config/plantproof/evidence-ed25519.pem")
@@ -95,6 +153,7 @@ class CollectorSettings(YamlSettings):
     limits: LimitSettings = LimitSettings()
     storage: StorageSettings = StorageSettings()
     evidence: EvidenceSettings = EvidenceSettings()
+    sparkplug: SparkplugSettings = SparkplugSettings()
     queue_max: int = Field(default=25_000, ge=1)
     # Payload bytes held in memory (queued or in a batch not yet acknowledged); beyond it messages
     # stay with the broker (see infra.mqtt.subscriber).
@@ -117,8 +176,22 @@ class CollectorSettings(YamlSettings):
             ) from None
         return value
 
+    def session(self) -> Session:
+        """The MQTT session: the v1 topics and, with source `sparkplug`, the Sparkplug filter."""
+        if "sparkplug" not in self.mqtt.sources:
+            return self.mqtt.session()
+        host = self.sparkplug.host_id
+        presence = Presence(sparkplug.state_topic(host), _host_state) if host is not None else None
+        return self.mqtt.session((self.sparkplug.topic_filter(),), presence)
+
     @model_validator(mode="after")
     def _bounds_agree(self) -> CollectorSettings:
+        # A host application follows each edge node's seq: it must see all of a node's messages.
+        if "sparkplug" in self.mqtt.sources and self.mqtt.group is not None:
+            raise ValueError(
+                "mqtt.group cannot be set with source sparkplug: a Sparkplug host must see"
+                " every message of an edge node (split the load by sparkplug.group_filter)"
+            )
         # The broker may have receive_maximum unacked messages in flight to us; the in-memory queue must
         # hold them all, or a dropped QoS 1 message would hold a slot until the next reconnect.
         if self.queue_max < self.mqtt.receive_maximum:
@@ -131,6 +204,11 @@ class CollectorSettings(YamlSettings):
                 f" ({self.limits.max_payload_bytes})"
             )
         return self
+
+
+def _host_state(online: bool, connect_ms: int) -> bytes:
+    """The Sparkplug host application's STATE payload."""
+    return sparkplug.encode_state(sparkplug.HostState(online, connect_ms))
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> CollectorSettings:

@@ -22,7 +22,7 @@ from datetime import date
 import psycopg
 
 import wire
-from collector import answers, db, ledger, readings
+from collector import answers, db, ledger, readings, sparkplug_store
 from collector.decode import (
     DECODER_FAULT,
     DeadLetter,
@@ -37,6 +37,7 @@ from collector.decode import (
 from collector.points import DevicePoints
 from collector.readings import Policy, copy_payload, ns_to_time
 from collector.registry import Registry, is_history_writer
+from collector.sparkplug import Outcome
 
 __all__ = ["BatchResult", "Store", "copy_payload"]
 
@@ -80,6 +81,7 @@ class BatchResult:
     envelopes_by_gateway: Counter[tuple[str, str]] = field(default_factory=Counter)
     samples_by_gateway: Counter[tuple[str, str]] = field(default_factory=Counter)
     sent: list[int] = field(default_factory=list)  # `sent` (ns) of every new data envelope
+    sparkplug_duplicates: int = 0  # redeliveries the Sparkplug host recognised before storing
 
     def add(self, other: BatchResult) -> None:
         self.envelopes_new += other.envelopes_new
@@ -95,6 +97,7 @@ class BatchResult:
         self.envelopes_by_gateway.update(other.envelopes_by_gateway)
         self.samples_by_gateway.update(other.samples_by_gateway)
         self.sent += other.sent
+        self.sparkplug_duplicates += other.sparkplug_duplicates
 
 
 class Store:
@@ -146,8 +149,10 @@ class Store:
     def write_parsed(
         self, parsed: Sequence[Parsed], dead: Sequence[DeadLetter], *, source: str = "mqtt",
         now_ns: int | None = None, strict: bool = False, policy: Policy = "refuse",
+        sparkplug: Outcome | None = None,
     ) -> BatchResult:  # fmt: skip
-        """Store already parsed envelopes; `strict` rolls everything back on any rejection instead.
+        """Store already parsed envelopes (and interpreted Sparkplug messages, `collector.sparkplug`);
+        `strict` rolls everything back on any rejection instead.
 
         `policy` decides a reading of another value at a stored (point, time): "refuse" keeps the
         stored one, "replace" supersedes it (both record the other value in reading_conflicts).
@@ -158,7 +163,9 @@ class Store:
             while True:
                 try:
                     with conn.transaction():
-                        result = self._write(conn, parsed, list(dead), source, now_ns, merge, policy)
+                        result = self._write(
+                            conn, parsed, list(dead), source, now_ns, merge, policy, sparkplug
+                        )
                         if strict and result.dead_letters:
                             reasons = "; ".join(f"{d.topic}: {d.error}" for d in result.dead_letters[:20])
                             raise RejectedError(f"{len(result.dead_letters)} envelope(s) rejected: {reasons}")
@@ -186,7 +193,7 @@ class Store:
 
     def _write(
         self, conn: psycopg.Connection, parsed: Sequence[Parsed], dead: list[DeadLetter], source: str,
-        now_ns: int | None, merge: bool, policy: Policy,
+        now_ns: int | None, merge: bool, policy: Policy, sparkplug: Outcome | None = None,
     ) -> BatchResult:  # fmt: skip
         reg, limits = self.registry, self.limits
         history = source.startswith("import:")  # a history import describes devices it does not own
@@ -257,7 +264,8 @@ class Store:
             k = (site, env.dev, env.gw)
             lo, hi = seen.get(k, (r.min_ts, r.max_ts))
             seen[k] = (min(lo, r.min_ts), max(hi, r.max_ts))
-        self._check_partitions(rows.values())
+        sp = sparkplug_store.write(conn, reg, sparkplug, window, limits, dead) if sparkplug else None
+        self._check_partitions([*rows.values(), *(r for _, r in sp.rows)] if sp else rows.values())
         new_ids, reused = ledger.insert(conn, accepted, source, limits)
         dead += reused
         result.envelopes_new = len(new_ids)
@@ -274,6 +282,12 @@ class Store:
         if policy == "replace":  # the rows of envelopes already stored are offered again
             ids.update(self._known_ids(conn, [k for k in rows if k not in new_ids], accepted))
         new_rows = [(ids[k], r) for k, r in rows.items() if k in ids]
+        if sp is not None:
+            new_rows += sp.rows
+            result.envelopes_new += sp.envelopes_new
+            result.duplicates += sp.duplicates
+            result.samples_by_gateway.update(sp.samples)
+            result.sent += sp.sent
         offered = readings.Batch.of(new_rows)
         written = readings.merge(conn, offered, source, policy) if merge else readings.store(conn, offered)
         result.rows, result.text_rows = written.rows, written.text_rows
@@ -283,7 +297,7 @@ class Store:
             written.replaced,
         )
         self._store_status(conn, new_rows)
-        reg.touch(conn, [(s, d, g, lo, hi) for (s, d, g), (lo, hi) in seen.items()])
+        reg.touch(conn, [(s, d, g, lo, hi) for (s, d, g), (lo, hi) in seen.items()] + (sp.seen if sp else []))
         if dead:
             for d in dead:
                 if d.error.startswith(DECODER_FAULT):  # a fault of ours, not of the sender: say it

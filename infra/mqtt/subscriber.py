@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,6 +66,16 @@ class SubscriberMetrics(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Presence:
+    """A retained QoS 1 message saying whether this client is connected (a Sparkplug host's STATE):
+    `payload(online, connect_ms)`. The Will says offline with the time of the CONNECT, the message
+    published after each connection online with the same time; a clean stop publishes offline."""
+
+    topic: str
+    payload: Callable[[bool, int], bytes]
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """The persistent session: who we are and what we subscribe."""
 
@@ -76,6 +87,7 @@ class Session:
     retained_topics: tuple[str, ...] = ()
     session_expiry_s: int = 7 * 24 * 3600
     receive_maximum: int = 20_000
+    presence: Presence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +123,7 @@ class ManualAckSubscriber:
         self._overflowed = False  # a message was left unacknowledged: reconnect once all is acked
         self._reconnecting: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._connect_ms = 0  # the time the presence Will of the next (or current) connection names
         self.client = self._client()
 
     def _client(self) -> mqtt.Client:
@@ -122,6 +135,7 @@ class ManualAckSubscriber:
             max_inflight=self.session.receive_maximum,
             reconnect_s=(1.0, 10.0),
         )
+        self._set_will(c)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -140,7 +154,20 @@ class ManualAckSubscriber:
         )
         self.client.loop_start()
 
+    def _set_will(self, client: mqtt.Client) -> None:
+        presence = self.session.presence
+        if presence is not None:
+            self._connect_ms = time.time_ns() // 1_000_000
+            client.will_set(presence.topic, presence.payload(False, self._connect_ms), qos=1, retain=True)
+
     def stop(self) -> None:
+        presence = self.session.presence
+        if presence is not None and self.connected.is_set():  # a clean disconnect sends no Will
+            info = self.client.publish(
+                presence.topic, presence.payload(False, self._connect_ms), qos=1, retain=True
+            )
+            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                info.wait_for_publish(2.0)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -208,12 +235,15 @@ class ManualAckSubscriber:
             direct = Properties(PacketTypes.SUBSCRIBE)
             direct.SubscriptionIdentifier = _DIRECT
             client.subscribe([(t, opts) for t in s.retained_topics], properties=direct)
+        if s.presence is not None:
+            client.publish(s.presence.topic, s.presence.payload(True, self._connect_ms), qos=1, retain=True)
         self.loop.call_soon_threadsafe(self.connected.set)
         log.info("MQTT connected (session present: %s)", flags.session_present)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         with self._lock:
             self.generation += 1  # what came on this connection is redelivered: never ack it later
+        self._set_will(_c)  # the next CONNECT's time
         self.loop.call_soon_threadsafe(self.connected.clear)
         log.warning("MQTT disconnected: %s", reason)
 

@@ -29,7 +29,7 @@ from wire.sparkplug.conventions import (
     seq_follows,
 )
 from wire.sparkplug.datatypes import BY_SPEC_NAME, DataType
-from wire.sparkplug.decode import Datatypes, decode_payload
+from wire.sparkplug.decode import Datatypes, decode_payload, peek
 from wire.sparkplug.encode import encode_payload
 from wire.sparkplug.model import (
     DEFAULT_LIMITS,
@@ -93,6 +93,7 @@ __all__ = [
     "next_bdseq",
     "next_seq",
     "parse_topic",
+    "peek",
     "quality_of",
     "quality_property",
     "rebirth_metric",

@@ -66,6 +66,23 @@ def decode_payload(
     return _Decoder(limits, datatypes or {}).payload(message)
 
 
+def peek(
+    data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS
+) -> tuple[int | None, int | None]:
+    """(timestamp, seq) of a payload without reading its metrics: a DATA message that cannot be
+    decoded without its BIRTH can still be named."""
+    if len(data) > limits.max_payload_bytes:
+        raise WireError(f"payload of {len(data)} bytes exceeds the {limits.max_payload_bytes}-byte cap", "$")
+    try:
+        message = pb.Payload.FromString(bytes(data))
+    except DecodeError as exc:
+        raise WireError(f"malformed Sparkplug B payload: {exc}", "$") from None
+    return (
+        message.timestamp if message.HasField("timestamp") else None,
+        message.seq if message.HasField("seq") else None,
+    )
+
+
 class _Decoder:
     def __init__(self, limits: Limits, datatypes: Datatypes) -> None:
         self.limits = limits

@@ -1,0 +1,284 @@
+"""The collector as a Sparkplug B host application: each edge node's session, followed in order.
+
+Pure: no I/O, the clock is passed in. The pipeline hands every Sparkplug message here in the order
+received; what comes out is registry traffic and readings in the shape of the JSON envelope v1
+(`wire.Birth`, `wire.Data`, `wire.Death`) for `collector.sparkplug_store`, dead letters, and the
+edge nodes to ask for a rebirth.
+
+Per edge node (group, edge node) it keeps the bdSeq of the NBIRTH, the last seq (mod 256) and the
+metric names and datatypes of the NBIRTH and of each DBIRTH by alias. What cannot be read for sure
+is never guessed: DATA before its BIRTH, an unknown alias, a seq gap make a dead letter with the
+reason and a rebirth request (NCMD `Node Control/Rebirth`, at most one per node per interval);
+after a gap every message of the node is refused until its next NBIRTH. A message seen again with
+the same seq and digest in the same session (a redelivery) is a duplicate. A Sparkplug device is a
+device: site = group, gateway = `{group}/{edge node}`, device = device id; the metrics of an
+NBIRTH (other than bdSeq, `Node Control/*`, `Properties/*`) are a device named after the edge node.
+"""
+
+# layering: pure
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import wire
+from collector.decode import DeadLetter, Limits, Message, dead_letter
+from collector.sparkplug_metrics import DeviceType, Missing, Table, birth, data, is_reading, ms_to_ns
+from wire import sparkplug as sp
+from wire.sparkplug import MessageType, Payload
+
+__all__ = ["DeviceType", "Host", "Identity", "Interpreted", "Outcome", "Refused", "gateway_id"]
+_BIRTHS_KEPT = 16  # NBIRTH digests remembered per edge node: a redelivered one restarts nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A Sparkplug message's name in the ledger: seq wraps at 256, so bdSeq, the payload timestamp
+    and the payload's SHA-256 go with it (-1 where the message carries no seq or timestamp)."""
+
+    group: str
+    edge_node: str
+    bdseq: int
+    seq: int
+    timestamp: int
+    sha256: str
+    message_type: str
+    device: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Interpreted:
+    topic: str
+    payload: bytes
+    identity: Identity
+    site: str
+    gw: str
+    # registry traffic or readings; None for a message that stores nothing but its ledger entry
+    envelope: wire.Birth | wire.Data | wire.Death | None
+    online: bool | None = None  # NBIRTH: the gateway is online; NDEATH: offline
+    values: wire.Data | None = None  # a BIRTH's metric values: readings like DATA's
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    letter: DeadLetter
+    # (group, edge node, seq, timestamp, sha256) when known: a message the ledger already holds is a
+    # redelivery after a restart (the session state was lost), not a dead letter
+    probe: tuple[str, str, int, int, str] | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    interpreted: list[Interpreted] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    rebirths: list[tuple[str, str]] = field(default_factory=list)  # (group, edge node)
+    duplicates: int = 0
+    ignored: int = 0  # STATE, commands, a stale NDEATH
+
+
+@dataclass(slots=True)
+class _Node:
+    bdseq: int
+    seq: int
+    tables: dict[str, Table] = field(default_factory=dict)  # device id (edge node id: its own) →
+    recent: dict[int, str] = field(default_factory=dict)  # seq → digest of this session's messages
+    gap: str | None = None  # why the node is out of step until its next NBIRTH
+
+
+class Host:
+    def __init__(
+        self, limits: Limits, devices: Sequence[DeviceType] = (), rebirth_interval_s: float = 10.0
+    ) -> None:
+        self.limits = limits
+        self.devices = tuple(devices)
+        self.rebirth_interval_s = rebirth_interval_s
+        self._nodes: dict[tuple[str, str], _Node] = {}
+        self._asked: dict[tuple[str, str], float] = {}  # when a rebirth was last requested
+        self._births: dict[tuple[str, str], deque[str]] = {}  # digests of recent NBIRTHs per node
+
+    def interpret(self, messages: Sequence[Message], now_s: float) -> Outcome:
+        """The messages in the order received; `now_s` (monotonic) paces rebirth requests."""
+        out = Outcome()
+        for m in messages:
+            size = len(m.payload) if m.size is None else m.size
+            if size > self.limits.max_payload_bytes:
+                why = f"oversized: {size} bytes > limit {self.limits.max_payload_bytes}"
+                out.refused.append(Refused(dead_letter(m.topic, m.payload, why, self.limits, size)))
+                continue
+            self._one(m.topic, bytes(m.payload), now_s, out)
+        return out
+
+    # -- one message -----------------------------------------------------------------------------
+    def _one(self, topic: str, payload: bytes, now_s: float, out: Outcome) -> None:
+        try:
+            t = sp.parse_topic(topic)
+        except wire.WireError as exc:
+            out.refused.append(Refused(self._letter(topic, payload, f"bad topic: {exc}")))
+            return
+        mt = t.message_type
+        if mt in (MessageType.STATE, MessageType.NCMD, MessageType.DCMD):
+            out.ignored += 1  # host states and commands (our own rebirth requests too)
+            return
+        key = (t.group_id, t.edge_node_id)
+        node = self._nodes.get(key)
+        digest = hashlib.sha256(payload).hexdigest()
+        table = None
+        if node is not None and mt != MessageType.NBIRTH:
+            table = node.tables.get(t.device_id or t.edge_node_id)
+        try:
+            decoded = sp.decode_payload(payload, datatypes=table.datatypes() if table else None)
+        except wire.WireError as exc:
+            if mt in (MessageType.NDATA, MessageType.DDATA) and "none known from a birth" in str(exc):
+                return self._unreadable(out, key, node, topic, payload, digest, exc, now_s)
+            why = f"invalid Sparkplug payload at {exc.field}: {exc}"
+            out.refused.append(Refused(self._letter(topic, payload, why)))
+            return
+        ts = decoded.timestamp if decoded.timestamp is not None else -1
+        if mt == MessageType.NBIRTH:
+            return self._nbirth(t, topic, payload, decoded, digest, ts, out)
+        if mt == MessageType.NDEATH:
+            return self._ndeath(t, topic, payload, decoded, digest, ts, out)
+        seq = decoded.seq
+        if seq is None or not 0 <= seq < sp.SEQ_MODULUS:
+            out.refused.append(
+                Refused(self._letter(topic, payload, f"sparkplug: {mt} without a seq in 0..255"))
+            )
+            return
+        probe = (key[0], key[1], seq, ts, digest)
+        if node is None:
+            why = f"sparkplug: no NBIRTH yet for edge node {key[0]}/{key[1]} ({mt} seq {seq})"
+            return self._refuse(out, key, topic, payload, why, now_s, probe)
+        if node.recent.get(seq) == digest:
+            out.duplicates += 1  # a redelivery within the session: the first copy is stored
+            return
+        if node.gap is not None:
+            why = f"sparkplug: edge node {key[0]}/{key[1]} out of step ({node.gap}); awaiting its NBIRTH"
+            return self._refuse(out, key, topic, payload, why, now_s, probe)
+        if not sp.seq_follows(node.seq, seq):
+            node.gap = f"seq gap: expected {sp.next_seq(node.seq)}, got {seq}"
+            why = f"sparkplug: {node.gap} from edge node {key[0]}/{key[1]}"
+            return self._refuse(out, key, topic, payload, why, now_s, probe)
+        node.seq = seq
+        node.recent[seq] = digest
+        ident = Identity(key[0], key[1], node.bdseq, seq, ts, digest, str(mt), t.device_id)
+        gw = gateway_id(*key)
+        dev = t.device_id or t.edge_node_id
+        values = None
+        try:
+            if mt == MessageType.DBIRTH:
+                assert t.device_id is not None
+                node.tables[t.device_id] = born = Table(decoded.metrics)
+                env: wire.Birth | wire.Data | wire.Death | None = birth(
+                    t.group_id, gw, dev, decoded, self.devices
+                )
+                values = data(gw, dev, decoded, born)
+            elif mt == MessageType.DDEATH:
+                node.tables.pop(dev, None)
+                env = wire.Death(gw, dev, 0, ms_to_ns(ts, "payload"), "DDEATH")
+            else:
+                if table is None:
+                    births = "DBIRTH" if t.device_id is not None else "NBIRTH metric"
+                    raise Missing(f"sparkplug: no {births} for {dev!r} of edge node {key[0]}/{key[1]}")
+                env = data(gw, dev, decoded, table)
+        except Missing as exc:
+            return self._refuse(out, key, topic, payload, str(exc), now_s, probe)
+        except wire.WireError as exc:
+            out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: {exc}")))
+            return
+        out.interpreted.append(Interpreted(topic, payload, ident, t.group_id, gw, env, values=values))
+
+    def _unreadable(self, out: Outcome, key: tuple[str, str], node: _Node | None, topic: str, payload: bytes,
+                    digest: str, exc: wire.WireError, now_s: float) -> None:  # fmt: skip
+        """DATA whose metrics have no datatype and whose alias no BIRTH of this session announced."""
+        ts, seq = sp.peek(payload)
+        probe = (key[0], key[1], seq, -1 if ts is None else ts, digest) if seq is not None else None
+        if node is None:
+            why = f"sparkplug: no NBIRTH yet for edge node {key[0]}/{key[1]} (unreadable without it: {exc})"
+        else:
+            where = (exc.field or "metrics").rsplit(".", 1)[0]
+            why = f"sparkplug: {where}: unknown alias (no datatype on the wire and none from a BIRTH)"
+            if seq is not None and node.recent.get(seq) == digest:
+                out.duplicates += 1
+                return
+            node.gap = node.gap or f"unreadable message (seq {seq})"
+        self._refuse(out, key, topic, payload, why, now_s, probe)
+
+    def _nbirth(self, t: sp.SparkplugTopic, topic: str, payload: bytes, decoded: Payload, digest: str,
+                ts: int, out: Outcome) -> None:  # fmt: skip
+        key = (t.group_id, t.edge_node_id)
+        try:
+            bdseq = sp.bdseq_of(decoded)
+        except wire.WireError as exc:
+            out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: NBIRTH: {exc}")))
+            return
+        seen = self._births.setdefault(key, deque(maxlen=_BIRTHS_KEPT))
+        if digest in seen:
+            out.duplicates += 1  # an NBIRTH redelivered: never restart a session, current or past
+            return
+        seen.append(digest)
+        seq = decoded.seq if decoded.seq is not None else 0
+        node = _Node(bdseq, seq)
+        node.recent[seq] = digest
+        self._nodes[key] = node
+        self._asked.pop(key, None)
+        gw = gateway_id(*key)
+        env = values = None
+        # The node's metrics name its NDATA (Node Control/* too); they are a device only if some are
+        # readings.
+        node.tables[t.edge_node_id] = born = Table(decoded.metrics)
+        if any(is_reading(m) for m in decoded.metrics):
+            try:
+                env = birth(t.group_id, gw, t.edge_node_id, decoded, self.devices)
+                values = data(gw, t.edge_node_id, decoded, born)
+            except wire.WireError as exc:
+                out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: {exc}")))
+                env = values = None
+        ident = Identity(key[0], key[1], bdseq, seq, ts, digest, "NBIRTH", None)
+        out.interpreted.append(Interpreted(topic, payload, ident, t.group_id, gw, env, True, values))
+
+    def _ndeath(self, t: sp.SparkplugTopic, topic: str, payload: bytes, decoded: Payload, digest: str,
+                ts: int, out: Outcome) -> None:  # fmt: skip
+        key = (t.group_id, t.edge_node_id)
+        try:
+            bdseq = sp.bdseq_of(decoded)
+        except wire.WireError as exc:
+            out.refused.append(Refused(self._letter(topic, payload, f"sparkplug: NDEATH: {exc}")))
+            return
+        node = self._nodes.get(key)
+        if node is not None and node.bdseq != bdseq:
+            out.ignored += 1  # the Will of an earlier session: the node has been born again since
+            return
+        self._nodes.pop(key, None)
+        ident = Identity(key[0], key[1], bdseq, -1, ts, digest, "NDEATH", None)
+        # With no session known here (a restart) the store checks bdSeq against the ledger's NBIRTH.
+        out.interpreted.append(
+            Interpreted(topic, payload, ident, t.group_id, gateway_id(*key), None, online=False)
+        )
+
+    # -- refusals ----------------------------------------------------------------------------------
+    def _refuse(self, out: Outcome, key: tuple[str, str], topic: str, payload: bytes, why: str, now_s: float,
+                probe: tuple[str, str, int, int, str] | None = None) -> None:  # fmt: skip
+        out.refused.append(Refused(self._letter(topic, payload, why), probe))
+        last = self._asked.get(key)
+        if last is None or now_s - last >= self.rebirth_interval_s:
+            self._asked[key] = now_s
+            out.rebirths.append(key)
+
+    def _letter(self, topic: str, payload: bytes, why: str) -> DeadLetter:
+        return dead_letter(topic, payload, why, self.limits)
+
+
+def gateway_id(group: str, edge_node: str) -> str:
+    """The registry's gateway for an edge node: edge node ids are unique only within their group."""
+    return f"{group}/{edge_node}"
+
+
+def rebirth_payload(now_ms: int) -> bytes:
+    return sp.encode_payload(sp.rebirth_request(now_ms))
+
+
+def rebirth_topic(group: str, edge_node: str) -> str:
+    return sp.edge_topic(group, MessageType.NCMD, edge_node)
