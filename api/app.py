@@ -198,7 +198,10 @@ async def audit_log(
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # The cause goes to the log; the client learns only that the database is the problem.
     log.error("%s %s: %s", request.method, request.url.path, " ".join(str(exc).split()))
-    if isinstance(exc, psycopg.OperationalError | DatabaseUnavailableError):
+    # queries.load wraps the psycopg error it met: an unreachable database is its cause
+    if isinstance(exc, psycopg.OperationalError | DatabaseUnavailableError) or isinstance(
+        exc.__cause__, psycopg.OperationalError
+    ):
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
     return JSONResponse({"detail": "internal error"}, status_code=500)
 

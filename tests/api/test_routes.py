@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import psycopg
 
 from api.settings import ApiSettings
-from tests.api.world import World, client
+from tests.api.world import World, build, client
+from tests.servers import PostgresServer
 
 V1 = "/api/v1"
 A_DEVICE = "/api/v1/devices/site-a/press-a"
@@ -177,3 +180,26 @@ def test_the_failure_table_is_bounded() -> None:
     assert len(limiter) == 100
     assert limiter.record("x", 0.0) is False and limiter.record("x", 1.0) is True
     assert limiter.blocked("x", 59.0) and not limiter.blocked("x", 60.0)
+
+
+async def test_a_database_outage_is_503_and_the_service_recovers(
+    postgres_factory: Callable[..., PostgresServer],
+) -> None:
+    server = postgres_factory()
+    world = build(server.create_database())
+    settings = ApiSettings(dsn=world.dsn, limits={"pool_min": 1, "pool_max": 2})
+    async with client(settings) as (http, _):
+        devices = f"{V1}/devices"
+        assert (await http.get(devices, headers=world.auth("alpha", "operator"))).status_code == 200
+        server.stop(mode="immediate")
+        down = await http.get(devices, headers=world.auth("alpha", "operator"))
+        assert down.status_code == 503 and down.json() == {"detail": "database unavailable"}
+        figures = await http.get(f"{V1}/figures?window=2026-10", headers=world.auth("alpha", "auditor"))
+        assert figures.status_code == 503
+        server.start()
+        for _ in range(50):  # the pool replaces its broken connections
+            res = await http.get(devices, headers=world.auth("alpha", "operator"))
+            if res.status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        assert res.status_code == 200 and [d["device"] for d in res.json()] == ["press-a", "robot-a"]
