@@ -28,7 +28,12 @@ from api.models import AuditEntry, Device, DeviceDetail, Gateway, Point
 from api.settings import ApiSettings
 from collector.db import DatabaseUnavailableError
 from collector.errors import CollectorError
+from collector.figures import queries
+from collector.figures.compute import DEFINITIONS, Parameters
 from collector.figures.declared import Declared, load_declared
+from collector.figures.model import Figures
+from collector.figures.tiers import evaluate
+from collector.figures.window import parse_window
 
 log = logging.getLogger("plantproof.api")
 PREFIX = "/api/v1"
@@ -79,10 +84,7 @@ def _invalid(field: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}])
 
 
-def _params(window: str | None, service: Service) -> Any:
-    from collector.figures.compute import Parameters
-    from collector.figures.window import parse_window
-
+def _params(window: str | None, service: Service) -> Parameters:
     now = datetime.now(UTC)
     try:
         parsed = parse_window(window, now)
@@ -93,9 +95,7 @@ def _params(window: str | None, service: Service) -> Any:
     return Parameters(parsed, now)
 
 
-async def _figures(service: Service, who: Principal, window: str | None) -> tuple[Any, Any]:
-    from collector.figures import queries
-
+async def _figures(service: Service, who: Principal, window: str | None) -> tuple[Figures, Parameters]:
     params = _params(window, service)
     async with service.figures_slots:
         loaded = await asyncio.to_thread(queries.load, service.settings.dsn, params.window)
@@ -157,8 +157,6 @@ async def device(who: Registry, service: Svc, site: Name, device: Name) -> Devic
 @router.get("/figures", tags=["figures"])
 async def figures(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
     """The platform figures of a window (DESIGN §5) over the tenant's sites only."""
-    from collector.figures.compute import DEFINITIONS
-
     result, params = await _figures(service, who, window)
     return {
         "parameters": params.to_json(),
@@ -171,8 +169,6 @@ async def figures(who: Anyone, service: Svc, window: WindowQuery = None) -> dict
 @router.get("/tiers", tags=["figures"])
 async def tiers(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
     """Every tier threshold against the tenant's figures, and the declared values."""
-    from collector.figures.tiers import evaluate
-
     result, params = await _figures(service, who, window)
     return {
         "parameters": params.to_json(),
