@@ -93,6 +93,29 @@ def token_revoke(
     typer.echo(f"token {token_id} revoked" if revoked else f"token {token_id} was revoked already")
 
 
+@token_app.command("list")
+def token_list(
+    tenant: str | None = typer.Option(None, "--tenant", help="only this tenant's tokens"),
+    config: Path | None = ConfigOpt,
+    dsn: str | None = DsnOpt,
+) -> None:
+    """The tokens: id, tenant, role, label, when created and revoked (never a token's text)."""
+    from api.store import list_tokens
+    from collector.errors import CollectorError
+
+    settings = _settings(config, dsn)
+    try:
+        tokens = list_tokens(settings.dsn, tenant)
+    except CollectorError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"{'id':>5}  {'tenant':20} {'role':9} {'created':20} {'revoked':20} label")
+    for t in tokens:
+        revoked = f"{t.revoked_at:%Y-%m-%d %H:%M:%S}" if t.revoked_at else "-"
+        typer.echo(
+            f"{t.id:>5}  {t.tenant:20} {t.role:9} {t.created_at:%Y-%m-%d %H:%M:%S}  {revoked:20} {t.label}"
+        )
+
+
 @app.command("run")
 def run(config: Path | None = ConfigOpt, dsn: str | None = DsnOpt) -> None:
     """Serve the API (uvicorn) on the configured host and port."""

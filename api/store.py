@@ -12,6 +12,7 @@ import getpass
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, get_args
 
 import psycopg
@@ -130,3 +131,28 @@ def revoke_token(dsn: str, token_id: int) -> bool:
             return True
     except psycopg.Error as exc:
         raise _missing_schema(exc) or db.translate(exc, "revoking a token") from None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    tenant: str
+    role: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_tokens(dsn: str, tenant: str | None = None) -> list[TokenInfo]:
+    """Every token (of `tenant`, when given), oldest first: what it is, never its text."""
+    try:
+        with db.connect(dsn, doing="listing tokens") as conn:
+            rows = conn.execute(
+                "SELECT k.id, t.name, k.role, k.label, k.created_at, k.revoked_at"
+                " FROM api_tokens k JOIN tenants t ON t.id = k.tenant"
+                " WHERE %(tenant)s::text IS NULL OR t.name = %(tenant)s ORDER BY k.id",
+                {"tenant": tenant},
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise _missing_schema(exc) or db.translate(exc, "listing tokens") from None
+    return [TokenInfo(*r) for r in rows]

@@ -83,7 +83,12 @@ def test_cli_creates_tenants_and_tokens_and_revokes_them(pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
         row = conn.execute("SELECT id, role, label, revoked_at FROM api_tokens").fetchone()
     assert row is not None and row[1:] == ("operator", "scada", None)
+    code, out, _ = run("token", "list", "--tenant", "acme")
+    assert code == 0 and out.splitlines()[1].split()[:3] == [str(row[0]), "acme", "operator"]
+    assert out.splitlines()[1].split()[-2:] == ["-", "scada"] and token not in out
     assert run("token", "revoke", str(row[0]))[:2] == (0, f"token {row[0]} revoked\n")
+    listed = run("token", "list")[1].splitlines()
+    assert len(listed) == 2 and listed[1].split()[-1] == "scada" and " - " not in listed[1]
     assert run("token", "revoke", str(row[0]))[1] == f"token {row[0]} was revoked already\n"
     code, _, err = run("token", "revoke", "999")
     assert code == 2 and "no token with id 999" in err
