@@ -1,4 +1,4 @@
-# One image for the gateway, the collector and the simulators.
+# One image for the gateway, the collector, the platform API and the simulators.
 # Base pinned to an exact release (both stages alike).
 FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
@@ -12,7 +12,8 @@ COPY collector collector
 COPY simulators simulators
 COPY plantproof plantproof
 COPY assessment assessment
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+COPY api api
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[api]'
 
 FROM python:3.11.11-slim-bookworm
 # A CJK font for the Chinese inside evidence report charts (without one they draw boxes).

@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,kafka]'
+	$(PY) -m pip install -q -e '.[dev,kafka,api]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 # The whole suite on the storage path the machine offers (TimescaleDB when installed); where
 # TimescaleDB is installed, the database-facing tests run once more on plain PostgreSQL, the path
 # every fresh machine has.
-DB_TESTS := tests/collector tests/figures tests/kpi tests/evidence tests/models tests/test_import_cli.py \
+DB_TESTS := tests/api tests/collector tests/figures tests/kpi tests/evidence tests/models tests/test_import_cli.py \
             tests/test_e2e_plant.py
 HAS_TIMESCALEDB = $(PY) -c 'import sys; from plantproof.embedded import postgres_bindir as b, timescaledb_available as t; d = b(); sys.exit(0 if d and t(d) else 1)'
 

@@ -2,6 +2,7 @@
 
 import typer
 
+from api.cli import app as api_app
 from assessment import cli as assessment_cli
 from collector import commands as collector_commands
 from collector.cli import app as collector_app
@@ -23,6 +24,7 @@ collector_commands.mount(app, collector_app)
 app.add_typer(collector_app, name="collector")
 app.add_typer(sim_app, name="sim")
 app.add_typer(manage_app, name="manage")
+app.add_typer(api_app, name="api")
 app.command("demo")(demo)
 app.command("capacity")(capacity_cli.capacity_cmd)
 assessment_cli.register(app)

@@ -26,6 +26,8 @@ _RULES: dict[str, frozenset[str]] = {
     "simulators": frozenset({"infra", "adapters", "wire", "devicemodel"}),
     # adapters.yamlload only: errors that name file, line and field
     "assessment": frozenset({"infra", "adapters", "devicemodel"}),
+    # the platform service reads what the collector stores, through the collector's own queries
+    "api": frozenset({"infra", "wire", "devicemodel", "collector"}),
 }
 # Which of our packages each top-level package may import; the root CLI mounts them all.
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {**_RULES, "plantproof": frozenset(_RULES)}

@@ -1,0 +1,234 @@
+"""The FastAPI application: `create_app(settings)`, every route under /api/v1.
+
+Every route takes the caller's `Principal` (api.auth) and reads only rows of the sites the
+caller's tenant owns; a device of another tenant is 404, exactly like one that does not exist.
+Registry routes are for admins and operators, the audit log for admins and auditors, figures and
+tiers for every role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from api import scoped
+from api.auth import Authenticator, FailureLimiter, Principal, require
+from api.models import AuditEntry, Device, DeviceDetail, Gateway, Point
+from api.settings import ApiSettings
+from collector.db import DatabaseUnavailableError
+from collector.errors import CollectorError
+from collector.figures import queries
+from collector.figures.compute import DEFINITIONS, Parameters
+from collector.figures.declared import Declared, load_declared
+from collector.figures.model import Figures
+from collector.figures.tiers import evaluate
+from collector.figures.window import parse_window
+
+log = logging.getLogger("plantproof.api")
+PREFIX = "/api/v1"
+# Query window syntax: the collector's (YYYY-MM, YYYY-MM-DD, or A..B of either).
+WINDOW_PATTERN = r"^\d{4}-\d{2}(-\d{2})?(\.\.\d{4}-\d{2}(-\d{2})?)?$"
+
+Registry = Annotated[Principal, Depends(require("admin", "operator"))]
+Anyone = Annotated[Principal, Depends(require("admin", "operator", "auditor"))]
+Auditing = Annotated[Principal, Depends(require("admin", "auditor"))]
+Name = Annotated[str, Path(min_length=1, max_length=256)]
+WindowQuery = Annotated[
+    str | None,
+    Query(pattern=WINDOW_PATTERN, description="YYYY-MM (or the collector's A..B); default: last month"),
+]
+
+
+class Service:
+    """What the routes share: the pool, the authenticator and the figure settings."""
+
+    def __init__(self, settings: ApiSettings, declared: Declared) -> None:
+        self.settings, self.declared = settings, declared
+        limits = settings.limits
+        self.pool = AsyncConnectionPool(
+            settings.dsn,
+            min_size=limits.pool_min,
+            max_size=limits.pool_max,
+            open=False,
+            timeout=10,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+        )
+        self.figures_slots = asyncio.Semaphore(limits.figures_concurrency)
+
+    async def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            cur = await conn.cursor(row_factory=dict_row).execute(sql, params)
+            return await cur.fetchall()
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+Svc = Annotated[Service, Depends(_service)]
+
+
+def _invalid(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}])
+
+
+def _params(window: str | None, service: Service) -> Parameters:
+    now = datetime.now(UTC)
+    try:
+        parsed = parse_window(window, now)
+    except CollectorError as exc:
+        raise _invalid("window", str(exc)) from None
+    if parsed.days > service.settings.limits.max_window_days:
+        raise _invalid("window", f"longer than {service.settings.limits.max_window_days} days")
+    return Parameters(parsed, now)
+
+
+async def _figures(service: Service, who: Principal, window: str | None) -> tuple[Figures, Parameters]:
+    params = _params(window, service)
+    async with service.figures_slots:
+        loaded = await asyncio.to_thread(queries.load, service.settings.dsn, params.window)
+    return scoped.tenant_figures(loaded.results, who.sites, params), params
+
+
+router = APIRouter(prefix=PREFIX)
+
+_GATEWAYS = """
+SELECT gw, site, status, backfill, first_seen, last_seen, status_changed_at
+FROM gateways WHERE site = ANY(%(sites)s) ORDER BY site, gw
+"""
+_DEVICES = """
+SELECT site, dev AS device, gw AS gateway, type, industry, sector, simulated, managed, online,
+       first_seen, last_seen, protocol, area, line
+FROM devices
+WHERE namespace = 'plant' AND site = ANY(%(sites)s) AND (%(site)s::text IS NULL OR site = %(site)s)
+  AND (%(dev)s::text IS NULL OR dev = %(dev)s)
+ORDER BY site, dev
+"""
+# The last reading per point comes from the (point_id, time) index, one probe per point.
+_POINTS = """
+SELECT p.name, p.kind, p.dtype, p.unit, last.time AS last_reading
+FROM devices d
+JOIN points p ON p.device_id = d.device_id
+LEFT JOIN LATERAL (
+    SELECT r.time FROM readings r WHERE r.point_id = p.point_id ORDER BY r.time DESC LIMIT 1
+) last ON true
+WHERE d.site = %(site)s AND d.dev = %(dev)s
+ORDER BY p.name
+"""
+
+
+@router.get("/gateways", response_model=list[Gateway], tags=["registry"])
+async def gateways(who: Registry, service: Svc) -> list[Gateway]:
+    """The gateways of the tenant's sites."""
+    return [Gateway(**r) for r in await service.rows(_GATEWAYS, {"sites": list(who.sites)})]
+
+
+@router.get("/devices", response_model=list[Device], tags=["registry"])
+async def devices(
+    who: Registry, service: Svc, site: Annotated[str | None, Query(max_length=256)] = None
+) -> list[Device]:
+    """The tenant's devices (capacity-run populations excluded); `site` narrows to one site."""
+    rows = await service.rows(_DEVICES, {"sites": list(who.sites), "site": site, "dev": None})
+    return [Device(**r) for r in rows]
+
+
+@router.get("/devices/{site}/{device}", response_model=DeviceDetail, tags=["registry"])
+async def device(who: Registry, service: Svc, site: Name, device: Name) -> DeviceDetail:
+    """One device: status, last seen and its points with their last reading time; 404 if not the tenant's."""
+    rows = await service.rows(_DEVICES, {"sites": list(who.sites), "site": site, "dev": device})
+    if not rows:
+        raise HTTPException(404, f"no device {site}/{device}")
+    points = await service.rows(_POINTS, {"site": site, "dev": device})
+    return DeviceDetail(**rows[0], points=[Point(**p) for p in points])
+
+
+@router.get("/figures", tags=["figures"])
+async def figures(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
+    """The platform figures of a window (DESIGN §5) over the tenant's sites only."""
+    result, params = await _figures(service, who, window)
+    return {
+        "parameters": params.to_json(),
+        "scope": scoped.scope_json(who.tenant, who.sites),
+        "definitions": DEFINITIONS,
+        "figures": result.to_json(),
+    }
+
+
+@router.get("/tiers", tags=["figures"])
+async def tiers(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
+    """Every tier threshold against the tenant's figures, and the declared values."""
+    result, params = await _figures(service, who, window)
+    return {
+        "parameters": params.to_json(),
+        "scope": scoped.scope_json(who.tenant, who.sites),
+        "declared": service.declared.to_json(),
+        "tiers": evaluate(result, service.declared),
+    }
+
+
+@router.get("/audit", response_model=list[AuditEntry], tags=["audit"])
+async def audit_log(
+    who: Auditing, service: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[AuditEntry]:
+    """The tenant's audit log, newest first."""
+    rows = await service.rows(
+        "SELECT at, token_id, role, client, method, path, status, detail FROM audit_log"
+        " WHERE tenant = %(tenant)s ORDER BY at DESC, id DESC LIMIT %(limit)s",
+        {"tenant": who.tenant_id, "limit": limit},
+    )
+    return [AuditEntry(**r) for r in rows]
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # The cause goes to the log; the client learns only that the database is the problem.
+    log.error("%s %s: %s", request.method, request.url.path, " ".join(str(exc).split()))
+    # queries.load wraps the psycopg error it met: an unreachable database is its cause
+    if isinstance(exc, psycopg.OperationalError | DatabaseUnavailableError) or isinstance(
+        exc.__cause__, psycopg.OperationalError
+    ):
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """The application; the database pool opens in its lifespan. CollectorError when the
+    declared values (settings.declared) cannot be read."""
+    service = Service(settings, load_declared(settings.declared))
+    limits = settings.limits
+    limiter = FailureLimiter(limits.auth_failures, limits.auth_window_s, limits.auth_clients)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.pool.open()
+        try:
+            yield
+        finally:
+            await service.pool.close()
+
+    app = FastAPI(
+        title="plantproof platform API",
+        version="1",
+        openapi_url=f"{PREFIX}/openapi.json",
+        # The browsable pages load their scripts from a CDN; an edge box may have no way out.
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.auth = Authenticator(service.pool, limiter)
+    app.include_router(router)
+    app.add_exception_handler(psycopg.Error, _database_error)
+    app.add_exception_handler(CollectorError, _database_error)
+    return app

@@ -1,0 +1,66 @@
+"""API settings: `PLANTPROOF_API_...` environment variables over a YAML file (infra.settings).
+
+Nested fields use `__`, e.g. `PLANTPROOF_API_LIMITS__AUTH_FAILURES=20`. An error names the file,
+line and field, or the variable, in one line; a value is never part of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from infra import settings
+from infra.settings import YamlSettings, config_base
+
+ENV_PREFIX = "PLANTPROOF_API_"
+
+
+class ApiLimits(BaseModel, frozen=True, extra="forbid"):
+    # Database connections the request handlers share.
+    pool_min: int = Field(default=1, ge=0, le=64)
+    pool_max: int = Field(default=8, ge=1, le=256)
+    # Figure computations running at once (each reads a whole window on its own connection).
+    figures_concurrency: int = Field(default=2, ge=1, le=16)
+    max_window_days: int = Field(default=366, ge=1, le=3660)
+    # A client address with this many refused authentications within the window gets 429.
+    auth_failures: int = Field(default=10, ge=1)
+    auth_window_s: float = Field(default=60.0, gt=0)
+    # Addresses remembered by that rate limit at most; the oldest are forgotten first.
+    auth_clients: int = Field(default=10_000, ge=1)
+
+
+class ApiSettings(YamlSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/plantproof"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65_535)
+    # declared.yaml for the tier thresholds plant data cannot measure (collector.figures.declared).
+    declared: Path | None = None
+    limits: ApiLimits = ApiLimits()
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        try:
+            psycopg.conninfo.conninfo_to_dict(value)
+        except psycopg.ProgrammingError:
+            # psycopg's message quotes the string, password included
+            raise ValueError("not a PostgreSQL connection string") from None
+        return value
+
+    @field_validator("declared")
+    @classmethod
+    def _relative_to_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return value if value is None or value.is_absolute() else config_base(info) / value
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> ApiSettings:
+    """Settings from `path`, the environment winning over the file, `overrides` over both.
+
+    Raises infra.yamlconfig.ConfigFileError naming file:line and field, or the variable."""
+    return settings.load_settings(ApiSettings, path, overrides)

@@ -1,0 +1,62 @@
+"""Two tenants on a migrated database, each owning one site with its devices and readings (test helper)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+
+import httpx
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.store import ROLES, create_tenant, create_token
+from collector.migrate import migrate
+from tests.figures.seed import SeedDevice, days, seed
+
+OCT = date(2026, 10, 1)
+# alpha: press-a connected at the default rule (20 of 31 days), robot-a on 5 days only; beta: pump-b.
+DEVICES = (
+    SeedDevice("press-a", "press", "C34", "discrete", {"temp": ("analog", days(OCT, 20), 0)},
+               site="site-a", gw="gw-a"),
+    SeedDevice("robot-a", "robot", "C34", "discrete", {"speed": ("analog", days(OCT, 5), 0)},
+               site="site-a", gw="gw-a"),
+    SeedDevice("pump-b", "pump", "C25", "process", {"flow": ("analog", days(OCT, 25), 0)},
+               site="site-b", gw="gw-b"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class World:
+    dsn: str
+    tokens: dict[tuple[str, str], str]  # (tenant, role) -> token
+    token_ids: dict[tuple[str, str], int]
+
+    def auth(self, tenant: str, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[tenant, role]}"}
+
+
+def build(dsn: str) -> World:
+    migrate(dsn)
+    seed(dsn, DEVICES)
+    create_tenant(dsn, "alpha", ["site-a"])
+    create_tenant(dsn, "beta", ["site-b"])
+    tokens, ids = {}, {}
+    for tenant in ("alpha", "beta"):
+        for role in ROLES:
+            new = create_token(dsn, tenant, role, label=f"{tenant} {role}")
+            tokens[tenant, role], ids[tenant, role] = new.token, new.id
+    return World(dsn, tokens, ids)
+
+
+@asynccontextmanager
+async def client(
+    settings: ApiSettings, address: str = "127.0.0.1"
+) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
+    """The app with its lifespan running (pool open), and an in-process client from `address`."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+            yield http, app
