@@ -92,7 +92,12 @@ def birth(site: str, gw: str, dev: str, decoded: Payload, devices: Sequence[Devi
         kind = _prop(m, "kind") or ("switch" if m.datatype == DataType.BOOLEAN else "analog")
         if kind not in _KINDS:
             raise wire.WireError(f"metric {m.label}: kind {kind!r} is not one of {sorted(_KINDS)}", "kind")
-        points.append(wire.PointInfo(m.name, kind, DTYPES[m.datatype], unit or ""))  # type: ignore[arg-type]
+        dtype = DTYPES[m.datatype]
+        if kind == "state" and dtype == "string":
+            # canonical state names, stored as their codes as the JSON path stores them: the KPI
+            # engine's state timeline reads numeric state readings only
+            dtype = "int16"
+        points.append(wire.PointInfo(m.name, kind, dtype, unit or ""))  # type: ignore[arg-type]
     if not points:
         raise wire.WireError(f"BIRTH of {dev!r} has no metric that can be stored", "metrics")
     return wire.Birth(gw, dev, 0, ms_to_ns(decoded.timestamp, "payload"), info, points)
@@ -126,6 +131,7 @@ def _device_info(
         industry,
         sector,  # type: ignore[arg-type]
         protocol="sparkplug_b",
+        simulated=props.get("simulated") is True,  # kept out of the headline figures, as in JSON
         line=line if isinstance(line, str) else None,
         area=area if isinstance(area, str) else None,
     )

@@ -143,9 +143,10 @@ class SparkplugNode:
             # what the device is, as BIRTH-only metrics (the plantproof collector registers it by them)
             described = {"type": dt.type, "industry": dt.industry, "sector": dt.sector}
             described |= {k: v for k, v in (("line", device.line), ("area", device.area)) if v}
-            self.described[device.id] = tuple(
-                Metric(DataType.STRING, value, name=f"{PROPERTIES}{key}") for key, value in described.items()
-            )
+            metrics = [Metric(DataType.STRING, v, name=f"{PROPERTIES}{k}") for k, v in described.items()]
+            if device.simulated:  # the collector keeps it out of the headline figures, as in JSON
+                metrics.append(Metric(DataType.BOOLEAN, True, name=f"{PROPERTIES}simulated"))
+            self.described[device.id] = tuple(metrics)
         self.bdseq_path = config.spool.path.with_name(config.spool.path.name + ".bdseq")
         self._last_bdseq = self._read_bdseq()
         self.bdseq = 0 if self._last_bdseq is None else sp.next_bdseq(self._last_bdseq)

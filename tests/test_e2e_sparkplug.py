@@ -35,7 +35,7 @@ async def _ingest(dsn: str, broker: MosquittoServer, tmp: Path) -> tuple[PlantMo
     start, end = to_ns(plant.start), to_ns(plant.end)
     model = PlantModel(plant, start, end)
     node = edge_node(tmp, model, broker.url, GROUP, EDGE)
-    shape = Shape(interval_s=600)
+    shape = Shape(interval_s=600, batch=200)  # over 256 messages: seq wraps on the way
 
     def stored(sent: Sent) -> bool:  # every message in the ledger, the NDEATH included
         return count(dsn, "SELECT count(*) FROM sparkplug_messages") >= sent.messages + 1
@@ -69,6 +69,7 @@ def test_every_sample_is_stored_once(ingested: Ingested) -> None:
     assert stored == sent.samples > 0
     # one ledger entry per message: NBIRTH, a DBIRTH per device, the DDATA, the NDEATH
     assert count(dsn, "SELECT count(*) FROM sparkplug_messages") == sent.messages + 1
+    assert sent.messages > 256  # seq wrapped 255 -> 0 and the host followed it
     types = count(dsn, "SELECT count(DISTINCT message_type) FROM sparkplug_messages")
     assert types == 4
     assert count(dsn, "SELECT count(*) FROM sparkplug_messages WHERE message_type = 'DBIRTH'") == len(
