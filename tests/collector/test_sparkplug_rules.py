@@ -140,3 +140,19 @@ def test_ndata_of_control_metrics_only_stores_nothing_and_refuses_nothing() -> N
     out = feed(host, (topic, payload))
     assert out.refused == [] and out.rebirths == []
     assert [(i.identity.seq, i.envelope) for i in out.interpreted] == [(1, None)]
+
+
+def test_a_state_metric_is_a_state_point_and_a_simulated_device_stays_simulated() -> None:
+    kind = {"kind": sp.PropertyValue(DataType.STRING, "state")}
+    state = Metric(DataType.STRING, "running", name="state", alias=2, properties=kind)
+    flag = Metric(DataType.BOOLEAN, True, name="Properties/simulated")
+    edge = Edge("g", "n")
+    out = feed(
+        Host(Limits()), edge.nbirth(), edge.dbirth("sim", [TEMP, state, flag]), edge.dbirth("real", [TEMP])
+    )
+    sim, real = (i.envelope for i in out.interpreted[1:])
+    assert isinstance(sim, wire.Birth) and isinstance(real, wire.Birth)
+    assert (sim.device.simulated, real.device.simulated) == (True, False)
+    points = {p.name: p for p in sim.points}
+    # stored as a state code (the KPI engine's state timeline), not as text
+    assert (points["state"].kind, points["state"].dtype) == ("state", "int16")

@@ -107,7 +107,7 @@ async def test_edge_node_births_data_rebirth_and_orderly_death(
         assert set(birth) == set(points)
         described = {m.name: m.value for m in dbirths["cnc-1"].metrics if m.alias is None}
         assert described == {"Properties/type": "cnc_machine", "Properties/industry": "C34",
-                             "Properties/sector": "discrete"}  # fmt: skip
+                             "Properties/sector": "discrete", "Properties/simulated": True}  # fmt: skip
         assert birth["spindle_speed"].datatype == DataType.DOUBLE
         assert birth["state"].datatype == DataType.STRING
         assert birth["door_open"].datatype == DataType.BOOLEAN
