@@ -1,0 +1,136 @@
+"""Faults on the Sparkplug path, during a steady run of real processes — a gateway process as a
+Sparkplug edge node reading a Modbus simulator, Mosquitto, the collector process as a Sparkplug host,
+PostgreSQL: the broker restarted, the collector killed with kill -9 and started again. Afterwards,
+with exact counts: every sample the broker acknowledged to the gateway (its `points_published`) is a
+reading, none twice, no dead letter, and the gateway's spool is empty.
+
+Sparkplug has no end-to-end acknowledgement (the gateway's spool lets go of a message at PUBACK), so
+what the broker holds must survive: the restart is graceful (Mosquitto saves its persistence file)
+and the collector's session persists; the collector is the gateway's primary host (its STATE), so the
+gateway publishes only while the collector is up, as the README recommends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from collector.migrate import migrate
+from simulators.servers.modbus import SimModbusServer
+from tests.collector.mqttutil import scalar
+from tests.gateway.helpers import RampSource, modbus_device, write_config
+from tests.processes import Collector, GatewayProcess, collector_config
+from tests.servers import MosquittoServer, PostgresServer, free_port
+from tests.test_fault_matrix import NO_AUTOSAVE, STEADY_S, _Quiet, _spool, _until
+
+PUBLISHED = re.compile(r'^plantproof_gateway_points_published_total\{device="[^"]+"\} (\S+)$', re.M)
+
+
+def _published(port: int) -> int:
+    """Samples the broker acknowledged to the gateway, from its metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return int(sum(float(v) for v in PUBLISHED.findall(text)))
+
+
+# A collector restarted after kill -9 no longer knows the edge node's BIRTH alias tables (kept in
+# memory only): the DDATA its persistent session held arrive before the rebirth it asks for, are
+# dead letters ("no NBIRTH yet ... no datatype on the wire and none known from a birth"), and their
+# samples are lost (the new DBIRTH carries only the last values). To pass, the host must restore a
+# session's tables from the database on start.
+COLLECTOR_RESTART_LOSES = pytest.mark.xfail(
+    strict=True, reason="a restarted Sparkplug host lost its alias tables: queued DDATA are dead letters"
+)
+
+
+@pytest.mark.parametrize("fault", ["broker", pytest.param("collector", marks=COLLECTOR_RESTART_LOSES)])
+async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_twice(
+    tmp_path: Path,
+    mosquitto_factory: Callable[..., MosquittoServer],
+    postgres_factory: Callable[..., PostgresServer],
+    fault: str,
+) -> None:
+    broker, pg = mosquitto_factory(extra_conf=NO_AUTOSAVE), postgres_factory()
+    dsn = pg.create_database()
+    migrate(dsn)
+    sim = SimModbusServer(RampSource({"k1": 1, "k2": 2}), port=0)
+    await sim.start()
+    tag = uuid.uuid4().hex[:6]
+    group, edge, host, metrics_port = f"plant{tag}", f"gw-{tag}", f"scada-{tag}", free_port()
+    quiet = {"default": {"max_silence_s": 3600}}
+    devices = [modbus_device(d, sim.port, u, interval=0.05, edge=quiet) for d, u in (("k1", 1), ("k2", 2))]
+    config = write_config(
+        tmp_path, broker.url, devices, gateway_id=edge, link_lost_after_s=3600,
+        mqtt={"format": "sparkplug"}, sparkplug={"group_id": group, "primary_host_id": host},
+        batch={"max_samples": 20, "max_age_s": 0.1}, metrics={"port": metrics_port},
+    )  # fmt: skip
+    gateway = GatewayProcess(config, tmp_path / "gateway.log")
+    collector = Collector(
+        collector_config(
+            tmp_path / "c.yaml",
+            dsn,
+            broker.host,
+            broker.port,
+            mqtt={"sources": ["pp_v1", "sparkplug"]},
+            sparkplug={"host_id": host},
+        ),
+        tmp_path / "c.log",
+    )
+    readings = (
+        "SELECT count(*) FROM (SELECT point_id FROM readings UNION ALL SELECT point_id FROM readings_text)"
+        f" r JOIN points USING (point_id) JOIN devices d USING (device_id) WHERE d.site = '{group}'"
+    )
+    stored = lambda: scalar(dsn, readings)  # noqa: E731
+    try:
+        collector.start()
+        gateway.start()
+        await _until(lambda: stored() > 200, 60, "a steady run")
+        await asyncio.sleep(STEADY_S)
+        before = stored()
+        if fault == "broker":
+            await asyncio.to_thread(broker.stop)  # graceful: what it acknowledged is saved
+        else:
+            collector.kill()
+        await asyncio.sleep(1.0)
+        if fault == "broker":
+            await asyncio.to_thread(broker.start)
+        else:
+            collector.start()
+        await _until(lambda: stored() > before + 200, 120, "the steady run to resume")
+        await asyncio.sleep(STEADY_S)
+        await sim.stop()  # no more readings: the gateway's last messages drain
+        drained = _Quiet(tmp_path / "spool.db")
+        await _until(drained.drained, 120, "the spool to empty")
+        published = _published(metrics_port)
+        with contextlib.suppress(AssertionError):  # what is missing is named below
+            await _until(lambda: stored() >= published, 30, "every published sample")
+        await asyncio.sleep(1.0)  # nothing more arrives
+        assert gateway.alive() and collector.alive()
+        held, _next_seq, dropped = _spool(tmp_path / "spool.db")
+        assert (held, dropped) == (0, 0)
+        with psycopg.connect(dsn) as conn:
+            letters = conn.execute("SELECT error FROM dead_letters ORDER BY id").fetchall()
+            got = (len(letters), stored())
+            assert got == (0, published) and published > 0, (got, published, letters[:2])
+            twice = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY point_id, time HAVING count(*) > 1) x"
+            ).fetchone()
+            assert twice == (0,), "no reading stored twice"
+            births = conn.execute(
+                "SELECT count(*) FROM sparkplug_messages WHERE message_type = 'NBIRTH'"
+            ).fetchone()
+        print(f"{fault}: {published} samples published, each stored once; NBIRTHs {births}")
+    finally:
+        gateway.stop()
+        collector.stop()
+        await sim.stop()
+        print(collector.output()[-2000:])
+        print(gateway.output()[-2000:])
