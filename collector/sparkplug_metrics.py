@@ -97,7 +97,8 @@ def birth(site: str, gw: str, dev: str, decoded: Payload, devices: Sequence[Devi
             # canonical state names, stored as their codes as the JSON path stores them: the KPI
             # engine's state timeline reads numeric state readings only
             dtype = "int16"
-        points.append(wire.PointInfo(m.name, kind, dtype, unit or ""))  # type: ignore[arg-type]
+        wrap = _positive((m.properties or {}).get("wrap"))  # a counter register's wrap, as in JSON
+        points.append(wire.PointInfo(m.name, kind, dtype, unit or "", wrap=wrap))  # type: ignore[arg-type]
     if not points:
         raise wire.WireError(f"BIRTH of {dev!r} has no metric that can be stored", "metrics")
     return wire.Birth(gw, dev, 0, ms_to_ns(decoded.timestamp, "payload"), info, points)
@@ -132,6 +133,8 @@ def _device_info(
         sector,  # type: ignore[arg-type]
         protocol="sparkplug_b",
         simulated=props.get("simulated") is True,  # kept out of the headline figures, as in JSON
+        # the counter rules tell a reset from a back-step by it, as for a JSON device
+        ideal_rate_per_hour=_positive(props.get("ideal_rate_per_hour")),
         line=line if isinstance(line, str) else None,
         area=area if isinstance(area, str) else None,
     )
@@ -175,6 +178,13 @@ def is_reading(m: Metric) -> bool:
     if name is None or name == sp.BDSEQ or name.startswith(PROPERTY_PREFIX):
         return False
     return not name.startswith(_CONTROL_PREFIXES) and m.datatype in DTYPES
+
+
+def _positive(value: object) -> float | None:
+    """A positive number (a metric or property value), else None."""
+    value = getattr(value, "value", value)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return float(value) if ok else None  # type: ignore[arg-type]
 
 
 def _prop(m: Metric, name: str) -> str | None:

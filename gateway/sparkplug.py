@@ -41,6 +41,7 @@ log = logging.getLogger("plantproof.gateway.sparkplug")
 Outgoing = tuple[str, bytes, bool]  # topic, payload, retain
 PROPERTIES = "Properties/"  # BIRTH-only metrics saying what a device is: type, industry, sector, …
 KIND = "kind"
+WRAP = "wrap"
 _INTEGERS = {
     "int16": (DataType.INT16, -(2**15), 2**15 - 1),
     "uint16": (DataType.UINT16, 0, 2**16 - 1),
@@ -58,6 +59,7 @@ class MetricDef:
     unit: str
     scale: float
     kind: str  # analog, state, counter, …: a `kind` property, as hosts that keep a device model read it
+    wrap: float | None  # where a counter register wraps to zero: a `wrap` property
 
 
 def datatype_for(spec: PointSpec) -> DataType:
@@ -136,7 +138,7 @@ class SparkplugNode:
             for spec in device.device_type.points:
                 alias += 1  # unique across the edge node, stable while the config is
                 defs[spec.name] = MetricDef(
-                    spec.name, alias, datatype_for(spec), spec.unit, spec.scale, spec.kind
+                    spec.name, alias, datatype_for(spec), spec.unit, spec.scale, spec.kind, spec.wrap
                 )
             self.defs[device.id] = defs
             dt = device.device_type
@@ -146,6 +148,9 @@ class SparkplugNode:
             metrics = [Metric(DataType.STRING, v, name=f"{PROPERTIES}{k}") for k, v in described.items()]
             if device.simulated:  # the collector keeps it out of the headline figures, as in JSON
                 metrics.append(Metric(DataType.BOOLEAN, True, name=f"{PROPERTIES}simulated"))
+            if dt.ideal_rate_per_hour:  # the collector's counter rules read it, as in JSON
+                rate = float(dt.ideal_rate_per_hour)
+                metrics.append(Metric(DataType.DOUBLE, rate, name=f"{PROPERTIES}ideal_rate_per_hour"))
             self.described[device.id] = tuple(metrics)
         self.bdseq_path = config.spool.path.with_name(config.spool.path.name + ".bdseq")
         self._last_bdseq = self._read_bdseq()
@@ -368,6 +373,8 @@ class SparkplugNode:
                 KIND: PropertyValue(DataType.STRING, d.kind),
                 sp.QUALITY: quality,
             }
+            if d.wrap is not None:
+                props[WRAP] = PropertyValue(DataType.DOUBLE, float(d.wrap))
             metrics.append(
                 Metric(
                     d.datatype,

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from collector.migrate import migrate
@@ -91,3 +92,22 @@ def test_claim_estimates_equal_the_plant_truth(ingested: Ingested, tmp_path: Pat
     dsn, model, _ = ingested
     for kpi, (estimate, true_change) in check_claims(dsn, model, tmp_path).items():
         print(f"{kpi}: estimate {estimate:+.4f} %, truth {true_change:+.4f} %")
+
+
+def test_the_registry_holds_what_a_json_birth_says(ingested: Ingested) -> None:
+    """What the KPI engine and the figures read of a device: its DBIRTH carries it all."""
+    dsn, model, _ = ingested
+    with psycopg.connect(dsn) as conn:
+        got = set(
+            conn.execute(
+                "SELECT d.dev, d.type, d.industry, d.sector, d.simulated, d.ideal_rate_per_hour, p.name,"
+                " p.kind, p.wrap FROM points p JOIN devices d USING (device_id)"
+            ).fetchall()
+        )
+    want = {
+        (d.id, t.type, t.industry, t.sector, True, t.ideal_rate_per_hour or None, p.name, p.kind, p.wrap)
+        for d in model.plant.devices
+        for t in [d.device_type]
+        for p in t.points
+    }
+    assert got == want

@@ -142,17 +142,30 @@ def test_ndata_of_control_metrics_only_stores_nothing_and_refuses_nothing() -> N
     assert [(i.identity.seq, i.envelope) for i in out.interpreted] == [(1, None)]
 
 
-def test_a_state_metric_is_a_state_point_and_a_simulated_device_stays_simulated() -> None:
-    kind = {"kind": sp.PropertyValue(DataType.STRING, "state")}
-    state = Metric(DataType.STRING, "running", name="state", alias=2, properties=kind)
-    flag = Metric(DataType.BOOLEAN, True, name="Properties/simulated")
-    edge = Edge("g", "n")
-    out = feed(
-        Host(Limits()), edge.nbirth(), edge.dbirth("sim", [TEMP, state, flag]), edge.dbirth("real", [TEMP])
+def test_a_birth_says_state_points_wraps_ideal_rate_and_simulated_as_json_does() -> None:
+    state = Metric(
+        DataType.STRING,
+        "running",
+        name="state",
+        alias=2,
+        properties={"kind": sp.PropertyValue(DataType.STRING, "state")},
     )
+    props = {
+        "kind": sp.PropertyValue(DataType.STRING, "counter"),
+        "wrap": sp.PropertyValue(DataType.DOUBLE, 2.0**32),
+    }
+    parts = Metric(DataType.UINT32, 7, name="parts", alias=3, properties=props)
+    flag = Metric(DataType.BOOLEAN, True, name="Properties/simulated")
+    rate = Metric(DataType.DOUBLE, 40.0, name="Properties/ideal_rate_per_hour")
+    edge = Edge("g", "n")
+    nbirth = edge.nbirth()
+    sim_birth = edge.dbirth("sim", [TEMP, state, parts, flag, rate])
+    out = feed(Host(Limits()), nbirth, sim_birth, edge.dbirth("real", [TEMP]))
     sim, real = (i.envelope for i in out.interpreted[1:])
     assert isinstance(sim, wire.Birth) and isinstance(real, wire.Birth)
     assert (sim.device.simulated, real.device.simulated) == (True, False)
+    assert (sim.device.ideal_rate_per_hour, real.device.ideal_rate_per_hour) == (40.0, None)
     points = {p.name: p for p in sim.points}
+    assert (points["parts"].wrap, points["temp"].wrap) == (2.0**32, None)
     # stored as a state code (the KPI engine's state timeline), not as text
     assert (points["state"].kind, points["state"].dtype) == ("state", "int16")

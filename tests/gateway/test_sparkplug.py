@@ -107,7 +107,8 @@ async def test_edge_node_births_data_rebirth_and_orderly_death(
         assert set(birth) == set(points)
         described = {m.name: m.value for m in dbirths["cnc-1"].metrics if m.alias is None}
         assert described == {"Properties/type": "cnc_machine", "Properties/industry": "C34",
-                             "Properties/sector": "discrete", "Properties/simulated": True}  # fmt: skip
+                             "Properties/sector": "discrete", "Properties/simulated": True,
+                             "Properties/ideal_rate_per_hour": 40.0}  # fmt: skip
         assert birth["spindle_speed"].datatype == DataType.DOUBLE
         assert birth["state"].datatype == DataType.STRING
         assert birth["door_open"].datatype == DataType.BOOLEAN
@@ -116,6 +117,7 @@ async def test_edge_node_births_data_rebirth_and_orderly_death(
             assert props[sp.ENG_UNIT].value == points[name].unit, name
             assert props[sp.SCALE].value == points[name].scale, name
             assert props["kind"].value == points[name].kind, name
+            assert (props["wrap"].value if "wrap" in props else None) == points[name].wrap, name
         aliases = names_by_alias(messages)
         assert len(aliases) == 2 * len(points), "aliases are unique across the edge node"
         assert check_seqs(messages) >= 7
