@@ -15,31 +15,27 @@ from collections.abc import Sequence
 from adapters import registry
 from adapters.base import Connection, RawReading
 from adapters.errors import AdapterError
-from gateway import births
 from gateway.batcher import Batcher
 from gateway.commands import CommandHandler
 from gateway.config import GatewayConfig
 from gateway.edge import EdgeProcessor, Sample
+from gateway.envelopes import Envelopes
 from gateway.errors import GatewayConfigError
 from gateway.metrics import GatewayMetrics
 from gateway.notices import UnmappedStates
 from gateway.publisher import Publisher
-from gateway.sizing import split, upper_bound
 from gateway.sparkplug import SparkplugNode, Write
-from gateway.spool import AsyncSpool, Builder, Built
+from gateway.spool import AsyncSpool, Builder
 from gateway.stopping import cancel_all
 from infra.mqtt import Will
 from infra.mqtt.aio import AsyncMqttClient
 from wire import (
     STATUS_OFFLINE,
     STATUS_ONLINE,
-    Data,
     Dropped,
     WireError,
     decode_stored,
     device_filter,
-    device_topic,
-    encode,
     encode_ack,
     gateway_filter,
     gateway_topic,
@@ -50,7 +46,6 @@ log = logging.getLogger("plantproof.gateway")
 MONITOR_INTERVAL_S = 0.5
 SUPERVISOR_BACKOFF_MAX_S = 30.0
 MAX_CONCURRENT_COMMANDS = 16  # beyond this, incoming commands wait in the (bounded) MQTT queue
-WIDEST = 2**63 - 1  # the widest seq and timestamp, for sizing envelopes before they are numbered
 
 
 class Gateway:
@@ -82,21 +77,7 @@ class Gateway:
         self._spool: AsyncSpool | None = None
         self._client: AsyncMqttClient | None = None
         self.node = SparkplugNode(config) if config.mqtt.format == "sparkplug" else None
-        limit = config.mqtt.max_message_bytes
-        # per device: its longest point name, and whether a string point makes sizes unpredictable
-        self._shape: dict[str, tuple[int, bool]] = {}
-        for device in config.devices:
-            points = device.device_type.points
-            self._shape[device.id] = (
-                max(len(p.name) for p in points),
-                any(p.dtype == "string" for p in points),
-            )
-            size = len(encode(births.birth(self.gw, device, WIDEST, WIDEST)))
-            if size > limit:
-                raise GatewayConfigError(
-                    f"device {device.id}: its birth takes {size} bytes, more than mqtt.max_message_bytes"
-                    f" ({limit}); split its device type"
-                )
+        self.envelopes = Envelopes(config, self.metrics)
 
     @property
     def spool(self) -> AsyncSpool:
@@ -109,50 +90,6 @@ class Gateway:
         return self._client
 
     # --- data path -------------------------------------------------------------------------------
-    def _data(self, dev: str, samples: list[Sample]) -> list[Builder]:
-        """Builders of the envelopes carrying `samples`: one, or more if one would be too large."""
-        limit = self.config.mqtt.max_message_bytes
-        longest, strings = self._shape[dev]
-        parts = [samples]
-        if strings or upper_bound(samples, longest) > limit:
-
-            def size(part: list[Sample]) -> int:
-                return len(encode(Data(gw=self.gw, dev=dev, seq=WIDEST, sent=WIDEST, samples=part)))
-
-            parts, refused = split(samples, limit, size)
-            if refused:
-                self.metrics.oversized_samples.labels(dev).inc(len(refused))
-                log.warning("device %s: %d sample(s) refused, each alone larger than %d bytes (point %s)",
-                            dev, len(refused), limit, refused[0][0])  # fmt: skip
-        return [self._data_part(dev, part) for part in parts]
-
-    def _data_part(self, dev: str, samples: list[Sample]) -> Builder:
-        topic = device_topic(self.config.site, self.gw, dev, "data")
-
-        def build(seq: int) -> Built:
-            envelope = Data(gw=self.gw, dev=dev, seq=seq, sent=time.time_ns(), samples=samples)
-            return Built(topic, encode(envelope), False, dev, len(samples))
-
-        return build
-
-    def _birth(self, dev: str) -> Builder:
-        device = self.config.device(dev)
-        assert device is not None
-        topic = device_topic(self.config.site, self.gw, dev, "birth")
-
-        def build(seq: int) -> Built:
-            return Built(topic, encode(births.birth(self.gw, device, seq, time.time_ns())), True, dev)
-
-        return build
-
-    def _death(self, dev: str, reason: str) -> Builder:
-        topic = device_topic(self.config.site, self.gw, dev, "death")
-
-        def build(seq: int) -> Built:
-            return Built(topic, encode(births.death(self.gw, dev, seq, time.time_ns(), reason)), False, dev)
-
-        return build
-
     async def ingest(self, dev: str, readings: Sequence[RawReading]) -> None:
         """The adapters' sink; awaiting it applies backpressure while a full batch is committed."""
         edge = self.edge.get(dev)
@@ -171,10 +108,10 @@ class Gateway:
         builders: list[Builder] = []
         if dev not in self._born:
             self._born.add(dev)
-            builders.append(self._birth(dev))
-            builders.extend(b for d, s in self.batcher.drain_device(dev) for b in self._data(d, s))
+            builders.append(self.envelopes.birth(dev))
+            builders.extend(b for d, s in self.batcher.drain_device(dev) for b in self.envelopes.data(d, s))
         builders.extend(
-            b for d, s in self.batcher.add(dev, samples, time.monotonic()) for b in self._data(d, s)
+            b for d, s in self.batcher.add(dev, samples, time.monotonic()) for b in self.envelopes.data(d, s)
         )
         if builders:
             await self.spool.append(builders)
@@ -183,7 +120,7 @@ class Gateway:
         """Write batches that reached their age (or all of them) to the spool."""
         ready = self.batcher.drain() if everything else self.batcher.due(time.monotonic())
         if ready:
-            await self.spool.append([b for d, s in ready for b in self._data(d, s)])
+            await self.spool.append([b for d, s in ready for b in self.envelopes.data(d, s)])
 
     async def _flusher(self) -> None:
         while True:
@@ -237,13 +174,13 @@ class Gateway:
         builders: list[Builder] = []
         if dev in self._born:
             self._born.discard(dev)
-            builders += [b for d, s in self.batcher.drain_device(dev) for b in self._data(d, s)]
+            builders += [b for d, s in self.batcher.drain_device(dev) for b in self.envelopes.data(d, s)]
             log.warning("device %s lost for %.0f s: %s", dev, down_s, reason)
         else:
-            builders.append(self._birth(dev))
+            builders.append(self.envelopes.birth(dev))
             log.warning("device %s: no data for %.0f s since start: %s", dev, down_s, reason)
         self.edge[dev].forget(time.time_ns())
-        await self.spool.append([*builders, self._death(dev, reason)])
+        await self.spool.append([*builders, self.envelopes.death(dev, reason)])
 
     def _watch_overflow(self, dropped: int, size: int) -> None:
         """An overflow episode runs from the first drop until the spool is half empty again."""

@@ -32,6 +32,7 @@ SECRETS = {
     "collector-migrate": {"pg_app_password"},
     "collector": {"pg_app_password", "mqtt_collector_password"},
     "gateway": {"mqtt_gateway_password"},
+    "api": {"pg_app_password"},
     "sim-opcua": set(),
     "sim-modbus": set(),
 }
@@ -49,6 +50,7 @@ def test_service_names_and_images() -> None:
         "collector-migrate",
         "collector",
         "gateway",
+        "api",
         "sim-opcua",
         "sim-modbus",
     }
@@ -57,7 +59,7 @@ def test_service_names_and_images() -> None:
     assert re.fullmatch(r"eclipse-mosquitto:2\.0\.\d+", services["mosquitto"]["image"])
     base = re.findall(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.M)
     assert base and all(re.fullmatch(r"python:3\.11\.\d+-slim-\w+", b) for b in base), base
-    for name in ("collector-migrate", "collector", "gateway", "sim-opcua", "sim-modbus"):
+    for name in ("collector-migrate", "collector", "gateway", "api", "sim-opcua", "sim-modbus"):
         assert services[name]["image"] == "plantproof:latest"
     assert services["sim-opcua"]["profiles"] == ["demo"] and services["sim-modbus"]["profiles"] == ["demo"]
     assert "pg_isready" in str(services["timescaledb"]["healthcheck"])
@@ -140,6 +142,21 @@ def test_the_collector_logs_in_as_a_role_of_its_own_not_the_superuser() -> None:
         env = services[name]["environment"]
         assert env["PLANTPROOF_COLLECTOR_DSN"] == "postgresql://plantproof_app@timescaledb:5432/plantproof"
         assert env["PGPASSWORD_FILE"] == "/run/secrets/pg_app_password"
+    api = services["api"]["environment"]
+    assert api["PLANTPROOF_API_DSN"] == "postgresql://plantproof_app@timescaledb:5432/plantproof"
+    assert api["PGPASSWORD_FILE"] == "/run/secrets/pg_app_password"
+
+
+def test_the_api_is_health_checked_on_the_document_it_serves_without_a_token() -> None:
+    from api.app import PREFIX
+
+    service = _services()["api"]
+    check = service["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    compile(check[3], "healthcheck", "exec")
+    assert f"http://127.0.0.1:8080{PREFIX}/openapi.json" in check[3]
+    assert service["ports"] == ["127.0.0.1:8080:8080"]
+    assert service["depends_on"] == {"collector-migrate": {"condition": "service_completed_successfully"}}
 
 
 def test_the_gateway_reaches_the_broker_over_tls() -> None:
@@ -201,7 +218,9 @@ def test_the_entrypoint_turns_password_files_into_variables(tmp_path: Path) -> N
     assert done.returncode != 0 and b"args:" not in done.stdout
 
 
-@pytest.mark.parametrize("service", ["collector-migrate", "collector", "gateway", "sim-opcua", "sim-modbus"])
+@pytest.mark.parametrize(
+    "service", ["collector-migrate", "collector", "gateway", "api", "sim-opcua", "sim-modbus"]
+)
 def test_commands_exist_with_their_options(service: str) -> None:
     command = _services()[service]["command"]
     words = [w for w in command if not w.startswith("-") and not w.startswith("/")]

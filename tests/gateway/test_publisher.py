@@ -161,13 +161,13 @@ async def test_spool_overflow_drops_oldest_counts_and_rebirths_once_per_episode(
     )
     gateway = Gateway(cfg, connect_devices=False)
     births_built: list[str] = []
-    build_birth = gateway._birth
+    build_birth = gateway.envelopes.birth
 
     def counting_birth(dev: str):  # type: ignore[no-untyped-def]
         births_built.append(dev)
         return build_birth(dev)
 
-    monkeypatch.setattr(gateway, "_birth", counting_birth)
+    monkeypatch.setattr(gateway.envelopes, "birth", counting_birth)
     task = asyncio.create_task(gateway.run())
     await asyncio.wait_for(gateway.started.wait(), 30)
     await asyncio.wait_for(gateway.client.connected.wait(), 30)

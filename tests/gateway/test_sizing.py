@@ -27,7 +27,7 @@ def _gateway(tmp_path: Path, dev_type: str = "injection_molding.yaml", limit: in
 
 
 def _built(gateway: Gateway, samples: list[tuple[str, int, object, int]]) -> list[bytes]:
-    builders = gateway._data("imm-1", samples)  # type: ignore[arg-type]
+    builders = gateway.envelopes.data("imm-1", samples)  # type: ignore[arg-type]
     return [b(2**63 - 1 - i).payload for i, b in enumerate(builders)]
 
 
