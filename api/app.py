@@ -23,8 +23,13 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from api import scoped
+from api.alarm_config import load_alarm_config
+from api.alarm_metrics import AlarmMetrics
 from api.auth import Authenticator, FailureLimiter, Principal, require
 from api.models import AuditEntry, Device, DeviceDetail, Gateway, Point
+from api.monitoring import Evaluator
+from api.routes_alarms import metrics_router
+from api.routes_alarms import router as alarms_router
 from api.settings import ApiSettings
 from collector.db import DatabaseUnavailableError
 from collector.errors import CollectorError
@@ -203,18 +208,27 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
-    """The application; the database pool opens in its lifespan. CollectorError when the
-    declared values (settings.declared) cannot be read."""
+    """The application; the database pool opens in its lifespan, and the alarm evaluator runs in it
+    when settings.alarms is set. CollectorError when the declared values (settings.declared) cannot
+    be read, ConfigFileError when the alarm rules cannot."""
     service = Service(settings, load_declared(settings.declared))
+    alarm_metrics = AlarmMetrics()
+    evaluator = None
+    if settings.alarms is not None:
+        evaluator = Evaluator(load_alarm_config(settings.alarms), service.pool, alarm_metrics)
     limits = settings.limits
     limiter = FailureLimiter(limits.auth_failures, limits.auth_window_s, limits.auth_clients)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.pool.open()
+        if evaluator is not None:
+            evaluator.start()
         try:
             yield
         finally:
+            if evaluator is not None:
+                await evaluator.stop()
             await service.pool.close()
 
     app = FastAPI(
@@ -227,8 +241,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.alarm_metrics, app.state.evaluator = alarm_metrics, evaluator
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
+    app.include_router(alarms_router)
+    app.include_router(metrics_router)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)
     return app
