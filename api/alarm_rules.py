@@ -41,6 +41,8 @@ class GatewayOffline(_Rule, frozen=True):
 
 
 class DeviceOffline(_Rule, frozen=True):
+    # No data for this long, whether its gateway reported it lost or not: a death while the gateway
+    # restarts is followed at once by a birth, and is no alarm.
     delay_s: float = Field(default=300.0, gt=0)
 
 
@@ -236,8 +238,8 @@ def _registry(rules: Rules, db: Database, now: datetime, blind: set[Key]) -> Ite
         subject, age = f"{dev.site}/{dev.dev}", _age_s(now, dev.last_seen)
         if dev.gw in down:  # the gateway's alarm says it; its devices' alarms stay as they are
             blind.add(("device_offline", subject))
-        elif d.enabled and (not dev.online or age > d.delay_s):
-            why = "its gateway reported it lost" if not dev.online else f"no data for {age:.0f} s"
+        elif d.enabled and age > d.delay_s:
+            why = f"lost (its gateway said so) {age:.0f} s ago" if not dev.online else f"no data for {age:.0f} s"
             yield Finding("device_offline", subject, dev.site, d.severity, age, f"device {subject}: {why}")
         deaths = db.deaths.get((dev.site, dev.dev), 0)
         if f.enabled and deaths >= f.deaths:

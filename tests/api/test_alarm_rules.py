@@ -65,9 +65,10 @@ def test_devices_of_an_offline_gateway_are_left_to_its_alarm() -> None:
     gateways = (GatewayRow("s1", "down", "offline", ago(1)), GatewayRow("s1", "up", "online", ago(1)))
     devices = (
         DeviceRow("s1", "d1", "down", False, ago(500)),
-        DeviceRow("s1", "d2", "up", False, ago(1)),  # its gateway reported it lost
+        DeviceRow("s1", "d2", "up", False, ago(61)),  # its gateway reported it lost
         DeviceRow("s1", "d3", "up", True, ago(61)),  # silent past the delay
         DeviceRow("s1", "d4", "up", True, ago(59)),
+        DeviceRow("s1", "d5", "up", False, ago(59)),  # lost, not yet for the delay
     )
     evaluation = evaluate(RULES, Snapshot(NOW, db(gateways, devices)), Counters())
     assert {f.key for f in evaluation.findings} == {

@@ -1,0 +1,137 @@
+"""Alarms in the API on a real PostgreSQL: tenant scope, acknowledgement in the audit log, /metrics,
+and the evaluator storing what it raises and clears."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import psycopg
+import yaml
+
+from api.alarm_config import AlarmConfig
+from api.alarm_metrics import AlarmMetrics
+from api.monitoring import Evaluator
+from api.settings import ApiSettings
+from tests.api.world import World, client
+
+V1 = "/api/v1"
+
+
+async def test_each_tenant_lists_its_alarms_and_the_platforms(world: World, http: httpx.AsyncClient) -> None:
+    alpha = (await http.get(f"{V1}/alarms", headers=world.auth("alpha", "auditor"))).json()
+    assert {a["id"] for a in alpha} == {world.alarms["site-a"], world.alarms["platform"]}
+    beta = (await http.get(f"{V1}/alarms?state=active", headers=world.auth("beta", "operator"))).json()
+    assert {a["id"] for a in beta} == {world.alarms["site-b"], world.alarms["platform"]}
+    assert (await http.get(f"{V1}/alarms?state=cleared", headers=world.auth("beta", "admin"))).json() == []
+    mine = await http.get(f"{V1}/alarms/{world.alarms['site-a']}", headers=world.auth("alpha", "auditor"))
+    assert mine.status_code == 200 and mine.json()["subject"] == "site-a/gw-a" and mine.json()["cleared_at"] is None
+    theirs = await http.get(f"{V1}/alarms/{world.alarms['site-a']}", headers=world.auth("beta", "admin"))
+    assert theirs.status_code == 404
+    none = await http.get(f"{V1}/alarms/999999", headers=world.auth("alpha", "admin"))
+    assert none.status_code == 404
+    bad = await http.get(f"{V1}/alarms?state=loud", headers=world.auth("alpha", "admin"))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "state"]
+
+
+def _acks(dsn: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT token_id, role, method, path, status, detail FROM audit_log"
+            " WHERE method = 'POST' ORDER BY id"
+        ).fetchall()
+
+
+async def test_acknowledging_is_an_operator_action_in_the_audit_log(world: World, http: httpx.AsyncClient) -> None:
+    alarm = world.alarms["site-a"]
+    url = f"{V1}/alarms/{alarm}/ack"
+    refused = await http.post(url, headers=world.auth("alpha", "auditor"))
+    assert refused.status_code == 403
+    other = await http.post(url, headers=world.auth("beta", "operator"))
+    assert other.status_code == 404  # another tenant's alarm does not exist
+    done = await http.post(url, json={"note": "crew on the way"}, headers=world.auth("alpha", "operator"))
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["acked_by"] == world.token_ids["alpha", "operator"] and body["ack_note"] == "crew on the way"
+    assert body["acked_at"] is not None and body["cleared_at"] is None  # still raised
+    again = await http.post(url, headers=world.auth("alpha", "admin"))
+    assert again.status_code == 409
+    long = await http.post(url, json={"note": "x" * 501}, headers=world.auth("alpha", "admin"))
+    assert long.status_code == 422 and long.json()["detail"][0]["loc"] == ["body", "note"]
+    path = f"/api/v1/alarms/{alarm}/ack"
+    assert _acks(world.dsn) == [
+        (world.token_ids["alpha", "auditor"], "auditor", "POST", path, 403, "role auditor may not use this route"),
+        (world.token_ids["beta", "operator"], "operator", "POST", path, 404, f"no alarm {alarm}"),
+        (world.token_ids["alpha", "operator"], "operator", "POST", path, 200,
+         f"acknowledged alarm {alarm} (gateway_offline site-a/gw-a)"),
+        (world.token_ids["alpha", "admin"], "admin", "POST", path, 409, "acknowledged already"),
+    ]  # fmt: skip
+
+
+QUIET = {"device_offline": {"enabled": False}, "ingest_lag": {"enabled": False}}  # the seed's history
+
+
+def _sql(dsn: str, *statements: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+async def test_the_evaluator_raises_clears_stores_and_exports(world: World) -> None:
+    config = AlarmConfig.model_validate({"rules": {"gateway_offline": {"delay_s": 60}, **QUIET}})
+    metrics = AlarmMetrics()
+    _sql(world.dsn, "UPDATE gateways SET status = 'online', last_seen = now()")
+    async with client(ApiSettings(dsn=world.dsn)) as (http, app):
+        evaluator = Evaluator(config, app.state.service.pool, metrics)
+        first = await evaluator.evaluate_once()
+        assert first.raised == ()  # the world's alarms no longer hold
+        assert first.cleared == (
+            ("broker_dropped", "broker"), ("gateway_offline", "site-a/gw-a"), ("gateway_offline", "site-b/gw-b"),
+        )  # fmt: skip
+        _sql(
+            world.dsn,
+            "UPDATE gateways SET status = 'offline' WHERE gw = 'gw-b'",
+            "UPDATE gateways SET last_seen = now() - interval '61 seconds' WHERE gw = 'gw-a'",
+        )
+        second = await evaluator.evaluate_once()
+        assert [f.key for f in second.raised] == [("gateway_offline", "site-a/gw-a"), ("gateway_offline", "site-b/gw-b")]
+        assert "no birth, heartbeat or data for 61 s" in second.raised[0].message
+        assert "went offline" in second.raised[1].message and second.cleared == ()
+        assert (await evaluator.evaluate_once()).raised == ()  # raised once
+        _sql(world.dsn, "UPDATE gateways SET last_seen = now() WHERE gw = 'gw-a'")
+        assert (await evaluator.evaluate_once()).cleared == (("gateway_offline", "site-a/gw-a"),)
+        listed = (await http.get(f"{V1}/alarms", headers=world.auth("alpha", "admin"))).json()
+        app.state.alarm_metrics = metrics
+        text = (await http.get("/metrics")).text
+        await evaluator.stop()
+    newest = listed[0]
+    assert newest["subject"] == "site-a/gw-a" and newest["raised_at"] < newest["cleared_at"]
+    assert {a["subject"] for a in listed} == {"site-a/gw-a", "broker"}  # never site-b's
+    assert 'plantproof_alarms_active{rule="gateway_offline",severity="critical"} 1.0' in text
+    assert 'plantproof_alarms_active{rule="broker_dropped",severity="warning"} 0.0' in text
+    assert 'plantproof_alarms_raised_total{rule="gateway_offline",severity="critical"} 2.0' in text
+    assert 'plantproof_alarms_cleared_total{rule="gateway_offline",severity="critical"} 3.0' in text
+    with psycopg.connect(world.dsn) as conn:
+        rows = conn.execute(
+            "SELECT subject, count(*), count(*) FILTER (WHERE cleared_at IS NULL) FROM alarms"
+            " WHERE rule = 'gateway_offline' GROUP BY subject ORDER BY subject"
+        ).fetchall()
+    assert rows == [("site-a/gw-a", 2, 0), ("site-b/gw-b", 2, 1)]
+
+
+async def test_the_service_runs_the_evaluator_from_its_alarm_file(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "alarms.yaml"
+    path.write_text(yaml.safe_dump({"interval_s": 0.2, "rules": {"gateway_offline": {"delay_s": 60}, **QUIET}}))
+    _sql(world.dsn, "UPDATE gateways SET status = 'offline' WHERE gw = 'gw-a'")
+    async with client(ApiSettings(dsn=world.dsn, alarms=path)) as (http, app):
+        assert app.state.evaluator is not None
+        for _ in range(100):
+            text = (await http.get("/metrics")).text
+            if "plantproof_alarm_evaluations_total 2.0" in text:
+                break
+            await asyncio.sleep(0.05)
+        assert "plantproof_alarm_evaluations_total 2.0" in text
+        active = (await http.get(f"{V1}/alarms?state=active", headers=world.auth("alpha", "admin"))).json()
+    # the alarm the world left active carries on (gw-a is still offline); the broker's cleared
+    assert [a["id"] for a in active] == [world.alarms["site-a"]]
