@@ -239,7 +239,11 @@ def _registry(rules: Rules, db: Database, now: datetime, blind: set[Key]) -> Ite
         if dev.gw in down:  # the gateway's alarm says it; its devices' alarms stay as they are
             blind.add(("device_offline", subject))
         elif d.enabled and age > d.delay_s:
-            why = f"lost (its gateway said so) {age:.0f} s ago" if not dev.online else f"no data for {age:.0f} s"
+            why = (
+                f"lost (its gateway said so) {age:.0f} s ago"
+                if not dev.online
+                else f"no data for {age:.0f} s"
+            )
             yield Finding("device_offline", subject, dev.site, d.severity, age, f"device {subject}: {why}")
         deaths = db.deaths.get((dev.site, dev.dev), 0)
         if f.enabled and deaths >= f.deaths:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,6 +50,17 @@ class Receiver:
                     return list(self.accepted[:count])
             time.sleep(0.05)
         raise AssertionError(f"{len(self.accepted)} of {count} webhook posts arrived in {timeout_s} s")
+
+    def wait_event(self, match: Callable[[dict[str, Any]], bool], timeout_s: float) -> dict[str, Any]:
+        """The first accepted body that `match`es, waiting for it; AssertionError after the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = next((body for body in self.accepted if match(body)), None)
+            if found is not None:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no matching webhook post in {timeout_s} s; got {self.accepted}")
 
 
 @contextmanager

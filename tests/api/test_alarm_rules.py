@@ -56,7 +56,10 @@ def test_a_gateway_is_offline_on_its_status_at_once_or_after_its_delay_of_silenc
         GatewayRow("s1", "never-said", "unknown", ago(5)),
     )
     found = evaluate(RULES, Snapshot(NOW, db(gateways)), Counters()).findings
-    assert {f.subject: f.rule for f in found} == {"s1/said-offline": "gateway_offline", "s1/silent": "gateway_offline"}
+    assert {f.subject: f.rule for f in found} == {
+        "s1/said-offline": "gateway_offline",
+        "s1/silent": "gateway_offline",
+    }
     assert {f.site for f in found} == {"s1"} and {f.severity for f in found} == {"critical"}
     assert "went offline" in found[0].message and "for 31 s" in found[1].message
 
@@ -81,7 +84,10 @@ def test_devices_of_an_offline_gateway_are_left_to_its_alarm() -> None:
 
 def test_flapping_counts_deaths_within_the_window() -> None:
     devices = (DeviceRow("s1", "d1", "g", True, ago(1)), DeviceRow("s1", "d2", "g", True, ago(1)))
-    snapshot = Snapshot(NOW, db((GatewayRow("s1", "g", "online", ago(1)),), devices, deaths={("s1", "d1"): 5, ("s1", "d2"): 4}))
+    snapshot = Snapshot(
+        NOW,
+        db((GatewayRow("s1", "g", "online", ago(1)),), devices, deaths={("s1", "d1"): 5, ("s1", "d2"): 4}),
+    )
     assert keys(snapshot) == {("device_flapping", "s1/d1")}
 
 
@@ -116,15 +122,22 @@ def test_cpu_is_a_rate_over_the_window_and_memory_a_level() -> None:
 
 
 def test_spool_depth_and_broker_drops() -> None:
-    rules = Rules.model_validate({"spool_depth": {"above": 100}, "broker_dropped": {"window_s": 60, "above": 0}})
+    rules = Rules.model_validate(
+        {"spool_depth": {"above": 100}, "broker_dropped": {"window_s": 60, "above": 0}}
+    )
     counters = Counters()
-    gw = (Scrape("gw-a", "gateway", "s1", {SPOOL_DEPTH: 101}), Scrape("gw-b", "gateway", "s2", {SPOOL_DEPTH: 100}))
+    gw = (
+        Scrape("gw-a", "gateway", "s1", {SPOOL_DEPTH: 101}),
+        Scrape("gw-b", "gateway", "s2", {SPOOL_DEPTH: 100}),
+    )
     found = evaluate(rules, Snapshot(NOW, db(), scrapes=gw), counters).findings
     assert [(f.key, f.site) for f in found] == [(("spool_depth", "gw-a"), "s1")]
 
     def broker(t: float, dropped: str) -> set[tuple[str, str]]:
         values = {DROPPED_TOPIC: dropped, "$SYS/broker/uptime": "5 seconds"}
-        return keys(Snapshot(NOW + timedelta(seconds=t), db(), broker=values, broker_configured=True), rules, counters)
+        return keys(
+            Snapshot(NOW + timedelta(seconds=t), db(), broker=values, broker_configured=True), rules, counters
+        )
 
     assert broker(0, "7") == set()
     assert broker(10, "7") == set()
@@ -135,11 +148,12 @@ def test_spool_depth_and_broker_drops() -> None:
 def test_an_unreadable_source_raises_source_down_and_keeps_its_alarms() -> None:
     active = {("gateway_offline", "s1/g"), ("collector_memory", "c1"), ("broker_dropped", "broker"),
               ("disk_free", "/data"), ("spool_depth", "gw-a")}  # fmt: skip
-    snapshot = Snapshot(NOW, None, scrapes=(Scrape("c1", "collector", None, None), Scrape("gw-a", "gateway", "s1", {})),
-                        broker=None, broker_configured=True, disks={"/data": None})  # fmt: skip
+    scrapes = (Scrape("c1", "collector", None, None), Scrape("gw-a", "gateway", "s1", {}))
+    snapshot = Snapshot(NOW, None, scrapes, broker=None, broker_configured=True, disks={"/data": None})
     evaluation = evaluate(RULES, snapshot, Counters())
     assert {f.key for f in evaluation.findings} == {
-        ("source_down", "database"), ("source_down", "c1"), ("source_down", "broker"), ("source_down", "/data"),
+        ("source_down", "database"), ("source_down", "c1"), ("source_down", "broker"),
+        ("source_down", "/data"),
     }  # fmt: skip
     result = changes(active, evaluation)
     assert result.cleared == (("spool_depth", "gw-a"),)  # the only source that was read

@@ -26,7 +26,11 @@ async def test_each_tenant_lists_its_alarms_and_the_platforms(world: World, http
     assert {a["id"] for a in beta} == {world.alarms["site-b"], world.alarms["platform"]}
     assert (await http.get(f"{V1}/alarms?state=cleared", headers=world.auth("beta", "admin"))).json() == []
     mine = await http.get(f"{V1}/alarms/{world.alarms['site-a']}", headers=world.auth("alpha", "auditor"))
-    assert mine.status_code == 200 and mine.json()["subject"] == "site-a/gw-a" and mine.json()["cleared_at"] is None
+    assert (
+        mine.status_code == 200
+        and mine.json()["subject"] == "site-a/gw-a"
+        and mine.json()["cleared_at"] is None
+    )
     theirs = await http.get(f"{V1}/alarms/{world.alarms['site-a']}", headers=world.auth("beta", "admin"))
     assert theirs.status_code == 404
     none = await http.get(f"{V1}/alarms/999999", headers=world.auth("alpha", "admin"))
@@ -43,7 +47,9 @@ def _acks(dsn: str) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
-async def test_acknowledging_is_an_operator_action_in_the_audit_log(world: World, http: httpx.AsyncClient) -> None:
+async def test_acknowledging_is_an_operator_action_in_the_audit_log(
+    world: World, http: httpx.AsyncClient
+) -> None:
     alarm = world.alarms["site-a"]
     url = f"{V1}/alarms/{alarm}/ack"
     refused = await http.post(url, headers=world.auth("alpha", "auditor"))
@@ -61,7 +67,8 @@ async def test_acknowledging_is_an_operator_action_in_the_audit_log(world: World
     assert long.status_code == 422 and long.json()["detail"][0]["loc"] == ["body", "note"]
     path = f"/api/v1/alarms/{alarm}/ack"
     assert _acks(world.dsn) == [
-        (world.token_ids["alpha", "auditor"], "auditor", "POST", path, 403, "role auditor may not use this route"),
+        (world.token_ids["alpha", "auditor"], "auditor", "POST", path, 403,
+         "role auditor may not use this route"),
         (world.token_ids["beta", "operator"], "operator", "POST", path, 404, f"no alarm {alarm}"),
         (world.token_ids["alpha", "operator"], "operator", "POST", path, 200,
          f"acknowledged alarm {alarm} (gateway_offline site-a/gw-a)"),
@@ -87,15 +94,20 @@ async def test_the_evaluator_raises_clears_stores_and_exports(world: World) -> N
         first = await evaluator.evaluate_once()
         assert first.raised == ()  # the world's alarms no longer hold
         assert first.cleared == (
-            ("broker_dropped", "broker"), ("gateway_offline", "site-a/gw-a"), ("gateway_offline", "site-b/gw-b"),
-        )  # fmt: skip
+            ("broker_dropped", "broker"),
+            ("gateway_offline", "site-a/gw-a"),
+            ("gateway_offline", "site-b/gw-b"),
+        )
         _sql(
             world.dsn,
             "UPDATE gateways SET status = 'offline' WHERE gw = 'gw-b'",
             "UPDATE gateways SET last_seen = now() - interval '61 seconds' WHERE gw = 'gw-a'",
         )
         second = await evaluator.evaluate_once()
-        assert [f.key for f in second.raised] == [("gateway_offline", "site-a/gw-a"), ("gateway_offline", "site-b/gw-b")]
+        assert [f.key for f in second.raised] == [
+            ("gateway_offline", "site-a/gw-a"),
+            ("gateway_offline", "site-b/gw-b"),
+        ]
         assert "no birth, heartbeat or data for 61 s" in second.raised[0].message
         assert "went offline" in second.raised[1].message and second.cleared == ()
         assert (await evaluator.evaluate_once()).raised == ()  # raised once
@@ -122,7 +134,9 @@ async def test_the_evaluator_raises_clears_stores_and_exports(world: World) -> N
 
 async def test_the_service_runs_the_evaluator_from_its_alarm_file(world: World, tmp_path: Path) -> None:
     path = tmp_path / "alarms.yaml"
-    path.write_text(yaml.safe_dump({"interval_s": 0.2, "rules": {"gateway_offline": {"delay_s": 60}, **QUIET}}))
+    path.write_text(
+        yaml.safe_dump({"interval_s": 0.2, "rules": {"gateway_offline": {"delay_s": 60}, **QUIET}})
+    )
     _sql(world.dsn, "UPDATE gateways SET status = 'offline' WHERE gw = 'gw-a'")
     async with client(ApiSettings(dsn=world.dsn, alarms=path)) as (http, app):
         assert app.state.evaluator is not None

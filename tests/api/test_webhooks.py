@@ -52,7 +52,11 @@ async def test_refused_posts_are_retried_and_the_events_arrive_in_order() -> Non
             for n in range(1, 4):
                 sender.submit(_event(n))
             got = await _wait(receiver, 3)
-    assert [e["alarm"] for e in got] == [{"id": 1, "message": ""}, {"id": 2, "message": ""}, {"id": 3, "message": ""}]
+    assert [e["alarm"] for e in got] == [
+        {"id": 1, "message": ""},
+        {"id": 2, "message": ""},
+        {"id": 3, "message": ""},
+    ]
     assert receiver.refused == 3
     assert _value(metrics, "failed_attempts_total") == 3 and _value(metrics, "delivered_total") == 3
     assert _value(metrics, "given_up_total") == 0 and _value(metrics, "queue_events") == 0
