@@ -68,6 +68,8 @@ class Webhook(_Strict, frozen=True):
 
 class AlarmConfig(_Strict, frozen=True):
     interval_s: float = Field(default=10.0, gt=0, le=3600)
+    # Cleared alarms older than this are deleted (once an hour), so the table stays bounded.
+    keep_cleared_days: float = Field(default=365.0, gt=0)
     sources: Sources = Sources()
     rules: Rules = Rules()
     webhooks: tuple[Webhook, ...] = ()

@@ -85,6 +85,15 @@ async def clear(pool: AsyncConnectionPool, key: Key, at: datetime) -> Alarm | No
     )
 
 
+async def forget_cleared(pool: AsyncConnectionPool, days: float) -> int:
+    """Delete alarms cleared more than `days` ago; returns how many."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "DELETE FROM alarms WHERE cleared_at < now() - make_interval(secs => %s)", (days * 86400,)
+        )
+        return cur.rowcount
+
+
 async def listed(pool: AsyncConnectionPool, sites: list[str], state: State, limit: int) -> list[Alarm]:
     where = {"active": "cleared_at IS NULL", "cleared": "cleared_at IS NOT NULL", "all": "true"}[state]
     async with pool.connection() as conn:

@@ -25,6 +25,7 @@ from api.monitor_sources import BrokerSys, disk_usage, read_database, scrape
 from api.webhooks import WebhookSender
 
 log = logging.getLogger("plantproof.api.monitoring")
+PRUNE_EVERY_S = 3600.0
 
 
 class Evaluator:
@@ -36,6 +37,7 @@ class Evaluator:
         self._active: dict[Key, str] | None = None  # read from the table at the first evaluation
         self._tasks: list[asyncio.Task[None]] = []
         self._http = httpx.AsyncClient(follow_redirects=False)
+        self._forgot_at = -PRUNE_EVERY_S  # monotonic time of the last pruning of cleared alarms
 
     async def snapshot(self) -> Snapshot:
         sources = self.config.sources
@@ -92,6 +94,13 @@ class Evaluator:
                 self.metrics.cleared.labels(alarm.rule, alarm.severity).inc()
                 self._send(alarm.event("cleared"))
         self._export()
+        if started - self._forgot_at >= PRUNE_EVERY_S:
+            self._forgot_at = started
+            forgotten = await alarm_store.forget_cleared(self.pool, self.config.keep_cleared_days)
+            if forgotten:
+                log.info(
+                    "%d alarms cleared over %.0f days ago deleted", forgotten, self.config.keep_cleared_days
+                )
         self.metrics.evaluations.inc()
         self.metrics.evaluation_seconds.observe(time.monotonic() - started)
         return found

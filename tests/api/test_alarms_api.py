@@ -88,11 +88,21 @@ def _sql(dsn: str, *statements: str) -> None:
 async def test_the_evaluator_raises_clears_stores_and_exports(world: World) -> None:
     config = AlarmConfig.model_validate({"rules": {"gateway_offline": {"delay_s": 60}, **QUIET}})
     metrics = AlarmMetrics()
-    _sql(world.dsn, "UPDATE gateways SET status = 'online', last_seen = now()")
+    _sql(
+        world.dsn,
+        "UPDATE gateways SET status = 'online', last_seen = now()",
+        "INSERT INTO alarms (rule, subject, severity, message, raised_at, cleared_at) VALUES"
+        " ('disk_free', '/old', 'critical', '', now() - interval '400 d', now() - interval '366 d'),"
+        " ('disk_free', '/recent', 'critical', '', now() - interval '400 d', now() - interval '364 d')",
+    )
     async with client(ApiSettings(dsn=world.dsn)) as (http, app):
         evaluator = Evaluator(config, app.state.service.pool, metrics)
         first = await evaluator.evaluate_once()
         assert first.raised == ()  # the world's alarms no longer hold
+        kept = [
+            a["subject"] for a in (await http.get(f"{V1}/alarms", headers=world.auth("beta", "admin"))).json()
+        ]
+        assert "/recent" in kept and "/old" not in kept  # cleared over keep_cleared_days ago: deleted
         assert first.cleared == (
             ("broker_dropped", "broker"),
             ("gateway_offline", "site-a/gw-a"),
@@ -119,7 +129,7 @@ async def test_the_evaluator_raises_clears_stores_and_exports(world: World) -> N
         await evaluator.stop()
     newest = listed[0]
     assert newest["subject"] == "site-a/gw-a" and newest["raised_at"] < newest["cleared_at"]
-    assert {a["subject"] for a in listed} == {"site-a/gw-a", "broker"}  # never site-b's
+    assert {a["subject"] for a in listed} == {"site-a/gw-a", "broker", "/recent"}  # never site-b's
     assert 'plantproof_alarms_active{rule="gateway_offline",severity="critical"} 1.0' in text
     assert 'plantproof_alarms_active{rule="broker_dropped",severity="warning"} 0.0' in text
     assert 'plantproof_alarms_raised_total{rule="gateway_offline",severity="critical"} 2.0' in text
