@@ -9,11 +9,14 @@ from pathlib import Path
 import httpx
 import psycopg
 import yaml
+from typer.testing import CliRunner
 
 from api.alarm_config import AlarmConfig
 from api.alarm_metrics import AlarmMetrics
 from api.monitoring import Evaluator
 from api.settings import ApiSettings
+from infra.cli import EXIT_ERROR
+from plantproof.cli import app
 from tests.api.world import World, client
 
 V1 = "/api/v1"
@@ -159,3 +162,13 @@ async def test_the_service_runs_the_evaluator_from_its_alarm_file(world: World, 
         active = (await http.get(f"{V1}/alarms?state=active", headers=world.auth("alpha", "admin"))).json()
     # the alarm the world left active carries on (gw-a is still offline); the broker's cleared
     assert [a["id"] for a in active] == [world.alarms["site-a"]]
+
+
+def test_api_run_refuses_a_bad_alarm_file_naming_its_line_and_field(tmp_path: Path) -> None:
+    (tmp_path / "alarms.yaml").write_text("rules:\n  disk_free:\n    below_ratio: 2\n")
+    config = tmp_path / "api.yaml"
+    config.write_text("alarms: alarms.yaml\n")
+    result = CliRunner().invoke(app, ["api", "run", "-c", str(config)])
+    assert result.exit_code == EXIT_ERROR
+    assert f"{tmp_path.resolve() / 'alarms.yaml'}:3: " in result.output
+    assert "(field rules.disk_free.below_ratio)" in result.output
