@@ -1,7 +1,8 @@
 """The `alarms` table: raised and cleared by the evaluator, read and acknowledged through the API.
 
 A tenant sees the alarms of its sites and the platform's own (no site); any other alarm does not
-exist for it. One alarm per (rule, subject) is active at a time (a partial unique index).
+exist for it. Who acknowledged a platform alarm, and the note, are shown only to the tenant whose
+token it was. One alarm per (rule, subject) is active at a time (a partial unique index).
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
 from api.alarm_rules import Finding, Key
+from api.auth import Principal
 
 State = Literal["active", "cleared", "all"]
 _COLUMNS = (
     "id, rule, subject, site, severity, message, value, raised_at, cleared_at, acked_at, acked_by, ack_note"
 )
-_VISIBLE = "(site IS NULL OR site = ANY(%(sites)s))"
+_VISIBLE = "(a.site IS NULL OR a.site = ANY(%(sites)s))"
+# What one tenant reads: another tenant's acknowledgement of a platform alarm shows only its time.
+_SCOPED = (
+    "a.id, a.rule, a.subject, a.site, a.severity, a.message, a.value, a.raised_at, a.cleared_at,"
+    " a.acked_at, CASE WHEN k.tenant = %(tenant)s THEN a.acked_by END AS acked_by,"
+    " CASE WHEN k.tenant = %(tenant)s THEN a.ack_note ELSE '' END AS ack_note"
+    " FROM alarms a LEFT JOIN api_tokens k ON k.id = a.acked_by"
+)
 
 
 class Alarm(BaseModel):
@@ -94,29 +103,31 @@ async def forget_cleared(pool: AsyncConnectionPool, days: float) -> int:
         return cur.rowcount
 
 
-async def listed(pool: AsyncConnectionPool, sites: list[str], state: State, limit: int) -> list[Alarm]:
-    where = {"active": "cleared_at IS NULL", "cleared": "cleared_at IS NOT NULL", "all": "true"}[state]
+def _scope(who: Principal) -> dict[str, Any]:
+    return {"sites": list(who.sites), "tenant": who.tenant_id}
+
+
+async def listed(pool: AsyncConnectionPool, who: Principal, state: State, limit: int) -> list[Alarm]:
+    where = {"active": "a.cleared_at IS NULL", "cleared": "a.cleared_at IS NOT NULL", "all": "true"}[state]
     async with pool.connection() as conn:
         cur = await conn.cursor(row_factory=dict_row).execute(
-            f"SELECT {_COLUMNS} FROM alarms WHERE {_VISIBLE} AND {where}"
-            " ORDER BY raised_at DESC, id DESC LIMIT %(limit)s",
-            {"sites": sites, "limit": limit},
+            f"SELECT {_SCOPED} WHERE {_VISIBLE} AND {where}"
+            " ORDER BY a.raised_at DESC, a.id DESC LIMIT %(limit)s",
+            {**_scope(who), "limit": limit},
         )
         return [Alarm(**r) for r in await cur.fetchall()]
 
 
-async def one(pool: AsyncConnectionPool, sites: list[str], alarm_id: int) -> Alarm | None:
-    sql = f"SELECT {_COLUMNS} FROM alarms WHERE id = %(id)s AND {_VISIBLE}"
-    return await _one(pool, sql, {"id": alarm_id, "sites": sites})
+async def one(pool: AsyncConnectionPool, who: Principal, alarm_id: int) -> Alarm | None:
+    sql = f"SELECT {_SCOPED} WHERE a.id = %(id)s AND {_VISIBLE}"
+    return await _one(pool, sql, {**_scope(who), "id": alarm_id})
 
 
-async def acknowledge(
-    pool: AsyncConnectionPool, sites: list[str], alarm_id: int, token_id: int, note: str
-) -> Alarm | None:
+async def acknowledge(pool: AsyncConnectionPool, who: Principal, alarm_id: int, note: str) -> Alarm | None:
     """The alarm, acknowledged now; None when it is not the tenant's or was acknowledged already."""
     return await _one(
         pool,
-        "UPDATE alarms SET acked_at = now(), acked_by = %(token)s, ack_note = %(note)s"
-        f" WHERE id = %(id)s AND acked_at IS NULL AND {_VISIBLE} RETURNING {_COLUMNS}",
-        {"id": alarm_id, "sites": sites, "token": token_id, "note": note},
+        "UPDATE alarms a SET acked_at = now(), acked_by = %(token)s, ack_note = %(note)s"
+        f" WHERE a.id = %(id)s AND a.acked_at IS NULL AND {_VISIBLE} RETURNING {_COLUMNS}",
+        {**_scope(who), "id": alarm_id, "token": who.token_id, "note": note},
     )

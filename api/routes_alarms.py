@@ -37,13 +37,13 @@ async def alarms(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alarm]:
     """The alarms of the tenant's sites and the platform's own (no site), newest first."""
-    return await alarm_store.listed(_pool(request), list(who.sites), state, limit)
+    return await alarm_store.listed(_pool(request), who, state, limit)
 
 
 @router.get("/alarms/{alarm_id}", response_model=Alarm)
 async def alarm(who: Anyone, request: Request, alarm_id: AlarmId) -> Alarm:
     """One alarm; 404 when it is not the tenant's."""
-    found = await alarm_store.one(_pool(request), list(who.sites), alarm_id)
+    found = await alarm_store.one(_pool(request), who, alarm_id)
     if found is None:
         raise HTTPException(404, f"no alarm {alarm_id}")
     return found
@@ -54,12 +54,12 @@ async def acknowledge(
     who: Operating, request: Request, alarm_id: AlarmId, body: Acknowledgement | None = None
 ) -> Alarm:
     """Acknowledge an alarm (it stays raised until its rule clears it); 409 if acknowledged already."""
-    pool, sites, note = _pool(request), list(who.sites), (body.note if body else "")
-    done = await alarm_store.acknowledge(pool, sites, alarm_id, who.token_id, note)
+    pool, note = _pool(request), (body.note if body else "")
+    done = await alarm_store.acknowledge(pool, who, alarm_id, note)
     if done is not None:
         await audit(pool, request, 200, f"acknowledged alarm {alarm_id} ({done.rule} {done.subject})", who)
         return done
-    found = await alarm_store.one(pool, sites, alarm_id)
+    found = await alarm_store.one(pool, who, alarm_id)
     status, detail = (404, f"no alarm {alarm_id}") if found is None else (409, "acknowledged already")
     await audit(pool, request, status, detail, who)
     raise HTTPException(status, detail)

@@ -172,3 +172,23 @@ def test_api_run_refuses_a_bad_alarm_file_naming_its_line_and_field(tmp_path: Pa
     assert result.exit_code == EXIT_ERROR
     assert f"{tmp_path.resolve() / 'alarms.yaml'}:3: " in result.output
     assert "(field rules.disk_free.below_ratio)" in result.output
+
+
+async def test_a_platform_alarm_acknowledged_by_one_tenant_names_nobody_to_another(
+    world: World, http: httpx.AsyncClient
+) -> None:
+    url = f"{V1}/alarms/{world.alarms['platform']}"
+    done = await http.post(
+        f"{url}/ack", json={"note": "beta's broker crew"}, headers=world.auth("beta", "admin")
+    )
+    assert done.status_code == 200 and done.json()["acked_by"] == world.token_ids["beta", "admin"]
+    seen_by_beta = (await http.get(url, headers=world.auth("beta", "auditor"))).json()
+    assert seen_by_beta["acked_by"] == world.token_ids["beta", "admin"]
+    assert seen_by_beta["ack_note"] == "beta's broker crew"
+    seen_by_alpha = (await http.get(url, headers=world.auth("alpha", "auditor"))).json()
+    assert seen_by_alpha["acked_at"] == seen_by_beta["acked_at"] is not None
+    assert seen_by_alpha["acked_by"] is None and seen_by_alpha["ack_note"] == ""
+    listed = (await http.get(f"{V1}/alarms", headers=world.auth("alpha", "operator"))).json()
+    assert "beta" not in str(listed)
+    again = await http.post(f"{url}/ack", headers=world.auth("alpha", "operator"))
+    assert again.status_code == 409
