@@ -9,16 +9,12 @@ vendored from npm), so the console works on a plant network with no way out.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console.pages import router
+from api.console.pages import STATIC, router
 from api.console.session import SignInRequiredError
-
-STATIC = Path(__file__).parent / "static"
 
 
 async def _to_sign_in(request: Request, exc: Exception) -> RedirectResponse:

@@ -12,7 +12,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -26,6 +26,7 @@ from collector.evidence.report_figures import devices_section, figures_section, 
 from collector.figures.tiers import evaluate
 from collector.i18n import HTML_LANG, LANG_NAMES, LANGS, Lang, formats, label, text
 
+STATIC = FilePath(__file__).parent / "static"
 TEMPLATES = Environment(
     loader=FileSystemLoader(FilePath(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -68,6 +69,12 @@ def _render(
 @router.get("/")
 async def root() -> RedirectResponse:
     return RedirectResponse("/console/", status_code=303)
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """Browsers ask for it on every page, the API's JSON answers too."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 @router.get("/console/signin")
