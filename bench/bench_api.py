@@ -68,7 +68,7 @@ def seed(dsn: str, devices: int, days: int) -> int:
     with psycopg.connect(dsn) as conn:
         params = {"site": SITE, "n": devices, "days": days}
         for statement in filter(str.strip, _SEED.split(";\n")):
-            conn.execute(statement, params)  # type: ignore[call-overload]
+            conn.execute(statement, params)
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM (ANALYZE)")
