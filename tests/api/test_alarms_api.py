@@ -192,3 +192,35 @@ async def test_a_platform_alarm_acknowledged_by_one_tenant_names_nobody_to_anoth
     assert "beta" not in str(listed)
     again = await http.post(f"{url}/ack", headers=world.auth("alpha", "operator"))
     assert again.status_code == 409
+
+
+async def test_the_database_sources_read_what_the_rules_need(world: World) -> None:
+    from api.alarm_rules import Rules
+    from api.monitor_sources import read_database
+
+    _sql(
+        world.dsn,
+        "INSERT INTO gateways (gw, site, backfill) VALUES ('import-x', 'site-a', true)",
+        "UPDATE devices SET gw = 'import-x' WHERE dev = 'robot-a'",  # a history writer's: not watched
+        "UPDATE envelopes SET received_at = sent_at",  # the seed's, received in October
+        "INSERT INTO envelopes (gw, seq, kind, site, dev, received_at, sent_at, n, sha256) SELECT 'gw-a',"
+        " 1000 + i, 'death', 'site-a', 'press-a', now() - i * interval '1 minute', now(), 0, 'x'"
+        " FROM generate_series(1, 6) i",  # 5 within 330 s, the sixth before
+        "INSERT INTO envelopes (gw, seq, kind, site, dev, received_at, sent_at, n, sha256) SELECT 'gw-b',"
+        " 2000 + i, 'data', 'site-b', 'pump-b', now(), now() - i * interval '1 second', 1, 'x'"
+        " FROM generate_series(1, 100) i",  # lags of 1 to 100 s
+        "INSERT INTO dead_letters (topic, payload, error, received_at) SELECT 't', '', 'e',"
+        " now() - i * interval '1 minute' FROM generate_series(1, 10) i",
+    )
+    rules = Rules.model_validate(
+        {"device_flapping": {"window_s": 330}, "ingest_lag": {"window_s": 60},
+         "dead_letter_rate": {"window_s": 270}}
+    )  # fmt: skip
+    async with client(ApiSettings(dsn=world.dsn)) as (_, app):
+        db = await read_database(app.state.service.pool, rules)
+    assert db is not None
+    assert [g.gw for g in db.gateways] == ["gw-a", "gw-b"]
+    assert [(d.site, d.dev) for d in db.devices] == [("site-a", "press-a"), ("site-b", "pump-b")]
+    assert dict(db.deaths) == {("site-a", "press-a"): 5}
+    assert db.ingest_lag_s is not None and abs(db.ingest_lag_s - 95.05) < 0.01  # percentile_cont
+    assert db.dead_letters == 4 and db.size_bytes > 1_000_000
