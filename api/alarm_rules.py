@@ -89,7 +89,7 @@ class CollectorMemory(_Rule, frozen=True):
 
 
 class SourceDown(_Rule, frozen=True):
-    pass  # a metrics endpoint, the broker or the database that cannot be read
+    pass  # a metrics endpoint, the broker or a disk path that cannot be read
 
 
 class Rules(BaseModel, frozen=True, extra="forbid"):
@@ -311,7 +311,7 @@ def evaluate(rules: Rules, snapshot: Snapshot, counters: Counters) -> Evaluation
     if db is None:
         blind_rules |= {"gateway_offline", "device_offline", "device_flapping"}
         blind_rules |= {"ingest_lag", "dead_letter_rate", "database_size"}
-        findings.append(_down(rules, "database", None, "the database"))
+        # no finding: with the database away it could not be stored (the caller counts the outage)
     else:
         findings += _registry(rules, db, snapshot.now, blind)
         findings += _database(rules, db)

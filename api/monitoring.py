@@ -75,6 +75,12 @@ class Evaluator:
         started = time.monotonic()
         snapshot = await self.snapshot()
         self._count_failures(snapshot)
+        if snapshot.database is None:
+            # Nothing can be stored: the outage shows in source_failures_total{kind="database"} and
+            # the log, and the alarms are judged again once the database answers.
+            self._active = None
+            self.metrics.evaluations.inc()
+            return Changes((), ())
         if self._active is None:
             self._active = await alarm_store.active(self.pool)
         evaluation = evaluate(self.config.rules, snapshot, self.counters)

@@ -224,3 +224,27 @@ async def test_the_database_sources_read_what_the_rules_need(world: World) -> No
     assert dict(db.deaths) == {("site-a", "press-a"): 5}
     assert db.ingest_lag_s is not None and abs(db.ingest_lag_s - 95.05) < 0.01  # percentile_cont
     assert db.dead_letters == 4 and db.size_bytes > 1_000_000
+
+
+async def test_a_database_outage_stores_nothing_and_is_counted() -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    from api.alarm_rules import Changes
+    from tests.servers import free_port
+
+    dsn = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"  # nothing listens there
+    pool = AsyncConnectionPool(dsn, min_size=1, open=False, timeout=1, kwargs={"connect_timeout": 1})
+    await pool.open(wait=False)
+    metrics = AlarmMetrics()
+    evaluator = Evaluator(AlarmConfig(), pool, metrics)
+    try:
+        assert await evaluator.evaluate_once() == Changes((), ())
+        assert await evaluator.evaluate_once() == Changes((), ())
+    finally:
+        await evaluator.stop()
+        await pool.close()
+    failures = metrics.registry.get_sample_value(
+        "plantproof_alarm_source_failures_total", {"kind": "database"}
+    )
+    assert failures == 2
+    assert metrics.registry.get_sample_value("plantproof_alarm_evaluation_errors_total") == 0
