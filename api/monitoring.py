@@ -36,14 +36,17 @@ class Evaluator:
         self.counters = Counters()
         self._active: dict[Key, str] | None = None  # read from the table at the first evaluation
         self._tasks: list[asyncio.Task[None]] = []
-        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._http: httpx.AsyncClient | None = None  # made in the running loop, closed by stop()
         self._forgot_at = -PRUNE_EVERY_S  # monotonic time of the last pruning of cleared alarms
 
     async def snapshot(self) -> Snapshot:
         sources = self.config.sources
         timeout = sources.scrape_timeout_s
-        scrapes = [scrape(self._http, t, "collector", timeout) for t in sources.collectors]
-        scrapes += [scrape(self._http, t, "gateway", timeout) for t in sources.gateways]
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False)
+        http = self._http
+        scrapes = [scrape(http, t, "collector", timeout) for t in sources.collectors]
+        scrapes += [scrape(http, t, "gateway", timeout) for t in sources.gateways]
         database, disks, scraped = await asyncio.gather(
             read_database(self.pool, self.config.rules),
             asyncio.gather(*(disk_usage(p) for p in sources.disks)),
@@ -151,4 +154,6 @@ class Evaluator:
         self._tasks = []
         if self.broker is not None:
             self.broker.stop()
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
