@@ -42,7 +42,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from devicemodel.devicetype import CanonicalState
+from devicemodel.devicetype import CanonicalState, PointSpec
 from simulators.errors import ScenarioError
 
 NS_PER_S = 1_000_000_000
@@ -277,3 +277,17 @@ def check_devices(faults: Sequence[Fault], known: set[str], where: str) -> None:
         unknown = sorted(set(f.devices or []) - known)
         if unknown:
             raise ScenarioError(f"{where}: faults.{i}.devices: no such device {', '.join(unknown)}")
+
+
+def check_stuck_points(faults: Sequence[Fault], points: dict[str, list[PointSpec]], where: str) -> None:
+    """A stuck sensor names analog points of every device it applies to."""
+    for i, f in enumerate(faults):
+        if not isinstance(f, Stuck):
+            continue
+        for dev, specs in points.items():
+            analog = {p.name for p in specs if p.kind == "analog"}
+            unknown = sorted(set(f.points) - analog) if f.applies(dev) else []
+            if unknown:
+                raise ScenarioError(
+                    f"{where}: faults.{i}.points: {dev} has no analog point {', '.join(unknown)}"
+                )
