@@ -13,18 +13,20 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+import wire
 from collector.ingest import Pipeline
 from collector.migrate import migrate
 from collector.settings import load_settings
 from plantproof.cli import app
 from plantproof.embedded import MosquittoServer
-from simulators.backfill import Shape, backfill_mqtt, device_samples
+from simulators.backfill import Counters, Shape, backfill_mqtt, device_samples, envelopes
 from simulators.plant import PlantModel
 from simulators.plantfile import load_plant, parse_fault
 from tests.plant_truth import count
@@ -34,9 +36,18 @@ DAY = 86_400 * 1_000_000_000
 WINDOW = "2026-03-02..2026-03-03"
 GAP = "{kind: data_gap, devices: [press-01], from: 2026-03-03T08:00, hours: 3}"
 STUCK = "{kind: stuck, devices: [pump-01], points: [discharge_pressure], from: 2026-03-02T12:00, hours: 4}"
+LATE = "{kind: late, devices: [cnc-01], from: 2026-03-02T10:00, hours: 3}"
+OVERLAP = "{kind: overlap, devices: [pump-01], from: 2026-03-03T00:00, hours: 4}"
 BACK_STEP = (
     "{kind: back_step, devices: [cnc-01], at: 2026-03-03T11:00, by: 48812, hours: 0.1, points: [parts_good]}"
 )
+
+
+@dataclass(frozen=True)
+class Plant:
+    dsn: str
+    model: PlantModel
+    sent: Counters
 
 
 def _model(faults: list[str]) -> PlantModel:
@@ -44,7 +55,7 @@ def _model(faults: list[str]) -> PlantModel:
     return PlantModel(plant, plant.start_ns, plant.start_ns + 2 * DAY)
 
 
-async def _ingest(dsn: str, url: str, model: PlantModel) -> None:
+async def _ingest(dsn: str, url: str, model: PlantModel) -> Counters:
     settings = load_settings(
         None, dsn=dsn, metrics_port=None, batch={"max_age_ms": 50},
         mqtt={"url": url, "client_id": f"quality-{uuid.uuid4().hex[:8]}"},
@@ -64,6 +75,7 @@ async def _ingest(dsn: str, url: str, model: PlantModel) -> None:
         await asyncio.sleep(0.2)
     stop.set()
     await asyncio.wait_for(task, 30)
+    return sent
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +86,13 @@ def plants(
     broker.start()
     try:
         out = {}
-        for name, faults in (("clean", []), ("faulty", [GAP, STUCK, BACK_STEP])):
+        kinds = {"clean": [], "faulty": [GAP, STUCK, BACK_STEP], "delivery": [LATE, OVERLAP]}
+        for name, faults in kinds.items():
             model = _model(faults)
             dsn = pg_server.create_database()
             migrate(dsn)
-            asyncio.run(_ingest(dsn, broker.url, model))
-            out[name] = (dsn, model)
+            sent = asyncio.run(_ingest(dsn, broker.url, model))
+            out[name] = Plant(dsn, model, sent)
         yield out
     finally:
         broker.stop()
@@ -96,15 +109,15 @@ def _points(site: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_clean_plant_scores_full_marks_on_every_dimension(
-    plants: dict[str, tuple[str, PlantModel]],
+    plants: dict[str, Plant],
 ) -> None:
-    dsn, model = plants["clean"]
+    dsn, model = plants["clean"].dsn, plants["clean"].model
     result = _quality(dsn)
     (site,) = result["sites"]
     assert site["site"] == "site-t"
-    assert site["dimensions"] == dict.fromkeys(("completeness", "validity", "timeliness", "uniqueness"), 1.0), {
-        n: (p["counts"], p["findings"]) for n, p in _points(site).items() if p["score"] != 100
-    }
+    assert site["dimensions"] == dict.fromkeys(
+        ("completeness", "validity", "timeliness", "uniqueness"), 1.0
+    ), {n: (p["counts"], p["findings"]) for n, p in _points(site).items() if p["score"] != 100}
     assert site["score"] == 100.0
     assert site["affected_points"] == {"completeness": [], "validity": [], "timeliness": [], "uniqueness": []}
     sent = sum(len(device_samples(model, d.id, model.plant.start_ns, model.plant.start_ns + 2 * DAY, SHAPE))
@@ -115,9 +128,9 @@ def test_a_clean_plant_scores_full_marks_on_every_dimension(
 
 
 def test_gap_stuck_sensor_and_back_step_lower_exactly_their_dimensions(
-    plants: dict[str, tuple[str, PlantModel]],
+    plants: dict[str, Plant],
 ) -> None:
-    dsn, model = plants["faulty"]
+    dsn, model = plants["faulty"].dsn, plants["faulty"].model
     (site,) = _quality(dsn)["sites"]
     dims = site["dimensions"]
     assert dims["completeness"] < 1 and dims["validity"] < 1
@@ -159,8 +172,31 @@ def test_gap_stuck_sensor_and_back_step_lower_exactly_their_dimensions(
     assert devices["cnc-01"]["dimensions"]["completeness"] == 1.0
 
 
-def test_one_site_text_output_and_errors(plants: dict[str, tuple[str, PlantModel]]) -> None:
-    dsn, _ = plants["faulty"]
+def test_late_and_redelivered_data_lower_only_timeliness_and_are_counted(plants: dict[str, Plant]) -> None:
+    plant = plants["delivery"]
+    (site,) = _quality(plant.dsn)["sites"]
+    dims = site["dimensions"]
+    assert dims["timeliness"] < 1
+    assert dims["completeness"] == dims["validity"] == dims["uniqueness"] == 1.0
+    cnc = {f"cnc-01/{p.name}" for p in plant.model.track("cnc-01").device.device_type.points}
+    assert set(site["affected_points"]["timeliness"]) == cnc
+    # ground truth: the samples of every envelope sent after one with a higher seq (held back)
+    start, top, late = plant.model.plant.start_ns, -1, 0
+    for _, env in envelopes(plant.model, start, start + 2 * DAY, SHAPE):
+        if isinstance(env, wire.Data) and env.seq < top:
+            late += len(env.samples)
+        top = max(top, env.seq)
+    assert late and site["counts"]["late"] == site["counts"]["untimely"] == late
+    # the overlap came again in new envelopes: every sample a repeat of the stored one, dropped
+    devices = {d["device"]: d for d in site["devices"]}
+    assert plant.sent.redelivered > 0
+    assert devices["pump-01"]["duplicates"]["repeats_dropped"] == plant.sent.redelivered
+    assert site["duplicates"]["repeats_dropped"] == plant.sent.redelivered
+    assert devices["pump-01"]["dimensions"]["uniqueness"] == 1.0
+
+
+def test_one_site_text_output_and_errors(plants: dict[str, Plant]) -> None:
+    dsn = plants["faulty"].dsn
     res = CliRunner().invoke(app, ["quality", "-w", WINDOW, "--dsn", dsn, "--site", "site-t"])
     assert res.exit_code == 0, res.output
     assert "site site-t: score" in res.output and "below full validity:" in res.output
@@ -171,10 +207,8 @@ def test_one_site_text_output_and_errors(plants: dict[str, tuple[str, PlantModel
     assert res.exit_code == 2 and "heartbeat" in json.loads(res.output)["error"]
 
 
-def test_the_evidence_bundle_carries_the_assessment(
-    plants: dict[str, tuple[str, PlantModel]], tmp_path: Path
-) -> None:
-    dsn, _ = plants["faulty"]
+def test_the_evidence_bundle_carries_the_assessment(plants: dict[str, Plant], tmp_path: Path) -> None:
+    dsn = plants["faulty"].dsn
     out = tmp_path / "bundle"
     key = tmp_path / "key.pem"
     res = CliRunner().invoke(

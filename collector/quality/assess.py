@@ -11,7 +11,7 @@ Four dimensions, each a share in [0, 1] (README, "Data quality"):
   or — counters and energy registers — its step is a back-step or an implausible increment by the
   counter rules of `collector.kpi.counters`.
 - timeliness: timely / received. A reading is late when it was stored after a newer reading of
-  the same point (its envelope entered the ledger later); with a latency limit, also when it was
+  the same point (its envelope entered the ledger in a later transaction); with a latency limit, also when it was
   stored more than that after its source time. Latency percentiles come from `LATENCY_EDGES`.
 - uniqueness: received / (received + conflicts): offers of another value at a stored (point, time)
   (refused or replaced by the one-value rule, `reading_conflicts`). Repeats of the stored value are
@@ -46,8 +46,8 @@ class Series:
     t: I64  # source time, ns
     value: F64  # NaN: text point or no value
     quality: I16
-    stored: I64  # when the reading's envelope entered the ledger, ns
-    envelope: I64  # its envelope id (ledger order)
+    stored: I64  # when the reading's envelope entered the ledger (its transaction's time), ns
+    envelope: I64  # its envelope id
 
     def __post_init__(self) -> None:
         n = len(self.t)
@@ -91,7 +91,7 @@ def assess(
     out = PointQuality(received=len(t), conflicts=conflicts)
     _completeness(out, t, span, settings.heartbeat_timeout_s * NS_PER_S)
     _validity(out, t, v, q, rules)
-    _timeliness(out, t, series.stored[inside], series.envelope[inside], settings)
+    _timeliness(out, t, series.stored[inside], settings)
     return out
 
 
@@ -156,12 +156,13 @@ def _stuck(t: I64, v: F64, limit_ns: float) -> tuple[npt.NDArray[np.bool_], list
     return frozen, runs
 
 
-def _timeliness(out: PointQuality, t: I64, stored: I64, envelope: I64, settings: Settings) -> None:
+def _timeliness(out: PointQuality, t: I64, stored: I64, settings: Settings) -> None:
     if not len(t):
         return
-    # stored after a newer reading: its envelope id exceeds the smallest one of every later reading
-    later_min = np.minimum.accumulate(envelope[::-1])[::-1]
-    late = np.concatenate([envelope[:-1] > later_min[1:], [False]])
+    # stored after a newer reading: later than the earliest storing of every newer reading (readings
+    # stored in one transaction share its time, so arriving together is never late)
+    first_newer = np.minimum.accumulate(stored[::-1])[::-1]
+    late = np.concatenate([stored[:-1] > first_newer[1:], [False]])
     latency_s = (stored - t) / NS_PER_S
     over = (
         latency_s > settings.max_latency_s
