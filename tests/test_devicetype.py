@@ -121,8 +121,8 @@ def test_quality_rules_belong_to_numeric_points_and_counters_keep_their_own(tmp_
     with pytest.raises(ConfigError, match="range applies to numeric points only") as err:
         load_device_type(tmp_path / "switch.yaml")
     assert err.value.field is not None and err.value.field.endswith(".range")
-    on_counter = text.replace("  - name: parts_total\n    kind: counter\n",
-                              "  - name: parts_total\n    kind: counter\n    max_rate_per_s: 1\n", 1)  # fmt: skip
+    counter = "  - name: parts_total\n    kind: counter\n"
+    on_counter = text.replace(counter, counter + "    max_rate_per_s: 1\n", 1)
     (tmp_path / "counter.yaml").write_text(on_counter)
     with pytest.raises(ConfigError, match="judged by ideal_rate_per_hour"):
         load_device_type(tmp_path / "counter.yaml")

@@ -11,8 +11,8 @@ Four dimensions, each a share in [0, 1] (README, "Data quality"):
   or — counters and energy registers — its step is a back-step or an implausible increment by the
   counter rules of `collector.kpi.counters`.
 - timeliness: timely / received. A reading is late when it was stored after a newer reading of
-  the same point (its envelope entered the ledger in a later transaction); with a latency limit, also when it was
-  stored more than that after its source time. Latency percentiles come from `LATENCY_EDGES`.
+  the same point (its envelope entered the ledger in a later transaction); with a latency limit,
+  also when it was stored more than that after its source time. Latency percentiles come from `LATENCY_EDGES`.
 - uniqueness: received / (received + conflicts): offers of another value at a stored (point, time)
   (refused or replaced by the one-value rule, `reading_conflicts`). Repeats of the stored value are
   dropped and counted per device (`collector.quality.score`), and do not lower the share.
