@@ -10,6 +10,7 @@ and counts what the simulator's ground truth says was withheld, frozen and stepp
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -86,16 +88,39 @@ def plants(
     broker.start()
     try:
         out = {}
-        kinds = {"clean": [], "faulty": [GAP, STUCK, BACK_STEP], "delivery": [LATE, OVERLAP]}
+        kinds = {"clean": [], "faulty": [GAP, STUCK, BACK_STEP], "delivery": [LATE, OVERLAP], "import": []}
         for name, faults in kinds.items():
             model = _model(faults)
             dsn = pg_server.create_database()
             migrate(dsn)
             sent = asyncio.run(_ingest(dsn, broker.url, model))
             out[name] = Plant(dsn, model, sent)
+        _import_history(out["import"].dsn, tmp_path_factory.mktemp("history"))
         yield out
     finally:
         broker.stop()
+
+
+def _import_history(dsn: str, tmp: Path) -> None:
+    """A historian export that overlaps the stored data: 5 readings of pump-01/flow as stored (repeats),
+    10 with another value (conflicts, refused)."""
+    with psycopg.connect(dsn) as conn:
+        stored = conn.execute(
+            "SELECT r.time, r.value FROM readings r JOIN points p USING (point_id)"
+            " WHERE p.name = 'flow' ORDER BY r.time LIMIT 15"
+        ).fetchall()
+    lines = ["time,device,point,value,quality"]
+    for i, (t, v) in enumerate(stored):
+        stamp = t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        lines.append(f"{stamp},pump-01,flow,{v if i < 5 else v + 1.0!r},0")
+    (tmp / "history.csv").write_text("\n".join(lines) + "\n")
+    (tmp / "devices.yaml").write_text("devices:\n  pump-01: {type: pump.yaml, area: utilities}\n")
+    res = CliRunner().invoke(app, [
+        "collector", "import", str(tmp / "history.csv"), "--site", "site-t", "--gateway-id", "historian-1",
+        "--devices", str(tmp / "devices.yaml"), "--simulated", "--dsn", dsn,
+    ])  # fmt: skip
+    assert res.exit_code == 1, res.output  # imported, the conflicting values refused
+    assert "conflicts      10" in res.output and "repeats        5" in res.output, res.output
 
 
 def _quality(dsn: str, *args: str) -> dict[str, Any]:
@@ -193,6 +218,23 @@ def test_late_and_redelivered_data_lower_only_timeliness_and_are_counted(plants:
     assert devices["pump-01"]["duplicates"]["repeats_dropped"] == plant.sent.redelivered
     assert site["duplicates"]["repeats_dropped"] == plant.sent.redelivered
     assert devices["pump-01"]["dimensions"]["uniqueness"] == 1.0
+
+
+def test_repeats_are_counted_and_conflicts_lower_only_uniqueness(plants: dict[str, Plant]) -> None:
+    (site,) = _quality(plants["import"].dsn)["sites"]
+    dims = site["dimensions"]
+    assert dims["uniqueness"] < 1
+    assert dims["completeness"] == dims["validity"] == dims["timeliness"] == 1.0
+    assert site["affected_points"]["uniqueness"] == ["pump-01/flow"]
+    flow = _points(site)["pump-01/flow"]
+    assert flow["counts"]["conflicts"] == 10
+    assert flow["dimensions"]["uniqueness"] == round(2880 / 2890, 6)
+    assert site["duplicates"] == {
+        "samples_offered": site["duplicates"]["samples_offered"],
+        "repeats_dropped": 5,
+        "conflicts_refused": 10,
+        "conflicts_replaced": 0,
+    }
 
 
 def test_one_site_text_output_and_errors(plants: dict[str, Plant]) -> None:
