@@ -95,7 +95,7 @@ def _params(window: str | None, service: Service) -> Parameters:
     return Parameters(parsed, now)
 
 
-async def _figures(service: Service, who: Principal, window: str | None) -> tuple[Figures, Parameters]:
+async def tenant_figures(service: Service, who: Principal, window: str | None) -> tuple[Figures, Parameters]:
     params = _params(window, service)
     async with service.figures_slots:
         loaded = await asyncio.to_thread(queries.load, service.settings.dsn, params.window)
@@ -157,7 +157,7 @@ async def device(who: Registry, service: Svc, site: Name, device: Name) -> Devic
 @router.get("/figures", tags=["figures"])
 async def figures(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
     """The platform figures of a window (DESIGN §5) over the tenant's sites only."""
-    result, params = await _figures(service, who, window)
+    result, params = await tenant_figures(service, who, window)
     return {
         "parameters": params.to_json(),
         "scope": scoped.scope_json(who.tenant, who.sites),
@@ -169,7 +169,7 @@ async def figures(who: Anyone, service: Svc, window: WindowQuery = None) -> dict
 @router.get("/tiers", tags=["figures"])
 async def tiers(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
     """Every tier threshold against the tenant's figures, and the declared values."""
-    result, params = await _figures(service, who, window)
+    result, params = await tenant_figures(service, who, window)
     return {
         "parameters": params.to_json(),
         "scope": scoped.scope_json(who.tenant, who.sites),
@@ -229,6 +229,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.service = service
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
+    from api.console import mount  # the console reads through this module's routes
+
+    mount(app)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)
     return app
