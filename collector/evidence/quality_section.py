@@ -48,14 +48,9 @@ def _t(key: str, lang: Lang) -> str:
 
 def build(dsn: str, params: Parameters) -> dict[str, Any]:
     """evidence.json's `quality`: the assessment of every plant site over the bundle's window."""
-    from collector.quality.queries import assess_window
-    from collector.quality.rules import Settings
-    from collector.quality.score import DEFINITIONS, FORMULA
-    from devicemodel.configroot import config_root
+    from collector.quality.queries import assessment
 
-    result = assess_window(dsn, params.window, Settings(), config_root() / "devices", now=params.as_of)
-    result.pop("device_types")  # where this machine keeps them; the rules are written per point
-    return {**result, "formula": FORMULA, "definitions": DEFINITIONS}
+    return assessment(dsn, params.window, params.as_of)
 
 
 def render(ev: dict[str, Any], lang: Lang) -> str:

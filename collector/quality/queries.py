@@ -8,7 +8,7 @@ with more is refused with a message naming it, so a shorter window can be asked 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from collector.errors import CollectorError
 from collector.figures.window import Window
 from collector.quality.assess import Series, assess
 from collector.quality.rules import NS_PER_S, Settings, rules_for
-from collector.quality.score import Duplicates, PointResult, site_json
+from collector.quality.score import DEFINITIONS, FORMULA, Duplicates, PointResult, site_json
 from devicemodel.devicetype import DeviceType
 
 MAX_ROWS_PER_POINT = 5_000_000
@@ -74,18 +74,19 @@ def device_types(directory: Path, names: Iterable[str]) -> dict[str, DeviceType]
 
 def assess_window(
     dsn: str, window: Window, settings: Settings, types_dir: Path, *, site: str | None = None,
-    now: datetime | None = None,
+    among: Collection[str] | None = None, now: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The assessment of every plant site (or one) over `window`, JSON-ready."""
+    """The assessment of every plant site (or one; `among`: only of these sites) over `window`."""
     now = now or datetime.now(UTC)
     start, end = window.bounds()
+    allowed = None if among is None else sorted(among)
     with db.connection(dsn, doing="assessing data quality") as conn:
         sites = [
             str(r[0])
             for r in conn.execute(
                 "SELECT DISTINCT site FROM devices WHERE namespace = 'plant' AND first_seen < %s"
-                " AND (%s::text IS NULL OR site = %s) ORDER BY 1",
-                (end, site, site),
+                " AND (%s::text IS NULL OR site = %s) AND (%s::text[] IS NULL OR site = ANY(%s)) ORDER BY 1",
+                (end, site, site, allowed, allowed),
             ).fetchall()
         ]
         if site is not None and not sites:
@@ -104,6 +105,18 @@ def assess_window(
         "device_types": str(types_dir),
         "sites": results,
     }
+
+
+def assessment(
+    dsn: str, window: Window, now: datetime, among: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The assessment with the default settings and the shipped device types' rules, with its
+    formula and definitions: what evidence bundles and the platform service show."""
+    from devicemodel.configroot import config_root
+
+    result = assess_window(dsn, window, Settings(), config_root() / "devices", among=among, now=now)
+    result.pop("device_types")  # where this machine keeps them; each point's rules are written beside it
+    return {**result, "formula": FORMULA, "definitions": DEFINITIONS}
 
 
 def _devices(conn: psycopg.Connection, site: str, end: datetime) -> list[Device]:
