@@ -31,15 +31,24 @@ FETCH = 100_000
 ENVELOPE_REACH = timedelta(days=1)
 _NS = "(extract(epoch FROM {}) * 1000000)::int8 * 1000"
 _READINGS = f"""
-SELECT {_NS.format("r.time")}, r.value, r.quality, {_NS.format("e.received_at")}, r.envelope_id
-FROM readings r JOIN envelopes e ON e.envelope_id = r.envelope_id
-WHERE r.point_id = %(p)s AND r.time >= %(lo)s AND r.time < %(hi)s
+SELECT {_NS.format("time")}, value, quality, envelope_id FROM readings
+WHERE point_id = %(p)s AND time >= %(lo)s AND time < %(hi)s
 UNION ALL
-SELECT {_NS.format("r.time")}, NULL::float8, r.quality, {_NS.format("e.received_at")}, r.envelope_id
-FROM readings_text r JOIN envelopes e ON e.envelope_id = r.envelope_id
-WHERE r.point_id = %(p)s AND r.time >= %(lo)s AND r.time < %(hi)s
+SELECT {_NS.format("time")}, NULL::float8, quality, envelope_id FROM readings_text
+WHERE point_id = %(p)s AND time >= %(lo)s AND time < %(hi)s
 ORDER BY 1
 LIMIT %(limit)s
+"""
+_RECEIVED = f"SELECT envelope_id, {_NS.format('received_at')} FROM envelopes WHERE envelope_id = ANY(%s)"
+# Offers of the data envelopes sent in the window, with the conflicts each one's readings met.
+_OFFERS = """
+SELECT e.envelope_id, e.dev, e.n, coalesce(c.refused, 0), coalesce(c.replaced, 0)
+FROM envelopes e LEFT JOIN (
+    SELECT offered_envelope_id AS id, count(*) FILTER (WHERE resolution = 'refused') AS refused,
+           count(*) FILTER (WHERE resolution = 'replaced') AS replaced
+    FROM reading_conflicts WHERE offered_envelope_id IS NOT NULL GROUP BY 1
+) c ON c.id = e.envelope_id
+WHERE e.site = %s AND e.kind = 'data' AND e.sent_at >= %s AND e.sent_at < %s
 """
 
 
@@ -147,12 +156,13 @@ def _site(
     )
     offers = _offers(conn, site, start, end)
     stored: Counter[int] = Counter()
+    received: dict[int, int] = {}
     results: list[PointResult] = []
     for pid, device_id, name, kind, dtype, wrap in points:
         device = by_id[device_id]
         numeric = kind != "state" and dtype not in ("string", "bool")
         rules = rules_for(kind, numeric, name, types.get(device.type), wrap, device.ideal_rate_per_hour)
-        series = _series(conn, int(pid), f"{site}/{device.dev}/{name}", start, end)
+        series = _series(conn, int(pid), f"{site}/{device.dev}/{name}", start, end, received)
         ids, counts = np.unique(series.envelope, return_counts=True)
         stored.update({i: c for i, c in zip(ids.tolist(), counts.tolist(), strict=True) if i in offers})
         span = (max(_ns(start), _ns(device.first_seen)), _ns(end))
@@ -174,38 +184,41 @@ def _offers(
     conn: psycopg.Connection, site: str, start: datetime, end: datetime
 ) -> dict[int, tuple[str, int, int, int]]:
     """Data envelopes sent in the window: envelope id -> (device, samples, refused, replaced offers)."""
-    rows = conn.execute(
-        "SELECT e.envelope_id, e.dev, e.n,"
-        " (SELECT count(*) FROM reading_conflicts c WHERE c.offered_envelope_id = e.envelope_id"
-        "  AND c.resolution = 'refused'),"
-        " (SELECT count(*) FROM reading_conflicts c WHERE c.offered_envelope_id = e.envelope_id"
-        "  AND c.resolution = 'replaced')"
-        " FROM envelopes e WHERE e.site = %s AND e.kind = 'data' AND e.sent_at >= %s AND e.sent_at < %s",
-        (site, start, end),
-    ).fetchall()
+    rows = conn.execute(_OFFERS, (site, start, end)).fetchall()
     return {int(r[0]): (str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}
 
 
-def _series(conn: psycopg.Connection, point_id: int, name: str, start: datetime, end: datetime) -> Series:
+def _series(
+    conn: psycopg.Connection, point_id: int, name: str, start: datetime, end: datetime,
+    received: dict[int, int],
+) -> Series:  # fmt: skip
     """The point's readings from a day before the window to a day after it (envelopes sent in the
-    window may carry them); the assessment judges only those inside its span."""
+    window may carry them); the assessment judges only those inside its span. `received` caches
+    when each envelope entered the ledger."""
     params = {"p": point_id, "lo": start - ENVELOPE_REACH, "hi": end + ENVELOPE_REACH}
-    chunks: list[list[Any]] = []
+    parts: list[list[np.ndarray]] = [[], [], [], []]
+    n = 0
     with conn.cursor(name=f"quality_{point_id}") as cur:  # server side: rows come a chunk at a time
         cur.execute(_READINGS, {**params, "limit": MAX_ROWS_PER_POINT + 1})
         while rows := cur.fetchmany(FETCH):
-            chunks.append(rows)
-    rows = [r for chunk in chunks for r in chunk]
-    if len(rows) > MAX_ROWS_PER_POINT:
-        raise CollectorError(
-            f"point {name}: more than {MAX_ROWS_PER_POINT:,} readings around the window;"
-            " assess a shorter window"
-        )
-    cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 5
-    return Series(
-        t=np.asarray(cols[0], dtype=np.int64),
-        value=np.asarray([np.nan if v is None else v for v in cols[1]], dtype=np.float64),
-        quality=np.asarray(cols[2], dtype=np.int16),
-        stored=np.asarray(cols[3], dtype=np.int64),
-        envelope=np.asarray(cols[4], dtype=np.int64),
+            n += len(rows)
+            if n > MAX_ROWS_PER_POINT:
+                raise CollectorError(
+                    f"point {name}: more than {MAX_ROWS_PER_POINT:,} readings around the window;"
+                    " assess a shorter window"
+                )
+            t, value, quality, envelope = zip(*rows, strict=True)
+            parts[0].append(np.asarray(t, dtype=np.int64))
+            parts[1].append(np.asarray([np.nan if v is None else v for v in value], dtype=np.float64))
+            parts[2].append(np.asarray(quality, dtype=np.int16))
+            parts[3].append(np.asarray(envelope, dtype=np.int64))
+    dtypes = (np.int64, np.float64, np.int16, np.int64)
+    t_ns, values, qualities, envelopes = (
+        np.concatenate(p) if p else np.zeros(0, dtype=d) for p, d in zip(parts, dtypes, strict=True)
     )
+    ids, which = np.unique(envelopes, return_inverse=True)
+    missing = [i for i in ids.tolist() if i not in received]
+    if missing:
+        received.update((int(i), int(ns)) for i, ns in conn.execute(_RECEIVED, (missing,)).fetchall())
+    stored = np.asarray([received[i] for i in ids.tolist()], dtype=np.int64)[which]
+    return Series(t=t_ns, value=values, quality=qualities, stored=stored, envelope=envelopes)
