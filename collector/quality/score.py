@@ -173,16 +173,11 @@ def site_json(
         )
     for p in points:
         site_tally.add(p.quality)
-    total = Duplicates(
-        sum(d.offered for d in duplicates.values()),
-        sum(d.stored for d in duplicates.values()),
-        sum(d.refused for d in duplicates.values()),
-        sum(d.replaced for d in duplicates.values()),
-    )
+    per_device = [d.to_json() for d in duplicates.values()]
     return {
         "site": site,
         **site_tally.to_json(),
-        "duplicates": total.to_json(),
+        "duplicates": {k: sum(d[k] for d in per_device) for k in Duplicates().to_json()},
         "affected_points": affected(named),
         "devices": devices,
     }
