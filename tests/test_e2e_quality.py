@@ -1,10 +1,13 @@
 """End to end: data quality of a simulated plant through a real broker, the collector and PostgreSQL.
 
-Two copies of the same two days of a plant: one clean, one with a known data gap (press-01, three
+Copies of the same two days of a plant: one clean, one with a known data gap (press-01, three
 hours), a stuck sensor (pump-01 discharge_pressure, four hours) and a counter back-step (cnc-01
 parts_good, six minutes). The clean plant scores full marks on every dimension; the faulty one loses
 exactly completeness (the press's points) and validity (the two faulty points), names those points,
-and counts what the simulator's ground truth says was withheld, frozen and stepped back.
+and counts what the simulator's ground truth says was withheld, frozen and stepped back. Two more
+copies: one whose window of cnc-01 data arrives after newer data (only timeliness drops) and whose
+overlap is re-delivered (repeats counted), one with a historian import that repeats and contradicts
+stored readings (only uniqueness drops).
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-import wire
 from collector.ingest import Pipeline
 from collector.migrate import migrate
+from collector.quality.rules import Settings
 from collector.settings import load_settings
 from plantproof.cli import app
 from plantproof.embedded import MosquittoServer
-from simulators.backfill import Counters, Shape, backfill_mqtt, device_samples, envelopes
+from simulators.backfill import Counters, Shape, backfill_mqtt, device_samples
+from simulators.faults import moment_ns
 from simulators.plant import PlantModel
 from simulators.plantfile import load_plant, parse_fault
 from tests.plant_truth import count
@@ -38,7 +42,9 @@ DAY = 86_400 * 1_000_000_000
 WINDOW = "2026-03-02..2026-03-03"
 GAP = "{kind: data_gap, devices: [press-01], from: 2026-03-03T08:00, hours: 3}"
 STUCK = "{kind: stuck, devices: [pump-01], points: [discharge_pressure], from: 2026-03-02T12:00, hours: 4}"
-LATE = "{kind: late, devices: [cnc-01], from: 2026-03-02T10:00, hours: 3}"
+# cnc-01's readings of 10:00..13:00 reach the collector seconds after everything newer (an outage
+# longer than the tolerance for batches committing side by side)
+HELD = ("2026-03-02T10:00", 3)
 OVERLAP = "{kind: overlap, devices: [pump-01], from: 2026-03-03T00:00, hours: 4}"
 BACK_STEP = (
     "{kind: back_step, devices: [cnc-01], at: 2026-03-03T11:00, by: 48812, hours: 0.1, points: [parts_good]}"
@@ -57,7 +63,21 @@ def _model(faults: list[str]) -> PlantModel:
     return PlantModel(plant, plant.start_ns, plant.start_ns + 2 * DAY)
 
 
-async def _ingest(dsn: str, url: str, model: PlantModel) -> Counters:
+def _held_back() -> tuple[PlantModel, PlantModel]:
+    """The delivery plant as two sends: all but cnc-01's held window, then only that window."""
+    at, hours = HELD
+    first = _model([OVERLAP, f"{{kind: data_gap, devices: [cnc-01], from: {at}, hours: {hours}}}"])
+    rest = ["meter-01", "press-01", "pump-01"]
+    later = _model([
+        f"{{kind: data_gap, devices: [{', '.join(rest)}], from: 2026-03-02T00:00, hours: 48}}",
+        "{kind: data_gap, devices: [cnc-01], from: 2026-03-02T00:00, hours: 10}",
+        "{kind: data_gap, devices: [cnc-01], from: 2026-03-02T13:00, hours: 35}",
+    ])  # fmt: skip
+    return first, later
+
+
+async def _ingest(dsn: str, url: str, models: list[PlantModel], pause_s: float = 0.0) -> Counters:
+    """Send each model's history in turn (`pause_s` apart, new seqs each time); the first one's counters."""
     settings = load_settings(
         None, dsn=dsn, metrics_port=None, batch={"max_age_ms": 50},
         mqtt={"url": url, "client_id": f"quality-{uuid.uuid4().hex[:8]}"},
@@ -69,32 +89,39 @@ async def _ingest(dsn: str, url: str, model: PlantModel) -> Counters:
         await asyncio.sleep(0.05)
     await asyncio.wait_for(pipeline.source.connected.wait(), 30)
     await asyncio.sleep(0.3)  # SUBACK: a QoS 1 message sent before it would not reach the collector
-    start = model.plant.start_ns
-    sent = await asyncio.to_thread(backfill_mqtt, model, start, start + 2 * DAY, url, SHAPE)
-    deadline = asyncio.get_running_loop().time() + 120
-    while count(dsn, "SELECT count(*) FROM envelopes") < sent.envelopes:
-        assert asyncio.get_running_loop().time() < deadline, "the collector did not store every envelope"
-        await asyncio.sleep(0.2)
+    sent: list[Counters] = []
+    for i, model in enumerate(models):
+        start = model.plant.start_ns
+        await asyncio.sleep(pause_s if i else 0.0)
+        sent.append(
+            await asyncio.to_thread(backfill_mqtt, model, start, start + 2 * DAY, url, SHAPE, seq0=i * 10**6)
+        )
+        deadline = asyncio.get_running_loop().time() + 120
+        while count(dsn, "SELECT count(*) FROM envelopes") < sum(c.envelopes for c in sent):
+            assert asyncio.get_running_loop().time() < deadline, "the collector did not store every envelope"
+            await asyncio.sleep(0.2)
     stop.set()
     await asyncio.wait_for(task, 30)
-    return sent
+    return sent[0]
 
 
 @pytest.fixture(scope="module")
-def plants(
-    pg_server: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, tuple[str, PlantModel]]]:
+def plants(pg_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Plant]]:
     broker = MosquittoServer(tmp_path_factory.mktemp("quality-broker"))
     broker.start()
     try:
-        out = {}
-        kinds = {"clean": [], "faulty": [GAP, STUCK, BACK_STEP], "delivery": [LATE, OVERLAP], "import": []}
-        for name, faults in kinds.items():
-            model = _model(faults)
+        out: dict[str, Plant] = {}
+        sends = {
+            "clean": [_model([])],
+            "faulty": [_model([GAP, STUCK, BACK_STEP])],
+            "delivery": list(_held_back()),
+            "import": [_model([])],
+        }
+        for name, models in sends.items():
             dsn = pg_server.create_database()
             migrate(dsn)
-            sent = asyncio.run(_ingest(dsn, broker.url, model))
-            out[name] = Plant(dsn, model, sent)
+            sent = asyncio.run(_ingest(dsn, broker.url, models, pause_s=Settings().late_after_s + 2))
+            out[name] = Plant(dsn, models[0], sent)
         _import_history(out["import"].dsn, tmp_path_factory.mktemp("history"))
         yield out
     finally:
@@ -205,13 +232,16 @@ def test_late_and_redelivered_data_lower_only_timeliness_and_are_counted(plants:
     assert dims["completeness"] == dims["validity"] == dims["uniqueness"] == 1.0
     cnc = {f"cnc-01/{p.name}" for p in plant.model.track("cnc-01").device.device_type.points}
     assert set(site["affected_points"]["timeliness"]) == cnc
-    # ground truth: the samples of every envelope sent after one with a higher seq (held back)
-    start, top, late = plant.model.plant.start_ns, -1, 0
-    for _, env in envelopes(plant.model, start, start + 2 * DAY, SHAPE):
-        if isinstance(env, wire.Data) and env.seq < top:
-            late += len(env.samples)
-        top = max(top, env.seq)
-    assert late and site["counts"]["late"] == site["counts"]["untimely"] == late
+    # ground truth: every sample of the held window arrived after newer ones, and nothing else did
+    start, (at, hours) = plant.model.plant.start_ns, HELD
+    lo = moment_ns(dt.datetime.fromisoformat(at))
+    held = [r for r in device_samples(_model([]), "cnc-01", start, start + 2 * DAY, SHAPE)
+            if lo <= r[1] < lo + hours * 3600 * 10**9]  # fmt: skip
+    assert held and site["counts"]["late"] == site["counts"]["untimely"] == len(held)
+    points = _points(site)
+    for name in cnc:
+        mine = sum(1 for r in held if r[0] == name.split("/")[1])
+        assert points[name]["counts"]["late"] == mine, name
     # the overlap came again in new envelopes: every sample a repeat of the stored one, dropped
     devices = {d["device"]: d for d in site["devices"]}
     assert plant.sent.redelivered > 0

@@ -18,6 +18,9 @@ LatencyOpt = typer.Option(
     "--max-latency",
     help="s from source time to storage beyond which a reading is late (default: order only)",
 )
+LateOpt = typer.Option(
+    5.0, "--late-after", help="s after a newer reading of its point beyond which a reading arrived late"
+)
 TypesOpt = typer.Option(
     None, "--device-types", help="directory of device-type YAML (default: the shipped configs/devices)"
 )
@@ -34,7 +37,8 @@ def print_assessment(result: dict[str, Any]) -> None:
     limit = "none (arrival order only)" if s["max_latency_s"] is None else f"{s['max_latency_s']:g} s"
     typer.echo(
         f"data quality, window {result['window']} (UTC, as of {result['as_of'][:19]}Z);"
-        f" heartbeat timeout {s['heartbeat_timeout_s']:g} s; latency limit {limit}"
+        f" heartbeat timeout {s['heartbeat_timeout_s']:g} s; late after {s['late_after_s']:g} s;"
+        f" latency limit {limit}"
     )
     typer.echo(FORMULA)
     for site in result["sites"]:
@@ -83,6 +87,7 @@ def quality_cmd(
     as_json: bool = JsonOpt,
     heartbeat_timeout: float = HeartbeatOpt,
     max_latency: float | None = LatencyOpt,
+    late_after: float = LateOpt,
     device_types: Path | None = TypesOpt,
 ) -> None:
     """Data quality per site, device and point (completeness, validity, timeliness, uniqueness), scored."""
@@ -96,7 +101,7 @@ def quality_cmd(
     from infra.cli import fail
 
     try:
-        settings = Settings(heartbeat_timeout, max_latency)
+        settings = Settings(heartbeat_timeout, max_latency, late_after)
     except ValueError as exc:
         raise fail(str(exc), as_json) from None
     with errors(as_json):

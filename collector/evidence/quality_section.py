@@ -32,6 +32,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Repeats dropped / conflicts refused / replaced",
     },
     "affected": {"zh": "未达满分的数据点", "en": "Points below full marks"},
+    "devices": {"zh": "设备", "en": "Devices"},
+    "device": {"zh": "设备", "en": "Device"},
+    "type": {"zh": "设备类型", "en": "Type"},
     "dimension": {"zh": "维度", "en": "Dimension"},
     "points": {"zh": "数据点", "en": "Points"},
     "none": {"zh": "无", "en": "none"},
@@ -77,8 +80,22 @@ def render(ev: dict[str, Any], lang: Lang) -> str:
             [_t(d, lang), e(formats.listing(site["affected_points"][d], lang) or _TEXT["none"][lang])]
             for d in DIMENSIONS
         ]
-        body_affected += f"<h4>{_t('affected', lang)} — {e(site['site'])}</h4>" + table(
-            [_t("dimension", lang), _t("points", lang)], named, lang, file="evidence.json"
+        devices = [
+            [e(d["device"]), e(d["type"] or "—"), e(formats.number(d["score"], lang)),
+             *(e(formats.share(d["dimensions"][k], lang, 2)) for k in DIMENSIONS)]
+            for d in site["devices"]
+        ]  # fmt: skip
+        device_head = [
+            _t("device", lang),
+            _t("type", lang),
+            _t("score", lang),
+            *(_t(d, lang) for d in DIMENSIONS),
+        ]
+        body_affected += (
+            f"<h4>{_t('devices', lang)} — {e(site['site'])}</h4>"
+            + table(device_head, devices, lang, file="evidence.json")
+            + f"<h4>{_t('affected', lang)} — {e(site['site'])}</h4>"
+            + table([_t("dimension", lang), _t("points", lang)], named, lang, file="evidence.json")
         )
     sites = table(head, rows, lang, file="evidence.json") if rows else f"<p>{_t('no_sites', lang)}</p>"
     body = (

@@ -10,9 +10,10 @@ Four dimensions, each a share in [0, 1] (README, "Data quality"):
   it belongs to a run of one unchanged value longer than `stuck_after_s` (after the run's first),
   or — counters and energy registers — its step is a back-step or an implausible increment by the
   counter rules of `collector.kpi.counters`.
-- timeliness: timely / received. A reading is late when it was stored after a newer reading of
-  the same point (its envelope entered the ledger in a later transaction); with a latency limit,
-  also when it was stored more than that after its source time. Latency percentiles come from `LATENCY_EDGES`.
+- timeliness: timely / received. A reading is late when it was stored more than `late_after_s`
+  (5 s) after a newer reading of the same point (its envelope entered the ledger in a later
+  transaction); with a latency limit, also when it was stored more than that after its source
+  time. Latency percentiles come from `LATENCY_EDGES`.
 - uniqueness: received / (received + conflicts): offers of another value at a stored (point, time)
   (refused or replaced by the one-value rule, `reading_conflicts`). Repeats of the stored value are
   dropped and counted per device (`collector.quality.score`), and do not lower the share.
@@ -159,10 +160,10 @@ def _stuck(t: I64, v: F64, limit_ns: float) -> tuple[npt.NDArray[np.bool_], list
 def _timeliness(out: PointQuality, t: I64, stored: I64, settings: Settings) -> None:
     if not len(t):
         return
-    # stored after a newer reading: later than the earliest storing of every newer reading (readings
-    # stored in one transaction share its time, so arriving together is never late)
+    # stored after a newer reading: later than the earliest storing of every newer reading, by more
+    # than batches committing side by side can invert (readings of one transaction share its time)
     first_newer = np.minimum.accumulate(stored[::-1])[::-1]
-    late = np.concatenate([stored[:-1] > first_newer[1:], [False]])
+    late = np.concatenate([stored[:-1] > first_newer[1:] + settings.late_after_s * NS_PER_S, [False]])
     latency_s = (stored - t) / NS_PER_S
     over = (
         latency_s > settings.max_latency_s

@@ -22,6 +22,9 @@ DEFAULT_HEARTBEAT_TIMEOUT_S = 600.0
 # Changes over less than this are judged as if over this span, so noise between fast scans is not
 # read as a rate of change.
 MIN_RATE_SPAN_S = 1.0
+# A reading stored this long after a newer reading of its point arrived late; less is the jitter of
+# batches committing side by side, not an arrival out of order.
+DEFAULT_LATE_AFTER_S = 5.0
 MAX_LISTED = 20  # named gaps, stuck runs and discontinuities per point (the counts are complete)
 
 
@@ -29,15 +32,22 @@ MAX_LISTED = 20  # named gaps, stuck runs and discontinuities per point (the cou
 class Settings:
     heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S
     max_latency_s: float | None = None  # None: only arrival order is judged (history imports are late)
+    late_after_s: float = DEFAULT_LATE_AFTER_S
 
     def __post_init__(self) -> None:
         if not self.heartbeat_timeout_s > 0:
             raise ValueError("the heartbeat timeout must be positive")
         if self.max_latency_s is not None and not self.max_latency_s > 0:
             raise ValueError("the latency limit must be positive")
+        if not self.late_after_s >= 0:
+            raise ValueError("the late-arrival tolerance must not be negative")
 
     def to_json(self) -> dict[str, float | None]:
-        return {"heartbeat_timeout_s": self.heartbeat_timeout_s, "max_latency_s": self.max_latency_s}
+        return {
+            "heartbeat_timeout_s": self.heartbeat_timeout_s,
+            "max_latency_s": self.max_latency_s,
+            "late_after_s": self.late_after_s,
+        }
 
 
 @dataclass(frozen=True, slots=True)

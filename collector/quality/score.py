@@ -32,8 +32,8 @@ DEFINITIONS = {
     "validity": "readings of good quality, inside the declared range, changing no faster than"
     " max_rate_per_s, not in a run of one value longer than stuck_after_s, and (counters) without"
     " a back-step or an implausible increment, over readings received",
-    "timeliness": "readings stored in source-time order (not after a newer reading of the point) and,"
-    " with a latency limit, within it of their source time, over readings received",
+    "timeliness": "readings not stored more than late_after_s (5 s) after a newer reading of the point"
+    " and, with a latency limit, stored within it of their source time, over readings received",
     "uniqueness": "readings over readings plus offers of another value at a stored (point, time)"
     " (refused or replaced); repeats of the stored value are dropped and counted, not penalised",
 }
@@ -100,6 +100,9 @@ class Tally:
             "score": score(dims),
             "dimensions": dims,
             "counts": dict(self.counts),
+            "quality_shares": {
+                k: _share(self.counts[k], self.counts["received"]) for k in ("good", "uncertain", "bad")
+            },
             "latency_s": {f"p{p}": percentile(self.latency, p / 100) for p in (50, 95, 99)},
         }
 

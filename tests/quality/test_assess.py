@@ -86,6 +86,13 @@ def test_quality_shares_and_range() -> None:
     assert q.invalid == 5
     assert dims(q)["validity"] == pytest.approx(55 / 60, abs=1e-6)
     assert dims(q)["completeness"] == 1.0
+    tally = Tally()
+    tally.add(q)
+    assert tally.to_json()["quality_shares"] == {
+        "good": 0.95,
+        "uncertain": round(2 / 60, 6),
+        "bad": round(1 / 60, 6),
+    }
 
 
 def test_rate_of_change_is_judged_over_at_least_a_second() -> None:
@@ -137,6 +144,7 @@ def test_late_arrivals_by_ledger_order_and_latency_limit() -> None:
     stored = t + 2 * S
     stored[10:15] = t[-1] + 10 * S  # stored after every newer reading
     stored[20:23] = t[23] + 2 * S  # stored in the same transaction as the next newer one: not late
+    stored[30] = stored[31] + 4 * S  # a commit 4 s after a newer one's: batches side by side, not late
     stored[-1] = t[-1] + 400 * S  # slow, but nothing newer was stored before it
     s = series(t, noisy(n), stored=stored)
     q = assess(s, ANALOG, (T0, T0 + HOUR), Settings())
@@ -146,6 +154,8 @@ def test_late_arrivals_by_ledger_order_and_latency_limit() -> None:
     assert percentile(q.latency, 0.5) == pytest.approx(2.0, rel=0.13)
     assert percentile(q.latency, 1.0) == pytest.approx((t[-1] + 10 * S - t[10]) / S, rel=0.13)
     assert percentile(np.zeros(len(LATENCY_EDGES), dtype=np.int64), 0.5) is None
+    strict = assess(s, ANALOG, (T0, T0 + HOUR), Settings(late_after_s=0))
+    assert strict.late == 5 + 1  # the side-by-side commit counts; one transaction never does
 
 
 def test_uniqueness_counts_conflicts_and_repeats_do_not_lower_it() -> None:
@@ -186,3 +196,5 @@ def test_settings_are_checked() -> None:
         Settings(heartbeat_timeout_s=0)
     with pytest.raises(ValueError, match="latency"):
         Settings(max_latency_s=-1)
+    with pytest.raises(ValueError, match="late"):
+        Settings(late_after_s=-1)
