@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
@@ -116,7 +116,11 @@ FROM devices
 WHERE namespace = 'plant' AND site = ANY(%(sites)s) AND (%(site)s::text IS NULL OR site = %(site)s)
   AND (%(dev)s::text IS NULL OR dev = %(dev)s)
 ORDER BY site, dev
+LIMIT %(limit)s OFFSET %(offset)s
 """
+# A page of the device list holds at most this many devices; `X-Total-Count` and a `Link` to the next
+# page say what is left.
+PAGE_MAX = 10_000
 # The last reading per point comes from the (point_id, time) index, one probe per point.
 _POINTS = """
 SELECT p.name, p.kind, p.dtype, p.unit, last.time AS last_reading
@@ -138,17 +142,38 @@ async def gateways(who: Registry, service: Svc) -> list[Gateway]:
 
 @router.get("/devices", response_model=list[Device], tags=["registry"])
 async def devices(
-    who: Registry, service: Svc, site: Annotated[str | None, Query(max_length=256)] = None
-) -> list[Device]:
-    """The tenant's devices (capacity-run populations excluded); `site` narrows to one site."""
-    rows = await service.rows(_DEVICES, {"sites": list(who.sites), "site": site, "dev": None})
+    who: Registry, service: Svc, request: Request, response: Response,
+    site: Annotated[str | None, Query(max_length=256)] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description="devices per page")] = 1000,
+    offset: Annotated[int, Query(ge=0, description="devices skipped (site, device order)")] = 0,
+) -> list[Device]:  # fmt: skip
+    """The tenant's devices (capacity-run populations excluded), a page at a time in (site, device)
+    order; `site` narrows to one site. `X-Total-Count` gives the number of devices, `Link` the next page."""
+    params = {"sites": list(who.sites), "site": site, "dev": None, "limit": limit, "offset": offset}
+    rows = await service.rows(_DEVICES, params)
+    total = await count_devices(service, who, site)
+    response.headers["X-Total-Count"] = str(total)
+    if offset + len(rows) < total:
+        following = request.url.include_query_params(offset=offset + len(rows), limit=limit)
+        response.headers["Link"] = f'<{following}>; rel="next"'
     return [Device(**r) for r in rows]
+
+
+async def count_devices(service: Service, who: Principal, site: str | None = None) -> int:
+    rows = await service.rows(
+        "SELECT count(*) AS n FROM devices WHERE namespace = 'plant' AND site = ANY(%(sites)s)"
+        " AND (%(site)s::text IS NULL OR site = %(site)s)",
+        {"sites": list(who.sites), "site": site},
+    )
+    return int(rows[0]["n"])
 
 
 @router.get("/devices/{site}/{device}", response_model=DeviceDetail, tags=["registry"])
 async def device(who: Registry, service: Svc, site: Name, device: Name) -> DeviceDetail:
     """One device: status, last seen and its points with their last reading time; 404 if not the tenant's."""
-    rows = await service.rows(_DEVICES, {"sites": list(who.sites), "site": site, "dev": device})
+    rows = await service.rows(
+        _DEVICES, {"sites": list(who.sites), "site": site, "dev": device, "limit": 1, "offset": 0}
+    )
     if not rows:
         raise HTTPException(404, f"no device {site}/{device}")
     points = await service.rows(_POINTS, {"site": site, "dev": device})

@@ -109,23 +109,36 @@ async def signout() -> RedirectResponse:
 
 
 @router.get("/console/")
-async def fleet(request: Request, who: Fleet, service: api.Svc, lang: Lng) -> HTMLResponse:
+async def fleet(
+    request: Request, who: Fleet, service: api.Svc, lang: Lng,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:  # fmt: skip
     gateways = await api.gateways(who, service)
-    devices = await api.devices(who, service)
-    rate = await service.rows(_INGEST_RATE, {"sites": list(who.sites)})
+    devices = await api.devices(who, service, request, Response(), limit=FLEET_PAGE, offset=offset)
+    summary = (await service.rows(_FLEET_SUMMARY, {"sites": list(who.sites)}))[0]
+    total = int(summary["devices"])
+    pages = {
+        "previous": max(0, offset - FLEET_PAGE) if offset > 0 else None,
+        "next": offset + FLEET_PAGE if offset + FLEET_PAGE < total else None,
+        "first": offset + 1 if devices else 0,
+        "last": offset + len(devices),
+    }
     return _render(
-        request, "fleet.html", lang, who, gateways=gateways, devices=devices,
-        online=sum(1 for d in devices if d.online),
-        gw_online=sum(1 for g in gateways if g.status == "online"),
-        ingest_per_s=rate[0]["readings"] / 60 if rate else 0.0,
+        request, "fleet.html", lang, who, gateways=gateways, devices=devices, total=total,
+        online=int(summary["online"]), gw_online=sum(1 for g in gateways if g.status == "online"),
+        ingest_per_s=int(summary["readings_last_minute"]) / 60, pages=pages,
     )  # fmt: skip
 
 
-# Readings stored in the last minute on the tenant's points (the BRIN index on time finds them).
-_INGEST_RATE = """
-SELECT count(*) AS readings FROM readings r
-JOIN points p ON p.point_id = r.point_id JOIN devices d ON d.device_id = p.device_id
-WHERE r.time > now() - interval '60 seconds' AND d.site = ANY(%(sites)s)
+FLEET_PAGE = 100  # devices per fleet page: a page stays fast whatever the registry's size
+# The fleet's counts, and the readings stored in the last minute on the tenant's points (the BRIN
+# index on time finds them).
+_FLEET_SUMMARY = """
+SELECT count(*) AS devices, count(*) FILTER (WHERE online) AS online,
+       (SELECT count(*) FROM readings r
+        JOIN points p ON p.point_id = r.point_id JOIN devices d ON d.device_id = p.device_id
+        WHERE r.time > now() - interval '60 seconds' AND d.site = ANY(%(sites)s)) AS readings_last_minute
+FROM devices WHERE namespace = 'plant' AND site = ANY(%(sites)s)
 """
 
 

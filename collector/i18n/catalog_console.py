@@ -55,5 +55,8 @@ CONSOLE: dict[str, dict[str, str]] = {
     "console.audit_request": _e("请求", "Request"),
     "console.audit_status": _e("结果", "Result"),
     "console.audit_detail": _e("说明", "Detail"),
+    "console.page_of": _e("第 {first}–{last} 台，共 {total} 台", "{first}–{last} of {total}"),
+    "console.previous": _e("上一页", "previous"),
+    "console.next": _e("下一页", "next"),
     "console.not_found": _e("没有这个设备。", "No such device."),
 }

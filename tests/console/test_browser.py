@@ -81,7 +81,9 @@ class Browser:
     def sign_in_by_keyboard(self, base: str, token: str) -> None:
         self.page.goto(f"{base}/console/")
         assert self.page.url.endswith("/console/signin")
-        self.page.keyboard.type(token)  # the token field has the focus
+        # The token field takes the focus on load, so a keyboard user types straight away.
+        self.page.wait_for_function("document.activeElement && document.activeElement.id === 'token'")
+        self.page.keyboard.type(token)
         with self.page.expect_navigation():
             self.page.keyboard.press("Enter")
 
