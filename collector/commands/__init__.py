@@ -1,7 +1,7 @@
 """The collector's commands for operators and auditors; the root `plantproof` command mounts them.
 
-`figures`, `tiers`, `verify`, `evidence` and `models` read the collector's database; `collector
-import` stores historian CSV through the collector's validation.
+`figures`, `tiers`, `verify`, `application-table`, `evidence` and `models` read the collector's
+database; `collector import` stores historian CSV through the collector's validation.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import typer
 
 def mount(root: typer.Typer, collector_app: typer.Typer) -> None:
     """Mount the reporting commands on the root app and `import` on the collector's."""
-    from collector.commands import claims, evidence, figures, importcmd
+    from collector.commands import application, claims, evidence, figures, importcmd
 
     root.command("figures")(figures.figures_cmd)
     root.command("tiers")(figures.tiers_cmd)
     root.add_typer(evidence.app, name="evidence")
     root.command("verify")(claims.verify)
     root.add_typer(claims.models_app, name="models")
+    root.command("application-table")(application.application_table_cmd)
     collector_app.command("import")(importcmd.import_cmd)

@@ -1,0 +1,57 @@
+"""The results table from the database: each period's device-day series loaded once, then every
+measured row evaluated on them by the KPI engine (collector.application.table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from collector.application.declared import Application, parse_application
+from collector.application.rows import ROWS
+from collector.application.table import Periods, build_table, claim_for
+from collector.errors import CollectorError
+from collector.figures.declared import parse_declared
+from collector.kpi.claims import Points
+from collector.kpi.counters import CounterRules
+from collector.kpi.engine import DeviceDays, device_days
+from collector.kpi.load import connect, load_period, resolve_scope
+
+
+def load_application(path: str | Path | None) -> Application:
+    """The declared rows, labour hours and emission factor of a declared.yaml (empty without one)."""
+    if path is None:
+        return Application()
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CollectorError(f"{p}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise CollectorError(f"{p}: invalid YAML: {exc}") from exc
+    parse_declared(data, str(p))  # the figures' values are checked by their own rules
+    return parse_application(data, str(p))
+
+
+def load_device_days(dsn: str, periods: Periods) -> tuple[DeviceDays, DeviceDays]:
+    """Both periods' series, exactly as `verify_claims` builds them for a claim of this scope."""
+    claim = claim_for(ROWS[0], periods, Application())  # default points, gates and heartbeat timeout
+    rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
+    with connect(dsn) as conn:
+        devices = resolve_scope(conn, periods.scope)
+        out = [
+            device_days(
+                load_period(conn, devices, Points(), p, claim.heartbeat_timeout_s),
+                claim.heartbeat_timeout_s,
+                rules,
+            )
+            for p in (periods.baseline, periods.reporting)
+        ]
+    return out[0], out[1]
+
+
+def application_table(dsn: str, periods: Periods, app: Application) -> dict[str, Any]:
+    """The table as JSON-ready data (KpiError on connection or query failure)."""
+    baseline, reporting = load_device_days(dsn, periods)
+    return build_table(baseline, reporting, app, periods)

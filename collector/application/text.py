@@ -1,0 +1,89 @@
+"""The results table as cells in a reader's language, for the terminal and the evidence page (pure).
+
+Each row's label is the original's wording beside the English (the reader's language first).
+"""
+
+# layering: pure
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.i18n import Lang, formats, text
+
+
+def label(row: dict[str, Any], lang: Lang) -> str:
+    if row["zh"] == row["en"]:
+        return str(row["zh"])
+    return f"{row['zh']}（{row['en']}）" if lang == "zh" else f"{row['en']} ({row['zh']})"
+
+
+def _value(v: Any, lang: Lang) -> str:
+    return formats.number(v, lang, 4) if isinstance(v, int | float) else formats.DASH
+
+
+def cells(row: dict[str, Any], lang: Lang) -> list[str]:
+    """indicator, before, after, change rate, interval, verdict, basis."""
+    status = str(row["status"])
+    change = formats.change(row.get("change_pct"), "%", lang)
+    if status == "measured":
+        unit = f" {row['unit']}" if row.get("unit") and row["unit"] != "%" else ""
+        before = _value(row.get("before"), lang) + (unit if row.get("before") is not None else "")
+        after = _value(row.get("after"), lang) + (unit if row.get("after") is not None else "")
+        low, high = (formats.change(row.get(k), "%", lang) for k in ("ci_low", "ci_high"))
+        interval = f"[{low}, {high}]"
+        verdict = text(f"verdict.{row['verdict']}", lang)
+        claimed = formats.change(row.get("claimed_change_pct"), "%", lang)
+        basis = f"{text('app.status.measured', lang)}; {text('app.claimed', lang, claimed=claimed)}"
+        return [label(row, lang), before, after, change, interval, verdict, basis]
+    if status == "declared":
+        note = "" if row.get("change_declared") else f" ({text('app.change_computed', lang)})"
+        return [
+            label(row, lang),
+            _value(row.get("before"), lang),
+            _value(row.get("after"), lang),
+            change + (note if row.get("change_pct") is not None else ""),
+            formats.DASH,
+            formats.DASH,
+            f"{text('app.status.declared', lang)}: {row['source']}",
+        ]
+    return [
+        label(row, lang),
+        *[formats.DASH] * 5,
+        f"{text('app.status.not_declared', lang)}: {row['reason']}",
+    ]
+
+
+def head(table: dict[str, Any], lang: Lang) -> list[str]:
+    confidence = next((r["confidence"] for r in table["rows"] if r.get("confidence")), 0.9)
+    keys = ("indicator", "before", "after", "change")
+    return [
+        *(text(f"app.head.{k}", lang) for k in keys),
+        text("app.head.interval", lang, confidence=formats.share(confidence, lang, 0)),
+        text("app.head.verdict", lang),
+        text("app.head.basis", lang),
+    ]
+
+
+def periods_line(table: dict[str, Any], lang: Lang) -> str:
+    b, r = table["baseline"], table["reporting"]
+    return text(
+        "app.periods",
+        lang,
+        baseline=formats.period(b["start"], b["end"], lang),
+        reporting=formats.period(r["start"], r["end"], lang),
+    )
+
+
+def lines(table: dict[str, Any], lang: Lang) -> list[str]:
+    """The terminal rendering: a title, the periods, one block per row, its reasons indented."""
+    out = [f"{text('app.title', lang)} — {table['source']}", periods_line(table, lang)]
+    out.append(text("app.devices", lang, n=len(table["devices"])))
+    heads = head(table, lang)
+    for row in [*table["rows"], *table["others"]["rows"]]:
+        values = cells(row, lang)
+        out.append(values[0])
+        out += [f"    {h}: {v}" for h, v in zip(heads[1:], values[1:], strict=True) if v != formats.DASH]
+        out += [f"    - {reason}" for reason in row.get("reasons") or []]
+    out.append(text("app.how", lang))
+    return out
