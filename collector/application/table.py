@@ -42,6 +42,7 @@ class Periods:
     baseline: Period
     reporting: Period
     scope: Scope
+    heartbeat_timeout_s: float = 600.0  # as a claim's: how long one state sample holds
 
 
 def _num(x: float | None) -> float | None:
@@ -62,6 +63,7 @@ def claim_for(row: Row, periods: Periods, app: Application) -> Claim:
         direction=row.better,
         source=SOURCE,
         emission_factor_kg_per_kwh=factor,
+        heartbeat_timeout_s=periods.heartbeat_timeout_s,
     )
 
 
@@ -69,18 +71,32 @@ def _head(row: Row) -> dict[str, Any]:
     return {"key": row.key, "zh": row.zh, "en": row.en, "seed_line": row.line, "better": row.better}
 
 
+# Why a row is declared rather than measured (a key of REASONS).
+REASONS = {
+    "not_measurable": "plant data cannot measure it",
+    "no_factor": "no emission factor declared (values.emission_factor_kg_per_kwh)",
+    "no_labour_hours": "no labour hours declared (application.labour_hours)",
+    "no_orders": "no orders imported",
+    "applicant_row": "a row of the applicant's choosing",
+}
+
+
 def _declared(head: dict[str, Any], d: DeclaredRow | None, why: str) -> dict[str, Any]:
+    reason = {"reason": REASONS[why], "reason_key": why}
     if d is None:
-        return head | {"status": "not_declared", "reason": why}
-    return head | {
-        "status": "declared",
-        "before": d.before,
-        "after": d.after,
-        "change_pct": _num(d.change_pct()),
-        "change_declared": d.change is not None,
-        "source": d.source,
-        "reason": why,
-    }
+        return head | {"status": "not_declared"} | reason
+    return (
+        head
+        | {
+            "status": "declared",
+            "before": d.before,
+            "after": d.after,
+            "change_pct": _num(d.change_pct()),
+            "change_declared": d.change is not None,
+            "source": d.source,
+        }
+        | reason
+    )
 
 
 def _measured(head: dict[str, Any], r: ClaimResult, unit: str, scale: float) -> dict[str, Any]:
@@ -154,8 +170,7 @@ def build_table(
     for row in ROWS:
         head, declared = _head(row), app.rows.get(row.key)
         if row.method == "kpi" and row.kpi == "co2_per_unit" and app.emission_factor is None:
-            why = "no emission factor declared (values.emission_factor_kg_per_kwh)"
-            rows.append(_declared(head, declared, why))
+            rows.append(_declared(head, declared, "no_factor"))
         elif row.method == "kpi":
             result = evaluate(claim_for(row, periods, app), baseline, reporting)
             scale = 100.0 if row.kpi in PERCENT_KPIS else 1.0
@@ -167,14 +182,14 @@ def build_table(
             result = _labour(claim_for(row, periods, app), app.labour_hours, baseline, reporting)
             rows.append(_measured(head, result, UNITS["labour"], 1.0))
         elif row.method == "labour":
-            rows.append(_declared(head, declared, "no labour hours declared (application.labour_hours)"))
+            rows.append(_declared(head, declared, "no_labour_hours"))
         elif row.method == "orders":
-            rows.append(_declared(head, declared, "no orders imported"))
+            rows.append(_declared(head, declared, "no_orders"))
         else:
-            rows.append(_declared(head, declared, "plant data cannot measure it"))
+            rows.append(_declared(head, declared, "not_measurable"))
     others = [
         {"key": f"other-{i}", "zh": d.name, "en": d.name, "seed_line": None}
-        | _declared({}, d, "declared by the applicant")
+        | _declared({}, d, "applicant_row")
         for i, d in enumerate(app.others, 1)
     ]
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.i18n import Lang, formats, text
+from collector.i18n import Lang, formats, has, text
 
 
 def label(row: dict[str, Any], lang: Lang) -> str:
@@ -18,8 +18,12 @@ def label(row: dict[str, Any], lang: Lang) -> str:
     return f"{row['zh']}（{row['en']}）" if lang == "zh" else f"{row['en']} ({row['zh']})"
 
 
-def _value(v: Any, lang: Lang) -> str:
-    return formats.number(v, lang, 4) if isinstance(v, int | float) else formats.DASH
+def _value(v: Any, lang: Lang, unit: str = "") -> str:
+    if not isinstance(v, int | float):
+        return formats.DASH
+    if unit == "%":
+        return formats.number(v, lang, 2) + ("%" if lang == "zh" else " %")
+    return formats.number(v, lang, 4) + (f" {unit}" if unit else "")
 
 
 def cells(row: dict[str, Any], lang: Lang) -> list[str]:
@@ -27,9 +31,10 @@ def cells(row: dict[str, Any], lang: Lang) -> list[str]:
     status = str(row["status"])
     change = formats.change(row.get("change_pct"), "%", lang)
     if status == "measured":
-        unit = f" {row['unit']}" if row.get("unit") and row["unit"] != "%" else ""
-        before = _value(row.get("before"), lang) + (unit if row.get("before") is not None else "")
-        after = _value(row.get("after"), lang) + (unit if row.get("after") is not None else "")
+        unit = str(row.get("unit") or "")
+        if unit != "%" and has(f"unit.{row.get('kpi')}"):
+            unit = text(f"unit.{row['kpi']}", lang)
+        before, after = _value(row.get("before"), lang, unit), _value(row.get("after"), lang, unit)
         low, high = (formats.change(row.get(k), "%", lang) for k in ("ci_low", "ci_high"))
         interval = f"[{low}, {high}]"
         verdict = text(f"verdict.{row['verdict']}", lang)
@@ -47,11 +52,8 @@ def cells(row: dict[str, Any], lang: Lang) -> list[str]:
             formats.DASH,
             f"{text('app.status.declared', lang)}: {row['source']}",
         ]
-    return [
-        label(row, lang),
-        *[formats.DASH] * 5,
-        f"{text('app.status.not_declared', lang)}: {row['reason']}",
-    ]
+    why = text(f"app.reason.{row['reason_key']}", lang)
+    return [label(row, lang), *[formats.DASH] * 5, f"{text('app.status.not_declared', lang)}: {why}"]
 
 
 def head(table: dict[str, Any], lang: Lang) -> list[str]:

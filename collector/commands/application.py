@@ -23,6 +23,9 @@ def application_table_cmd(
     site: list[str] = typer.Option([], "--site", help="only devices of this site (repeatable)"),  # noqa: B008
     line: list[str] = typer.Option([], "--line", help="only devices of this line (repeatable)"),  # noqa: B008
     device_type: list[str] = typer.Option([], "--type", help="only devices of this type (repeatable)"),  # noqa: B008
+    heartbeat: float = typer.Option(
+        600.0, "--heartbeat-timeout", help="seconds one state sample holds (as a claim's heartbeat_timeout_s)"
+    ),
     lang: str = typer.Option("zh", "--lang", help="zh or en: the language shown first"),
     dsn: str = DsnOpt,
     as_json: bool = JsonOpt,
@@ -46,6 +49,7 @@ def application_table_cmd(
             baseline=period_for(baseline),
             reporting=period_for(reporting),
             scope=Scope(site=site or None, line=line or None, type=device_type or None),
+            heartbeat_timeout_s=heartbeat,
         )
         table = application_table(dsn, periods, load_application(declared))
     if as_json:

@@ -11,6 +11,7 @@ def _e(zh: str, en: str) -> dict[str, str]:
 
 APPLICATION: Final[dict[str, dict[str, str]]] = {
     "fig.emission_factor_kg_per_kwh": _e("排放因子（千克 CO₂ / 千瓦时）", "emission factor (kg CO₂ per kWh)"),
+    "unit.labour_productivity": _e("合格品 / 工时", "good units per labour hour"),
     "section.application": _e("工厂整体建设成效", "Overall construction results"),
     "app.title": _e("工厂整体建设成效", "Overall construction results (application table)"),
     "app.periods": _e("建设前：{baseline}；建成后：{reporting}。", "Before: {baseline}; after: {reporting}."),
@@ -27,6 +28,16 @@ APPLICATION: Final[dict[str, dict[str, str]]] = {
     "app.status.not_declared": _e("未申报", "not declared"),
     "app.change_computed": _e("由申报的前后值计算", "computed from the declared values"),
     "app.claimed": _e("对照变化 {claimed}", "against a change of {claimed}"),
+    "app.reason.not_measurable": _e("平台数据无法实测", "plant data cannot measure it"),
+    "app.reason.no_factor": _e(
+        "未申报排放因子（values.emission_factor_kg_per_kwh）",
+        "no emission factor declared (values.emission_factor_kg_per_kwh)",
+    ),
+    "app.reason.no_labour_hours": _e(
+        "未申报工时（application.labour_hours）", "no labour hours declared (application.labour_hours)"
+    ),
+    "app.reason.no_orders": _e("未导入订单", "no orders imported"),
+    "app.reason.applicant_row": _e("申报单位自行添加的指标", "a row of the applicant's choosing"),
     "app.others": _e("其他个性化指标", "Other indicators"),
     "app.how": _e(
         "实测行由 KPI 引擎计算：两期各自的总量之比、覆盖率门槛、按日块自助法区间，结论对照申报的变化率"

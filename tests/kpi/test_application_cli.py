@@ -1,0 +1,86 @@
+"""`plantproof application-table` against the synthetic plant in PostgreSQL: the measured rows are
+`plantproof verify`'s claims over the same periods and scope; errors follow the CLI dialect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from plantproof.cli import app
+from tests.kpi.conftest import BASE, REP
+
+runner = CliRunner()
+PERIODS = ["--baseline", f"{BASE.start}..{BASE.end}", "--reporting", f"{REP.start}..{REP.end}"]
+DECLARED = """
+documents: {grid: "Grid emission factor 2022", hr: "Attendance export 2026"}
+values:
+  emission_factor_kg_per_kwh: {value: 0.5703, source: grid}
+application:
+  labour_hours: {before: 4000, after: 3900, source: hr}
+"""
+
+
+def _claims(tmp_path: Path) -> Path:
+    rows = "".join(
+        f"  - {{id: {kpi}, title: t, kpi: {kpi}, scope: {{line: big}}, change_pct: 0, direction: {way},"
+        " heartbeat_timeout_s: 1800}\n"
+        for kpi, way in (("oee", "increase"), ("energy_per_unit", "decrease"), ("defect_rate", "decrease"))
+    )
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"periods: {{baseline: {{start: {BASE.start}, end: {BASE.end}}},"
+        f" reporting: {{start: {REP.start}, end: {REP.end}}}}}\nclaims:\n{rows}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_measured_rows_equal_verify_on_the_same_periods(plant_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dsn, _ = plant_db
+    declared = tmp_path / "declared.yaml"
+    declared.write_text(DECLARED, encoding="utf-8")
+    common = [*PERIODS, "--line", "big", "--heartbeat-timeout", "1800", "--dsn", dsn]
+    res = runner.invoke(app, ["application-table", *common, "--declared", str(declared), "--json"])
+    assert res.exit_code == 0, res.output
+    table = json.loads(res.output)
+    rows = {r["key"]: r for r in table["rows"]}
+    verified = runner.invoke(app, ["verify", str(_claims(tmp_path)), "--dsn", dsn, "--json"])
+    claims = {c["id"]: c for c in json.loads(verified.output)}
+    for key in ("oee", "energy_per_unit", "defect_rate"):
+        row, claim = rows[key], claims[key]
+        assert (row["change_pct"], row["ci_low"], row["ci_high"], row["verdict"]) == (
+            claim["point_estimate"], claim["ci_low"], claim["ci_high"], claim["verdict"],
+        ), key  # fmt: skip
+    # the big line's reporting regime has fewer stops, better yield and less power: all established
+    assert {rows[k]["verdict"] for k in ("oee", "energy_per_unit", "defect_rate")} == {"verified"}
+    assert rows["co2_per_unit"]["status"] == rows["labour_productivity"]["status"] == "measured"
+    assert len(table["devices"]) == 4
+
+    zh = runner.invoke(app, ["application-table", *common, "--declared", str(declared)])
+    en = runner.invoke(app, ["application-table", *common, "--lang", "en"])
+    assert zh.exit_code == en.exit_code == 0
+    assert zh.output.splitlines()[0].startswith("工厂整体建设成效")
+    assert "设备综合利用率提升（%）（overall equipment utilisation (OEE) increase (%)）" in zh.output
+    assert "overall equipment utilisation (OEE) increase (%) (设备综合利用率提升（%）)" in en.output
+    assert "no emission factor declared" in en.output  # no --declared: the CO₂ row says why
+
+
+def test_errors_are_one_line_or_one_json_object_with_exit_2(tmp_path: Path) -> None:
+    dsn = "postgresql://nobody@127.0.0.1:1/none"
+    bad = runner.invoke(
+        app, ["application-table", "--baseline", "2026-13", "--reporting", "2026-02", "--dsn", dsn, "-j"]
+    )
+    assert bad.exit_code == 2 and "2026-13" in json.loads(bad.output)["error"]
+    lang = runner.invoke(app, ["application-table", *PERIODS, "--lang", "fr", "--dsn", dsn])
+    assert lang.exit_code == 2 and "--lang 'fr'" in lang.output
+    declared = tmp_path / "d.yaml"
+    declared.write_text(
+        "documents: {}\napplication:\n  rows:\n    nc: {change: 1, source: x}\n", encoding="utf-8"
+    )
+    res = runner.invoke(app, ["application-table", *PERIODS, "--declared", str(declared), "--dsn", dsn, "-j"])
+    assert res.exit_code == 2
+    assert json.loads(res.output)["error"].startswith(f"{declared}: application.rows.nc: unknown row")
+    down = runner.invoke(app, ["application-table", *PERIODS, "--dsn", dsn, "-j"])
+    assert down.exit_code == 2 and "cannot connect" in json.loads(down.output)["error"]
