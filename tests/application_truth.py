@@ -5,6 +5,8 @@ change rates are the plant's true changes."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,11 @@ from collector.application.declared import parse_application
 from collector.application.measure import application_table
 from collector.application.rows import BY_KEY, ROWS
 from collector.application.table import Periods
+from collector.evidence.bundle import export
+from collector.evidence.verify import verify_bundle
+from collector.figures.compute import Parameters
+from collector.figures.declared import load_declared
+from collector.figures.window import Window
 from collector.kpi.claimfile import load_claims
 from collector.kpi.claims import Period, Scope
 from collector.kpi.verify import verify_claims
@@ -110,3 +117,32 @@ def check_application(dsn: str, model: PlantModel, tmp_path: Path) -> dict[str, 
     assert rows["nc_rate"]["status"] == "declared" and rows["nc_rate"]["change_pct"] == round(100 / 3, 6)
     assert rows["order_on_time"]["status"] == "not_declared"
     return table
+
+
+def check_application_bundle(dsn: str, model: PlantModel, tmp_path: Path) -> None:
+    """A bundle with the table: its page shows every row in the original's wording, and recomputing
+    from the database gives the same table."""
+    plant = model.plant
+    now = dt.datetime.combine(plant.end, dt.time(), dt.UTC) + dt.timedelta(days=40)
+    params = Parameters(Window(plant.start, plant.end), now, 0.5, False)
+    periods = periods_of(model)
+    app = parse_application(DECLARED, "declared.yaml")
+    out = tmp_path / "bundle"
+    export(
+        dsn,
+        params,
+        out,
+        declared=load_declared(None),
+        key_path=tmp_path / "k.pem",
+        application=(periods, app),
+    )
+    evidence = json.loads((out / "evidence.json").read_text(encoding="utf-8"))
+    table = evidence["application"]["table"]
+    assert table == application_table(dsn, periods, app)
+    assert evidence["application"]["simulated_devices"] == table["devices"]  # the simulator's devices
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for row in ROWS:
+        assert html.escape(row.zh, quote=True) in page, row.zh
+    assert html.escape("设备综合利用率提升（%）（overall equipment utilisation (OEE) increase (%)）") in page
+    result = verify_bundle(out, recompute_dsn=dsn)
+    assert result.ok and result.recomputed, result.problems

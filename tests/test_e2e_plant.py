@@ -22,7 +22,7 @@ from simulators.backfill import Shape, backfill_mqtt
 from simulators.plant import PlantModel
 from simulators.plantfile import load_plant
 from simulators.scenario import to_ns
-from tests.application_truth import check_application
+from tests.application_truth import check_application, check_application_bundle
 from tests.plant_truth import check_claims, check_figures, claims_file, collect, count
 
 
@@ -104,3 +104,10 @@ def test_application_table_is_the_kpi_engine_on_the_same_periods(
 ) -> None:
     dsn, model, _, _ = ingested
     check_application(dsn, model, tmp_path)
+
+
+def test_application_table_page_in_the_bundle_recomputes(
+    ingested: tuple[str, PlantModel, int, int], tmp_path: Path
+) -> None:
+    dsn, model, _, _ = ingested
+    check_application_bundle(dsn, model, tmp_path)

@@ -153,3 +153,21 @@ def parse_application(data: Any, where: str) -> Application:
             f"{source}: {documents.get(source, '')}",
         )
     return Application(rows, others, claimed, labour, factor)
+
+
+def application_from_json(data: dict[str, Any]) -> Application:
+    """Back from Application.to_json (an evidence bundle's table)."""
+
+    def row(d: dict[str, Any]) -> DeclaredRow:
+        return DeclaredRow(
+            d.get("before"), d.get("after"), d.get("change"), str(d["source"]), str(d.get("name", ""))
+        )
+
+    factor = data.get("emission_factor")
+    return Application(
+        rows={k: row(v) for k, v in data.get("rows", {}).items()},
+        others=[row(v) for v in data.get("others", [])],
+        claimed={k: float(v) for k, v in data.get("claimed", {}).items()},
+        labour_hours=row(data["labour_hours"]) if data.get("labour_hours") else None,
+        emission_factor=(float(factor["value"]), str(factor["source"])) if factor else None,
+    )

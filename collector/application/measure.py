@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from collector.application.declared import Application, parse_application
+from collector.application.declared import Application, application_from_json, parse_application
 from collector.application.rows import ROWS
-from collector.application.table import Periods, build_table, claim_for
+from collector.application.table import Periods, build_table, claim_for, periods_from_json
 from collector.errors import CollectorError
 from collector.figures.declared import parse_declared
 from collector.kpi.claims import Points
@@ -55,3 +55,8 @@ def application_table(dsn: str, periods: Periods, app: Application) -> dict[str,
     """The table as JSON-ready data (KpiError on connection or query failure)."""
     baseline, reporting = load_device_days(dsn, periods)
     return build_table(baseline, reporting, app, periods)
+
+
+def recompute_table(dsn: str, table: dict[str, Any]) -> dict[str, Any]:
+    """The table again from the database, with the periods, scope and declared values it states."""
+    return application_table(dsn, periods_from_json(table), application_from_json(table["declared"]))

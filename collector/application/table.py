@@ -7,8 +7,6 @@ the indicator improves — so "verified" then says the improvement itself is est
 rate is after / before − 1 of the indicator's value, signed (a fall in the defect rate is negative).
 """
 
-# layering: pure
-
 from __future__ import annotations
 
 import math
@@ -43,6 +41,16 @@ class Periods:
     reporting: Period
     scope: Scope
     heartbeat_timeout_s: float = 600.0  # as a claim's: how long one state sample holds
+
+
+def periods_from_json(table: dict[str, Any]) -> Periods:
+    """Back from build_table's output (an evidence bundle's table, to recompute it)."""
+    return Periods(
+        baseline=Period.model_validate(table["baseline"]),
+        reporting=Period.model_validate(table["reporting"]),
+        scope=Scope.model_validate(table["scope"]),
+        heartbeat_timeout_s=float(table["heartbeat_timeout_s"]),
+    )
 
 
 def _num(x: float | None) -> float | None:
@@ -198,6 +206,7 @@ def build_table(
         "baseline": {"start": periods.baseline.start.isoformat(), "end": periods.baseline.end.isoformat()},
         "reporting": {"start": periods.reporting.start.isoformat(), "end": periods.reporting.end.isoformat()},
         "scope": periods.scope.model_dump(exclude_none=True),
+        "heartbeat_timeout_s": periods.heartbeat_timeout_s,
         "devices": list(reporting.devices),
         "rows": rows,
         "others": {"zh": OTHER_ZH, "en": OTHER_EN, "rows": others},

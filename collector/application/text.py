@@ -3,8 +3,6 @@
 Each row's label is the original's wording beside the English (the reader's language first).
 """
 
-# layering: pure
-
 from __future__ import annotations
 
 from typing import Any

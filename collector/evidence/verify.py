@@ -202,6 +202,13 @@ def _recompute(result: Verification, root: Path, evidence: dict[str, Any], dsn: 
             found = []
             diff(old, fresh.get(old.get("id"), {}), "", found)
             result.problems += [Problem(f"claim {old.get('id')} {path}", msg) for path, msg in found]
+    application = evidence.get("application") or {}
+    if application.get("included"):
+        from collector.application.measure import recompute_table
+
+        found = []
+        diff(application["table"], recompute_table(dsn, application["table"]), "", found)
+        result.problems += [Problem(f"application {path}", msg) for path, msg in found]
     result.recomputed = True
 
 

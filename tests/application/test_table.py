@@ -178,6 +178,6 @@ def test_declared_rows_keep_their_source_and_compute_a_missing_change() -> None:
     ],
 )
 def test_declared_errors_name_the_field(section: dict[str, Any], message: str) -> None:
-    with pytest.raises(CollectorError, match="declared.yaml") as err:
+    with pytest.raises(CollectorError, match=r"declared\.yaml") as err:
         _app(**section)
     assert message in str(err.value)
