@@ -10,11 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 import yaml
 
 from collector.application.declared import parse_application
 from collector.application.measure import application_table
 from collector.application.rows import BY_KEY, ROWS
+from collector.application.scenario_queries import scenario_evidence
 from collector.application.table import Periods
 from collector.evidence.bundle import export
 from collector.evidence.verify import verify_bundle
@@ -24,9 +27,12 @@ from collector.figures.window import Window
 from collector.kpi.claimfile import load_claims
 from collector.kpi.claims import Period, Scope
 from collector.kpi.verify import verify_claims
+from collector.models.ledger import invoke
 from simulators.plant import PlantModel
 from simulators.scenario import to_ns
 from simulators.truth import truth
+from tests.plant_truth import count
+from wire.states import UNPLANNED_DOWN
 
 FACTOR = 0.5703
 SCOPE = ["cnc_machine", "press"]
@@ -146,3 +152,67 @@ def check_application_bundle(dsn: str, model: PlantModel, tmp_path: Path) -> Non
     assert html.escape("设备综合利用率提升（%）（overall equipment utilisation (OEE) increase (%)）") in page
     result = verify_bundle(out, recompute_dsn=dsn)
     assert result.ok and result.recomputed, result.problems
+
+
+ALARMS = """
+CREATE TABLE IF NOT EXISTS alarms (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, rule text NOT NULL, subject text NOT NULL,
+    site text, severity text NOT NULL, message text NOT NULL, value double precision,
+    raised_at timestamptz NOT NULL, cleared_at timestamptz, acked_at timestamptz,
+    ack_note text NOT NULL DEFAULT ''
+)"""
+
+
+def check_scenarios(dsn: str, model: PlantModel) -> None:
+    """Scenario facts over the plant's window equal what the simulator generated; models invoked and
+    alarms raised and cleared are counted by when they happened."""
+    plant = model.plant
+    period = Period(start=plant.start, end=plant.end - dt.timedelta(days=1))
+    known = truth(model, to_ns(plant.start), to_ns(plant.end))
+    totals = known.totals()
+    out = scenario_evidence(dsn, period, (FACTOR, "grid"))
+    facts = {s["number"]: {f["key"]: f["value"] for f in s["facts"]} for s in out["scenarios"]}
+    numeric = [p for d in plant.devices for p in d.device_type.points if p.dtype != "string"]
+    assert facts[16]["devices_monitored"] == facts[16]["simulated_devices"] == len(plant.devices)
+    assert facts[16]["points_collected"] == len(numeric)
+    assert facts[16]["readings"] == count(dsn, "SELECT count(*) FROM readings WHERE quality = 0")
+    assert facts[17]["unplanned_stops"] == totals["failures"]
+    assert facts[17]["unplanned_downtime_hours"] == pytest.approx(
+        sum(totals["state_hours"][s] for s in UNPLANNED_DOWN), rel=0.01
+    )
+    inspected = known.totals(devices=[d.id for d in plant.devices if d.device_type.type in SCOPE])
+    assert facts[14]["devices_inspected"] == len(SCOPE)
+    assert facts[14]["units_good"] == pytest.approx(inspected["good_units"], rel=0.005)
+    assert facts[14]["units_produced"] == pytest.approx(inspected["total_units"], rel=0.005)
+    assert facts[22]["energy_kwh"] == pytest.approx(totals["energy_kwh"], rel=0.005)
+    assert facts[22]["kwh_per_good_unit"] == pytest.approx(
+        inspected["energy_kwh"] / inspected["good_units"], rel=0.005
+    )
+    assert facts[23]["co2_kg"] == pytest.approx(totals["energy_kwh"] * FACTOR, rel=0.005)
+    assert facts[22]["energy_meters"] == sum(1 for p in numeric if p.kind == "energy")
+    assert facts[12]["setpoint_points"] == sum(1 for p in numeric if p.kind == "setpoint")
+    assert facts[24]["pollution_points"] == 0  # no concentration points in this plant
+    assert facts[33]["devices_registered"] == len(plant.devices)
+    evidenced = {s["number"] for s in out["scenarios"] if s["evidenced"]}
+    assert evidenced == {16, 17, 12, 14, 22, 23, 33} - ({12} if not facts[12]["setpoint_points"] else set())
+
+    today = dt.datetime.now(dt.UTC).date()
+    device = f"{plant.devices[0].site}/{plant.devices[0].id}"
+    for name in ("oee", "state_timeline"):
+        invoke(dsn, name, device=device, window=period, caller="e2e")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(ALARMS)
+        now = dt.datetime.now(dt.UTC)
+        conn.execute(
+            "INSERT INTO alarms (rule, subject, severity, message, raised_at, cleared_at) VALUES"
+            " ('device_offline', 'a', 'warning', 'm', %s, %s),"
+            " ('device_offline', 'b', 'warning', 'm', %s, NULL)",
+            (now - dt.timedelta(minutes=5), now - dt.timedelta(minutes=1), now - dt.timedelta(minutes=2)),
+        )
+    later = scenario_evidence(dsn, Period(start=plant.start, end=today), None)
+    by = {s["number"]: {f["key"]: f for f in s["facts"]} for s in later["scenarios"]}
+    assert by[16]["model_invocations"]["by_model"] == {"oee": 1}
+    assert by[33]["model_invocations"]["by_model"] == {"state_timeline": 1}
+    assert later["alarms_table"]
+    assert (by[17]["alarms_raised"]["value"], by[17]["alarms_cleared"]["value"]) == (2, 1)
+    assert by[23]["co2_kg"]["value"] is None  # no emission factor declared

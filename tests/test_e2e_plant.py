@@ -22,7 +22,7 @@ from simulators.backfill import Shape, backfill_mqtt
 from simulators.plant import PlantModel
 from simulators.plantfile import load_plant
 from simulators.scenario import to_ns
-from tests.application_truth import check_application, check_application_bundle
+from tests.application_truth import check_application, check_application_bundle, check_scenarios
 from tests.plant_truth import check_claims, check_figures, claims_file, collect, count
 
 
@@ -111,3 +111,8 @@ def test_application_table_page_in_the_bundle_recomputes(
 ) -> None:
     dsn, model, _, _ = ingested
     check_application_bundle(dsn, model, tmp_path)
+
+
+def test_scenario_evidence_is_what_the_plant_generated(ingested: tuple[str, PlantModel, int, int]) -> None:
+    dsn, model, _, _ = ingested
+    check_scenarios(dsn, model)

@@ -87,3 +87,24 @@ def lines(table: dict[str, Any], lang: Lang) -> list[str]:
         out += [f"    - {reason}" for reason in row.get("reasons") or []]
     out.append(text("app.how", lang))
     return out
+
+
+def fact_text(fact: dict[str, Any], lang: Lang) -> str:
+    value = fact.get("value")
+    shown = formats.DASH if value is None else formats.number(value, lang, 4)
+    unit = f" {fact['unit']}" if fact.get("unit") and value is not None else ""
+    return f"{fact[lang]}: {shown}{unit}"
+
+
+def scenario_lines(out: dict[str, Any], lang: Lang) -> list[str]:
+    """The terminal rendering of the scenario evidence: one block per scenario, one line per fact."""
+    w = out["window"]
+    lines_out = [f"{text('scen.title', lang)} — {formats.period(w['start'], w['end'], lang)}"]
+    for s in out["scenarios"]:
+        name = f"{s['name_zh']}（{s['name_en']}）" if lang == "zh" else f"{s['name_en']} ({s['name_zh']})"
+        status = text("scen.evidenced" if s["evidenced"] else "scen.not_evidenced", lang)
+        lines_out.append(f"{s['number']:>2} {name}: {status}")
+        lines_out += [f"    {fact_text(f, lang)}" for f in s["facts"]]
+    if not out["alarms_table"]:
+        lines_out.append(text("scen.no_alarms_table", lang))
+    return lines_out

@@ -19,4 +19,5 @@ def mount(root: typer.Typer, collector_app: typer.Typer) -> None:
     root.command("verify")(claims.verify)
     root.add_typer(claims.models_app, name="models")
     root.command("application-table")(application.application_table_cmd)
+    root.command("scenarios-evidence")(application.scenarios_evidence_cmd)
     collector_app.command("import")(importcmd.import_cmd)

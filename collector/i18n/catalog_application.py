@@ -38,6 +38,12 @@ APPLICATION: Final[dict[str, dict[str, str]]] = {
     ),
     "app.reason.no_orders": _e("未导入订单", "no orders imported"),
     "app.reason.applicant_row": _e("申报单位自行添加的指标", "a row of the applicant's choosing"),
+    "scen.title": _e("典型场景的实测依据", "Measured evidence for the typical scenarios"),
+    "scen.evidenced": _e("有实测依据", "evidenced by plant data"),
+    "scen.not_evidenced": _e("窗口内无实测依据", "no measured evidence in the window"),
+    "scen.no_alarms_table": _e(
+        "数据库中没有告警表：不统计告警。", "The database has no alarms table: alarms are not counted."
+    ),
     "app.others": _e("其他个性化指标", "Other indicators"),
     "app.how": _e(
         "实测行由 KPI 引擎计算：两期各自的总量之比、覆盖率门槛、按日块自助法区间，结论对照申报的变化率"
