@@ -84,3 +84,21 @@ def test_errors_are_one_line_or_one_json_object_with_exit_2(tmp_path: Path) -> N
     assert json.loads(res.output)["error"].startswith(f"{declared}: application.rows.nc: unknown row")
     down = runner.invoke(app, ["application-table", *PERIODS, "--dsn", dsn, "-j"])
     assert down.exit_code == 2 and "cannot connect" in json.loads(down.output)["error"]
+
+
+def test_scenarios_evidence_prints_measured_facts(plant_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dsn, _ = plant_db
+    window = ["--window", f"{REP.start}..{REP.end}", "--dsn", dsn]
+    res = runner.invoke(app, ["scenarios-evidence", *window, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    facts = {s["number"]: {f["key"]: f["value"] for f in s["facts"]} for s in out["scenarios"]}
+    devices = 4 * 4  # four lines of four devices
+    assert facts[16]["devices_monitored"] == facts[33]["devices_registered"] == devices
+    assert facts[16]["points_collected"] == devices * 4  # state, two counters, energy (no temperatures)
+    assert facts[14]["devices_inspected"] == devices and facts[14]["units_good"] > 0
+    text = runner.invoke(app, ["scenarios-evidence", *window, "--lang", "en"])
+    assert text.exit_code == 0
+    assert f"devices with valid readings: {devices}" in text.output
+    bad = runner.invoke(app, ["scenarios-evidence", "-w", "2026-03..x", "--dsn", dsn, "-j"])
+    assert bad.exit_code == 2 and "'x'" in json.loads(bad.output)["error"]
