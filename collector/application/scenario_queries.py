@@ -73,27 +73,30 @@ def measured(conn: psycopg.Connection, period: Period) -> Measured:
     return Measured(points, ops, models, alarms, registry)
 
 
-def series(conn: psycopg.Connection, period: Period) -> tuple[DeviceDays, float]:
+def series(conn: psycopg.Connection, period: Period, timeout_s: float) -> tuple[DeviceDays, float]:
     """Every plant device's device-day series over the period, as a claim over them builds it; and
     the kWh all energy registers counted (the same counter rules, without the state-coverage gate
     a KPI needs: a plant's main meter has no operating state)."""
     devices = resolve_scope(conn, Scope())
-    data = load_period(conn, devices, Points(), period, HEARTBEAT_TIMEOUT_S)
+    data = load_period(conn, devices, Points(), period, timeout_s)
     e = data.energy
     metered = daily_increments(
         e.dev, e.t, e.value, n_devices=len(devices), start=data.start_ns, end=data.end_ns,
         wrap=e.wrap, quality=e.quality,
     )  # fmt: skip
-    return device_days(data, HEARTBEAT_TIMEOUT_S, CounterRules()), float(metered.inc.sum())
+    return device_days(data, timeout_s, CounterRules()), float(metered.inc.sum())
 
 
-def scenario_evidence(dsn: str, period: Period, factor: tuple[float, str] | None) -> dict[str, Any]:
+def scenario_evidence(
+    dsn: str, period: Period, factor: tuple[float, str] | None, timeout_s: float = HEARTBEAT_TIMEOUT_S
+) -> dict[str, Any]:
     """The facts per scenario over the period (KpiError on connection or query failure)."""
     with connect(dsn) as conn:
-        m, (dd, metered_kwh) = measured(conn, period), series(conn, period)
+        m, (dd, metered_kwh) = measured(conn, period), series(conn, period, timeout_s)
     return {
         "schema": SCHEMA,
         "window": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "heartbeat_timeout_s": timeout_s,
         "alarms_table": m.alarms is not None,
         "scenarios": scenario_facts(m, dd, metered_kwh, factor),
     }

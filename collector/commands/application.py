@@ -11,6 +11,9 @@ from collector.commands.common import WINDOW_SYNTAX, DsnOpt, JsonOpt, WindowOpt,
 from infra.cli import fail
 
 LANGS = ("zh", "en")
+HeartbeatOpt = typer.Option(
+    600.0, "--heartbeat-timeout", help="seconds one state sample holds (as a claim's heartbeat_timeout_s)"
+)
 
 
 def application_table_cmd(
@@ -24,9 +27,7 @@ def application_table_cmd(
     site: list[str] = typer.Option([], "--site", help="only devices of this site (repeatable)"),  # noqa: B008
     line: list[str] = typer.Option([], "--line", help="only devices of this line (repeatable)"),  # noqa: B008
     device_type: list[str] = typer.Option([], "--type", help="only devices of this type (repeatable)"),  # noqa: B008
-    heartbeat: float = typer.Option(
-        600.0, "--heartbeat-timeout", help="seconds one state sample holds (as a claim's heartbeat_timeout_s)"
-    ),
+    heartbeat: float = HeartbeatOpt,
     lang: str = typer.Option("zh", "--lang", help="zh or en: the language shown first"),
     dsn: str = DsnOpt,
     as_json: bool = JsonOpt,
@@ -65,6 +66,7 @@ def scenarios_evidence_cmd(
     declared: Path | None = typer.Option(  # noqa: B008
         None, "--declared", help="declared.yaml: the emission factor for carbon accounting"
     ),
+    heartbeat: float = HeartbeatOpt,
     lang: str = typer.Option("zh", "--lang", help="zh or en: the language shown first"),
     dsn: str = DsnOpt,
     as_json: bool = JsonOpt,
@@ -84,7 +86,7 @@ def scenarios_evidence_cmd(
         raise fail(f"--lang {lang!r}: expected zh or en", as_json)
     with errors(as_json):
         period = period_for(window or "")
-        out = scenario_evidence(dsn, period, load_application(declared).emission_factor)
+        out = scenario_evidence(dsn, period, load_application(declared).emission_factor, heartbeat)
     if as_json:
         echo_json(out)
         return

@@ -88,7 +88,7 @@ def test_errors_are_one_line_or_one_json_object_with_exit_2(tmp_path: Path) -> N
 
 def test_scenarios_evidence_prints_measured_facts(plant_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dsn, _ = plant_db
-    window = ["--window", f"{REP.start}..{REP.end}", "--dsn", dsn]
+    window = ["--window", f"{REP.start}..{REP.end}", "--heartbeat-timeout", "1800", "--dsn", dsn]
     res = runner.invoke(app, ["scenarios-evidence", *window, "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
