@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 
 from collector.application.declared import Application, application_from_json, parse_application
+from collector.application.orders import OrderDays
+from collector.application.orders_db import load_order_days
 from collector.application.rows import ROWS
 from collector.application.table import Periods, build_table, claim_for, periods_from_json
 from collector.errors import CollectorError
@@ -34,8 +36,11 @@ def load_application(path: str | Path | None) -> Application:
     return parse_application(data, str(p))
 
 
-def load_device_days(dsn: str, periods: Periods) -> tuple[DeviceDays, DeviceDays]:
-    """Both periods' series, exactly as `verify_claims` builds them for a claim of this scope."""
+def load_device_days(
+    dsn: str, periods: Periods
+) -> tuple[DeviceDays, DeviceDays, tuple[OrderDays, OrderDays] | None]:
+    """Both periods' series, exactly as `verify_claims` builds them for a claim of this scope, and
+    the imported orders' daily series of the scope's sites."""
     claim = claim_for(ROWS[0], periods, Application())  # default points, gates and heartbeat timeout
     rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
     with connect(dsn) as conn:
@@ -48,13 +53,14 @@ def load_device_days(dsn: str, periods: Periods) -> tuple[DeviceDays, DeviceDays
             )
             for p in (periods.baseline, periods.reporting)
         ]
-    return out[0], out[1]
+        orders = load_order_days(conn, periods.scope, (periods.baseline, periods.reporting))
+    return out[0], out[1], orders
 
 
 def application_table(dsn: str, periods: Periods, app: Application) -> dict[str, Any]:
     """The table as JSON-ready data (KpiError on connection or query failure)."""
-    baseline, reporting = load_device_days(dsn, periods)
-    return build_table(baseline, reporting, app, periods)
+    baseline, reporting, orders = load_device_days(dsn, periods)
+    return build_table(baseline, reporting, app, periods, orders)
 
 
 def recompute_table(dsn: str, table: dict[str, Any]) -> dict[str, Any]:

@@ -10,17 +10,16 @@ rate is after / before − 1 of the indicator's value, signed (a fall in the def
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from collector.application.daily import labour_result, orders_result
 from collector.application.declared import Application, DeclaredRow
+from collector.application.orders import OrderDays
 from collector.application.rows import OTHER_EN, OTHER_ZH, ROWS, SOURCE, Row
 from collector.kpi.claims import Claim, Period, Scope
 from collector.kpi.engine import DeviceDays
-from collector.kpi.stats import bootstrap_change
-from collector.kpi.verify import ClaimResult, Verdict, decide, evaluate, period_totals
+from collector.kpi.verify import ClaimResult, evaluate
 
 SCHEMA = "plantproof.application-table/1"
 # Values the engine keeps as a share of one, shown in per cent like the original's (%) rows.
@@ -32,6 +31,7 @@ UNITS = {
     "energy_per_unit": "kWh per good unit",
     "co2_per_unit": "kg CO₂ per good unit",
     "labour": "good units per labour hour",
+    "orders": "%",
 }
 
 
@@ -134,46 +134,20 @@ def _measured(head: dict[str, Any], r: ClaimResult, unit: str, scale: float) -> 
     }
 
 
-def _labour(claim: Claim, hours: DeclaredRow, b: DeviceDays, r: DeviceDays) -> ClaimResult:
-    """Good units (the engine's, over valid device-days) per declared labour hour, spread evenly
-    over each period's days so the same bootstrap over days gives the interval."""
-    assert hours.before is not None and hours.after is not None  # parse_application checks
-    reasons: list[str] = []
-    notes = [f"labour hours declared: {hours.before:g} before, {hours.after:g} after ({hours.source})"]
-    gb, _, sb, _ = period_totals(claim, b, "baseline", reasons, notes)
-    gr, _, sr, _ = period_totals(claim, r, "reporting", reasons, notes)
-    hb = np.full(len(gb), hours.before / max(len(gb), 1))
-    hr = np.full(len(gr), hours.after / max(len(gr), 1))
-    bs = claim.bootstrap
-    iv = bootstrap_change(
-        gb, hb, gr, hr, kind="relative", confidence=claim.confidence,
-        resamples=bs.resamples, block_days=bs.block_days, seed=bs.seed,
-    )  # fmt: skip
-    verdict: Verdict = "inconclusive"
-    if (math.isnan(iv.low) or math.isnan(iv.high)) and not reasons:
-        reasons.append("no interval: the data do not define the KPI in one of the periods")
-    if not reasons:
-        verdict = decide(claim.decrease, claim.change, iv.low, iv.high)
-        if verdict == "inconclusive":
-            reasons.append("the interval straddles the claimed change")
-    per_hour = [
-        replace(s, value=float(g.sum()) / h) for s, g, h in ((sb, gb, hours.before), (sr, gr, hours.after))
-    ]
-    return ClaimResult(
-        id=claim.id, title=claim.title, kpi="labour_productivity", verdict=verdict,
-        unit="%", claimed_change=claim.change * 100, point_estimate=iv.estimate * 100,
-        ci_low=iv.low * 100, ci_high=iv.high * 100, confidence=claim.confidence,
-        method=f"good units per declared labour hour; {claim.confidence:.0%} circular block bootstrap"
-        f" over days (block {bs.block_days} d, {bs.resamples} resamples, seed {bs.seed})",
-        devices=list(r.devices), baseline=per_hour[0], reporting=per_hour[1], reasons=reasons,
-        notes=notes, source=hours.source,
-    )  # fmt: skip
+def result_orders(orders: tuple[OrderDays, OrderDays]) -> dict[str, int]:
+    return {"baseline": int(orders[0].due.sum()), "reporting": int(orders[1].due.sum())}
 
 
 def build_table(
-    baseline: DeviceDays, reporting: DeviceDays, app: Application, periods: Periods
+    baseline: DeviceDays,
+    reporting: DeviceDays,
+    app: Application,
+    periods: Periods,
+    orders: tuple[OrderDays, OrderDays] | None = None,
 ) -> dict[str, Any]:
-    """Every row of the original, in its order: measured, declared, or neither (with why)."""
+    """Every row of the original, in its order: measured, declared, or neither (with why).
+
+    `orders`: the imported orders' daily series per period (None: no orders table)."""
     rows: list[dict[str, Any]] = []
     for row in ROWS:
         head, declared = _head(row), app.rows.get(row.key)
@@ -187,10 +161,15 @@ def build_table(
                 out["emission_factor"] = {"value": app.emission_factor[0], "source": app.emission_factor[1]}
             rows.append(out)
         elif row.method == "labour" and app.labour_hours is not None:
-            result = _labour(claim_for(row, periods, app), app.labour_hours, baseline, reporting)
+            result = labour_result(claim_for(row, periods, app), app.labour_hours, baseline, reporting)
             rows.append(_measured(head, result, UNITS["labour"], 1.0))
         elif row.method == "labour":
             rows.append(_declared(head, declared, "no_labour_hours"))
+        elif row.method == "orders" and orders is not None and all(o.due.sum() > 0 for o in orders):
+            result = orders_result(claim_for(row, periods, app), *orders)
+            rows.append(
+                _measured(head, result, UNITS["orders"], 100.0) | {"orders_due": result_orders(orders)}
+            )
         elif row.method == "orders":
             rows.append(_declared(head, declared, "no_orders"))
         else:

@@ -21,3 +21,4 @@ def mount(root: typer.Typer, collector_app: typer.Typer) -> None:
     root.command("application-table")(application.application_table_cmd)
     root.command("scenarios-evidence")(application.scenarios_evidence_cmd)
     collector_app.command("import")(importcmd.import_cmd)
+    collector_app.command("import-orders")(application.import_orders_cmd)

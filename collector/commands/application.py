@@ -1,5 +1,6 @@
-"""`plantproof application-table` (the application's results table, 工厂整体建设成效) and
-`plantproof scenarios-evidence` (measured facts for the typical scenarios), from plant data."""
+"""`plantproof application-table` (the application's results table, 工厂整体建设成效),
+`plantproof scenarios-evidence` (measured facts for the typical scenarios), from plant data, and
+`plantproof collector import-orders` (the orders its on-time delivery row is measured from)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collector.commands.common import WINDOW_SYNTAX, DsnOpt, JsonOpt, WindowOpt,
 from infra.cli import fail
 
 LANGS = ("zh", "en")
+OrdersArg = typer.Argument(..., help="CSV: order_id,due,delivered (dates YYYY-MM-DD; delivered empty if not)")
 HeartbeatOpt = typer.Option(
     600.0, "--heartbeat-timeout", help="seconds one state sample holds (as a claim's heartbeat_timeout_s)"
 )
@@ -92,3 +94,29 @@ def scenarios_evidence_cmd(
         return
     for text_line in scenario_lines(out, lang):  # type: ignore[arg-type]
         typer.echo(text_line)
+
+
+def import_orders_cmd(
+    orders: Path = OrdersArg,
+    site: str = typer.Option(..., "--site", help="site the orders belong to"),
+    dsn: str = DsnOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Import customer orders, so the application table measures order on-time delivery.
+
+    A known order (same site and id) takes the file's dates. Exit status: 0 imported; 2 nothing
+    stored (a bad row names its line and field) or the database could not be used.
+    """
+    from dataclasses import asdict
+
+    from collector.application.orders_db import import_orders
+
+    with errors(as_json):
+        done = import_orders(dsn, orders, site)
+    if as_json:
+        echo_json(asdict(done))
+        return
+    typer.echo(
+        f"{done.file}: {done.inserted:,} orders new, {done.updated:,} updated, {done.unchanged:,} unchanged"
+        f" (sha256 {done.sha256[:16]}…)"
+    )

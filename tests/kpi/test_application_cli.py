@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -102,3 +103,46 @@ def test_scenarios_evidence_prints_measured_facts(plant_db, tmp_path: Path) -> N
     assert f"devices with valid readings: {devices}" in text.output
     bad = runner.invoke(app, ["scenarios-evidence", "-w", "2026-03..x", "--dsn", dsn, "-j"])
     assert bad.exit_code == 2 and "'x'" in json.loads(bad.output)["error"]
+
+
+def _orders(path: Path, late_every: dict[str, int]) -> Path:
+    rows = ["order_id,due,delivered"]
+    for name, period in (("b", BASE), ("r", REP)):
+        for i in range(period.days):
+            due = period.start + dt.timedelta(days=i)
+            for k in range(10):
+                late = k % late_every[name] == 0
+                rows.append(
+                    f"{name}-{i}-{k},{due},{'' if late and k == 0 else due + dt.timedelta(days=late)}"
+                )
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_imported_orders_measure_on_time_delivery(plant_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dsn, _ = plant_db
+    orders = _orders(tmp_path / "orders.csv", {"b": 5, "r": 10})  # 80 % then 90 % on time
+    first = runner.invoke(
+        app, ["collector", "import-orders", str(orders), "--site", "plant1", "--dsn", dsn, "-j"]
+    )
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["inserted"] == 10 * (BASE.days + REP.days)
+    again = runner.invoke(app, ["collector", "import-orders", str(orders), "--site", "plant1", "--dsn", dsn])
+    assert again.exit_code == 0 and "0 orders new, 0 updated, 1,120 unchanged" in again.output
+    common = [*PERIODS, "--line", "big", "--heartbeat-timeout", "1800", "--dsn", dsn, "-j"]
+    table = json.loads(runner.invoke(app, ["application-table", *common]).output)
+    row = next(r for r in table["rows"] if r["key"] == "order_on_time")
+    assert row["status"] == "measured" and row["orders_due"] == {"baseline": 560, "reporting": 560}
+    assert (row["before"], row["after"], row["change_pct"]) == (80.0, 90.0, 12.5)
+    assert row["verdict"] == "verified"
+    other_site = json.loads(runner.invoke(app, ["application-table", *common, "--site", "elsewhere"]).output)
+    assert next(r for r in other_site["rows"] if r["key"] == "order_on_time")["status"] == "not_declared"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("order_id,due,delivered\nX,2026-03-01,\nY,2026-13-01,\n", encoding="utf-8")
+    res = runner.invoke(app, ["collector", "import-orders", str(bad), "--site", "plant1", "--dsn", dsn])
+    assert res.exit_code == 2 and f"{bad}:3: due: '2026-13-01' is not a date" in res.output
+    updated = tmp_path / "late.csv"
+    updated.write_text(f"order_id,due,delivered\nb-0-0,{BASE.start},{BASE.start}\n", encoding="utf-8")
+    res = runner.invoke(app, ["collector", "import-orders", str(updated), "--site", "plant1", "--dsn", dsn])
+    assert "0 orders new, 1 updated, 0 unchanged" in res.output
