@@ -18,6 +18,7 @@ from collector.application.declared import parse_application
 from collector.application.measure import application_table
 from collector.application.rows import BY_KEY, ROWS
 from collector.application.scenario_queries import scenario_evidence
+from collector.application.scenarios import SCENARIOS
 from collector.application.table import Periods
 from collector.evidence.bundle import export
 from collector.evidence.verify import verify_bundle
@@ -145,11 +146,18 @@ def check_application_bundle(dsn: str, model: PlantModel, tmp_path: Path) -> Non
     evidence = json.loads((out / "evidence.json").read_text(encoding="utf-8"))
     table = evidence["application"]["table"]
     assert table == application_table(dsn, periods, app)
+    scenarios = evidence["application"]["scenarios"]
+    assert scenarios["window"] == table["reporting"]
+    assert [s["number"] for s in scenarios["scenarios"]] == list(SCENARIOS)
     assert evidence["application"]["simulated_devices"] == table["devices"]  # the simulator's devices
     page = (out / "report.html").read_text(encoding="utf-8")
     for row in ROWS:
         assert html.escape(row.zh, quote=True) in page, row.zh
     assert html.escape("设备综合利用率提升（%）（overall equipment utilisation (OEE) increase (%)）") in page
+    assert (
+        "16 设备运行监控" not in page
+        and html.escape("设备运行监控（equipment operation monitoring）") in page
+    )
     result = verify_bundle(out, recompute_dsn=dsn)
     assert result.ok and result.recomputed, result.problems
 

@@ -63,6 +63,16 @@ def application_table(dsn: str, periods: Periods, app: Application) -> dict[str,
     return build_table(baseline, reporting, app, periods, orders)
 
 
-def recompute_table(dsn: str, table: dict[str, Any]) -> dict[str, Any]:
-    """The table again from the database, with the periods, scope and declared values it states."""
-    return application_table(dsn, periods_from_json(table), application_from_json(table["declared"]))
+def evidence_part(dsn: str, periods: Periods, app: Application) -> dict[str, Any]:
+    """evidence.json's `application`: the table, and the scenario evidence over its reporting period."""
+    from collector.application.scenario_queries import scenario_evidence
+
+    table = application_table(dsn, periods, app)
+    scenarios = scenario_evidence(dsn, periods.reporting, app.emission_factor, periods.heartbeat_timeout_s)
+    return {"included": True, "table": table, "scenarios": scenarios}
+
+
+def recompute_part(dsn: str, part: dict[str, Any]) -> dict[str, Any]:
+    """`evidence_part` again from the database, with the periods, scope and declared values it states."""
+    table = part["table"]
+    return evidence_part(dsn, periods_from_json(table), application_from_json(table["declared"]))

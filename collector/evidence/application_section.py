@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.application.text import cells, head, periods_line
+from collector.application.text import cells, fact_text, head, periods_line
 from collector.evidence.html import badge, e, section, t, table
-from collector.i18n import Lang
+from collector.i18n import Lang, formats, text
 
 VERDICTS = ("verified", "refuted", "inconclusive")
 
@@ -33,5 +33,30 @@ def application_section(ev: dict[str, Any], lang: Lang) -> str:
         f"<p>{e(periods_line(app, lang))} {t('app.devices', lang, n=len(app['devices']))}</p>"
         + table([e(h) for h in head(app, lang)], rows, lang, file="evidence.json")
         + f"<p class='note'>{t('app.how', lang)} <code>{e(app['source'])}</code></p>"
+        + _scenarios(data.get("scenarios"), lang)
     )
     return section(f"{lang}-application", t("section.application", lang), body)
+
+
+def _scenarios(data: dict[str, Any] | None, lang: Lang) -> str:
+    """The scenario evidence over the reporting period: one row per scenario, its facts listed."""
+    if not data:
+        return ""
+    w = data["window"]
+    rows = []
+    for s in data["scenarios"]:
+        name = f"{s['name_zh']}（{s['name_en']}）" if lang == "zh" else f"{s['name_en']} ({s['name_zh']})"
+        status = text("scen.evidenced" if s["evidenced"] else "scen.not_evidenced", lang)
+        facts = "<br>".join(e(fact_text(f, lang)) for f in s["facts"])
+        rows.append(
+            [e(s["number"]), e(name), badge("pass" if s["evidenced"] else "declared", e(status)), facts]
+        )
+    head_row = [
+        e(h) for h in (text("scen.number", lang), text("scen.name", lang), "", text("scen.facts", lang))
+    ]
+    note = "" if data.get("alarms_table") else f"<p class='note'>{t('scen.no_alarms_table', lang)}</p>"
+    return (
+        f"<h3>{t('scen.title', lang)} — {e(formats.period(w['start'], w['end'], lang))}</h3>"
+        + table(head_row, rows, lang, file="evidence.json")
+        + note
+    )

@@ -1,6 +1,7 @@
 """`evidence export`: figures, tiers, claims and their definitions, signed.
 
-Files: evidence.json (with the application's results table when its periods are given), devices.csv,
+Files: evidence.json (with the application's results table and the scenario evidence over its
+reporting period when its periods are given), devices.csv,
 queries.sql, report.html, claims.yaml (when claims are given),
 pubkey.pem, then MANIFEST.sha256 (SHA-256 of every other file) and MANIFEST.sha256.sig (raw
 Ed25519 signature over the manifest's exact bytes).
@@ -131,12 +132,12 @@ def build_evidence(
         claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path)}
     table: dict[str, Any] = {}
     if application is not None:
-        from collector.application.measure import application_table  # numpy, as for claims
+        from collector.application.measure import evidence_part  # numpy, as for claims
 
         step("computing the application table")
-        got = application_table(dsn, *application)
-        simulated = sorted(simulated_devices(dsn, got["devices"]))
-        table = {"application": {"included": True, "table": got, "simulated_devices": simulated}}
+        got = evidence_part(dsn, *application)
+        simulated = sorted(simulated_devices(dsn, got["table"]["devices"]))
+        table = {"application": got | {"simulated_devices": simulated}}
     return (
         {
             "schema": SCHEMA,

@@ -204,10 +204,11 @@ def _recompute(result: Verification, root: Path, evidence: dict[str, Any], dsn: 
             result.problems += [Problem(f"claim {old.get('id')} {path}", msg) for path, msg in found]
     application = evidence.get("application") or {}
     if application.get("included"):
-        from collector.application.measure import recompute_table
+        from collector.application.measure import recompute_part
 
         found = []
-        diff(application["table"], recompute_table(dsn, application["table"]), "", found)
+        recomputed = recompute_part(dsn, application)
+        diff({k: application.get(k) for k in recomputed}, recomputed, "", found)
         result.problems += [Problem(f"application {path}", msg) for path, msg in found]
     result.recomputed = True
 

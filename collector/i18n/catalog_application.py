@@ -39,6 +39,9 @@ APPLICATION: Final[dict[str, dict[str, str]]] = {
     "app.reason.no_orders": _e("未导入订单", "no orders imported"),
     "app.reason.applicant_row": _e("申报单位自行添加的指标", "a row of the applicant's choosing"),
     "scen.title": _e("典型场景的实测依据", "Measured evidence for the typical scenarios"),
+    "scen.number": _e("序号", "no."),
+    "scen.name": _e("典型场景", "scenario"),
+    "scen.facts": _e("平台实测", "measured by the platform"),
     "scen.evidenced": _e("有实测依据", "evidenced by plant data"),
     "scen.not_evidenced": _e("窗口内无实测依据", "no measured evidence in the window"),
     "scen.no_alarms_table": _e(
