@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from collector.i18n.catalog_application import APPLICATION
+from collector.i18n.catalog_console import CONSOLE
 
 Entry = dict[str, str]
 
@@ -445,6 +446,7 @@ _SOURCES: dict[str, Entry] = {
 }
 
 CATALOG: Final[dict[str, Entry]] = {
+    **CONSOLE,
     **_PAGE,
     **_VERIFY,
     **_GLANCE,
