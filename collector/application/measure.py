@@ -15,10 +15,9 @@ from collector.application.rows import ROWS
 from collector.application.table import Periods, build_table, claim_for, periods_from_json
 from collector.errors import CollectorError
 from collector.figures.declared import parse_declared
-from collector.kpi.claims import Points
-from collector.kpi.counters import CounterRules
-from collector.kpi.engine import DeviceDays, device_days
-from collector.kpi.load import connect, load_period, resolve_scope
+from collector.kpi.engine import DeviceDays
+from collector.kpi.load import connect, resolve_scope
+from collector.kpi.verify import period_series
 
 
 def load_application(path: str | Path | None) -> Application:
@@ -41,18 +40,10 @@ def load_device_days(
 ) -> tuple[DeviceDays, DeviceDays, tuple[OrderDays, OrderDays] | None]:
     """Both periods' series, exactly as `verify_claims` builds them for a claim of this scope, and
     the imported orders' daily series of the scope's sites."""
-    claim = claim_for(ROWS[0], periods, Application())  # default points, gates and heartbeat timeout
-    rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
+    claim = claim_for(ROWS[0], periods, Application())  # default points and gates, its heartbeat
     with connect(dsn) as conn:
         devices = resolve_scope(conn, periods.scope)
-        out = [
-            device_days(
-                load_period(conn, devices, Points(), p, claim.heartbeat_timeout_s),
-                claim.heartbeat_timeout_s,
-                rules,
-            )
-            for p in (periods.baseline, periods.reporting)
-        ]
+        out = [period_series(conn, devices, claim, p) for p in (periods.baseline, periods.reporting)]
         orders = load_order_days(conn, periods.scope, (periods.baseline, periods.reporting))
     return out[0], out[1], orders
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.application.text import cells, fact_text, head, periods_line
-from collector.evidence.html import badge, e, section, t, table
+from collector.evidence.html import badge, e, section, simulated_badge, t, table
 from collector.i18n import Lang, formats, text
 
 VERDICTS = ("verified", "refuted", "inconclusive")
@@ -29,8 +29,14 @@ def application_section(ev: dict[str, Any], lang: Lang) -> str:
         reasons = "".join(f"<br><span class='note'>{e(r)}</span>" for r in row.get("reasons") or [])
         values[6] += reasons
         rows.append(values)
+    simulated = data.get("simulated_devices") or []
+    sim = ""
+    if simulated:
+        listing = formats.listing([str(d) for d in simulated], lang)
+        note = t("claim.simulated", lang, devices=listing)
+        sim = f" {simulated_badge(lang)} <span class='simnote'>{note}</span>"
     body = (
-        f"<p>{e(periods_line(app, lang))} {t('app.devices', lang, n=len(app['devices']))}</p>"
+        f"<p>{e(periods_line(app, lang))} {t('app.devices', lang, n=len(app['devices']))}{sim}</p>"
         + table([e(h) for h in head(app, lang)], rows, lang, file="evidence.json")
         + f"<p class='note'>{t('app.how', lang)} <code>{e(app['source'])}</code></p>"
         + _scenarios(data.get("scenarios"), lang)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from collector.kpi.claims import COUNT_KPIS, Claim
+from collector.kpi.claims import COUNT_KPIS, Claim, Period
 from collector.kpi.counters import CounterRules, flag_counts
 from collector.kpi.coverage import claim_coverage
 from collector.kpi.engine import COUNTER_ROLES, F64, KPI_ROLES, DeviceDays, kpi_parts
@@ -299,20 +299,25 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
     )
 
 
+def period_series(conn: Any, devices: list[Any], claim: Claim, period: Period) -> DeviceDays:
+    """The device-day series a claim is judged on, for one period (its points, heartbeat, gates)."""
+    from collector.kpi.engine import device_days
+    from collector.kpi.load import load_period
+
+    data = load_period(conn, devices, claim.points, period, claim.heartbeat_timeout_s)
+    rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
+    return device_days(data, claim.heartbeat_timeout_s, rules)
+
+
 def verify_claims(dsn: str, claims: list[Claim]) -> list[ClaimResult]:
     """Verify each claim against the database at `dsn` (KpiError on connection or query failure)."""
-    from collector.kpi.engine import device_days
-    from collector.kpi.load import connect, load_period, resolve_scope
+    from collector.kpi.load import connect, resolve_scope
 
     results: list[ClaimResult] = []
     with connect(dsn) as conn:
         for claim in claims:
             assert claim.baseline is not None and claim.reporting is not None  # load_claims fills them
             devices = resolve_scope(conn, claim.scope)
-            parts = []
-            for period in (claim.baseline, claim.reporting):
-                data = load_period(conn, devices, claim.points, period, claim.heartbeat_timeout_s)
-                rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
-                parts.append(device_days(data, claim.heartbeat_timeout_s, rules))
+            parts = [period_series(conn, devices, claim, p) for p in (claim.baseline, claim.reporting)]
             results.append(evaluate(claim, parts[0], parts[1]))
     return results
