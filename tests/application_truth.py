@@ -20,7 +20,7 @@ from collector.application.rows import BY_KEY, ROWS
 from collector.application.scenario_queries import scenario_evidence
 from collector.application.scenarios import SCENARIOS
 from collector.application.table import Periods
-from collector.evidence.bundle import export
+from collector.evidence.bundle import export, rendered_report
 from collector.evidence.verify import verify_bundle
 from collector.figures.compute import Parameters
 from collector.figures.declared import load_declared
@@ -158,8 +158,23 @@ def check_application_bundle(dsn: str, model: PlantModel, tmp_path: Path) -> Non
         "16 设备运行监控" not in page
         and html.escape("设备运行监控（equipment operation monitoring）") in page
     )
+    assert rendered_report(out) == page  # `evidence render` gives the same bytes
     result = verify_bundle(out, recompute_dsn=dsn)
     assert result.ok and result.recomputed, result.problems
+    # orders imported after the export change the on-time row: the recomputation names it
+    due = periods.baseline.start
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO orders (site, order_id, due, delivered, source) VALUES (%s, 'o1', %s, %s, 't'),"
+            " (%s, 'o2', %s, NULL, 't')",
+            (plant.devices[0].site, due, due, plant.devices[0].site, periods.reporting.start),
+        )
+    try:
+        changed = verify_bundle(out, recompute_dsn=dsn)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM orders WHERE source = 't'")
+    assert any(p.where.startswith("application table.rows[12]") for p in changed.problems), changed.problems
 
 
 ALARMS = """
