@@ -54,6 +54,13 @@ def cells(row: dict[str, Any], lang: Lang) -> list[str]:
     return [label(row, lang), *[formats.DASH] * 5, f"{text('app.status.not_declared', lang)}: {why}"]
 
 
+def all_rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """The original's rows, then — under its own label, 其他个性化指标 — the applicant's rows if any."""
+    others = table["others"]
+    group = [{"group": True, "zh": others["zh"], "en": others["en"]}] if others["rows"] else []
+    return [*table["rows"], *group, *others["rows"]]
+
+
 def head(table: dict[str, Any], lang: Lang) -> list[str]:
     confidence = next((r["confidence"] for r in table["rows"] if r.get("confidence")), 0.9)
     keys = ("indicator", "before", "after", "change")
@@ -80,7 +87,10 @@ def lines(table: dict[str, Any], lang: Lang) -> list[str]:
     out = [f"{text('app.title', lang)} — {table['source']}", periods_line(table, lang)]
     out.append(text("app.devices", lang, n=len(table["devices"])))
     heads = head(table, lang)
-    for row in [*table["rows"], *table["others"]["rows"]]:
+    for row in all_rows(table):
+        if row.get("group"):
+            out.append(label(row, lang))
+            continue
         values = cells(row, lang)
         out.append(values[0])
         out += [f"    {h}: {v}" for h, v in zip(heads[1:], values[1:], strict=True) if v != formats.DASH]

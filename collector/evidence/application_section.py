@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.application.text import cells, fact_text, head, periods_line
+from collector.application.text import all_rows, cells, fact_text, head, label, periods_line
 from collector.evidence.html import badge, e, section, simulated_badge, t, table
 from collector.i18n import Lang, formats, text
 
@@ -22,7 +22,10 @@ def application_section(ev: dict[str, Any], lang: Lang) -> str:
         return section(f"{lang}-application", t("section.application", lang), f"<p>{t('app.none', lang)}</p>")
     app = data["table"]
     rows = []
-    for row in [*app["rows"], *app["others"]["rows"]]:
+    for row in all_rows(app):
+        if row.get("group"):
+            rows.append([f"<strong>{e(label(row, lang))}</strong>", *[""] * 6])
+            continue
         values = [e(v) for v in cells(row, lang)]
         if row.get("verdict") in VERDICTS:
             values[5] = badge(str(row["verdict"]), values[5])

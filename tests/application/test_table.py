@@ -153,6 +153,9 @@ def test_declared_rows_keep_their_source_and_compute_a_missing_change() -> None:
     assert "关键设备数控化率（%）（key-equipment numerical-control rate (%)）" in zh
     assert "key-equipment numerical-control rate (%) (关键设备数控化率（%）)" in en
     assert "换模时间（分钟）" in zh and "申报: mes: MES report" in zh
+    assert (
+        "\n其他个性化指标（系统中可自行添加行）（other indicators" in zh
+    )  # the form's own label, then the rows
 
 
 @pytest.mark.parametrize(
