@@ -4,6 +4,7 @@ section's rules, and measured rows that are the KPI engine's claims on hand-buil
 from __future__ import annotations
 
 import datetime as dt
+import html
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from collector.application.rows import OTHER_ZH, ROWS
 from collector.application.table import Periods, build_table, claim_for
 from collector.application.text import lines
 from collector.errors import CollectorError
+from collector.evidence.application_section import application_section
 from collector.kpi.claims import Period, Scope
 from collector.kpi.engine import DeviceDays
 from collector.kpi.timemodel import N_STATES, Timeline
@@ -153,9 +155,12 @@ def test_declared_rows_keep_their_source_and_compute_a_missing_change() -> None:
     assert "关键设备数控化率（%）（key-equipment numerical-control rate (%)）" in zh
     assert "key-equipment numerical-control rate (%) (关键设备数控化率（%）)" in en
     assert "换模时间（分钟）" in zh and "申报: mes: MES report" in zh
-    assert (
-        "\n其他个性化指标（系统中可自行添加行）（other indicators" in zh
-    )  # the form's own label, then the rows
+    # the form's own label, then the applicant's rows
+    assert "\n其他个性化指标（系统中可自行添加行）（other indicators" in zh
+    page = application_section({"application": {"included": True, "table": table}}, "zh")
+    assert page.index("<strong>其他个性化指标（系统中可自行添加行）") < page.index("换模时间（分钟）")
+    assert all(html.escape(r, quote=True) in page for r in ORIGINAL)
+    assert "本证据包未包含申报书成效表" in application_section({}, "zh")
 
 
 @pytest.mark.parametrize(
