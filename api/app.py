@@ -2,8 +2,8 @@
 
 Every route takes the caller's `Principal` (api.auth) and reads only rows of the sites the
 caller's tenant owns; a device of another tenant is 404, exactly like one that does not exist.
-Registry routes are for admins and operators, the audit log for admins and auditors, figures and
-tiers for every role.
+Registry routes are for admins and operators, the audit log for admins and auditors, figures,
+tiers and data quality for every role.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from collector.figures.declared import Declared, load_declared
 from collector.figures.model import Figures
 from collector.figures.tiers import evaluate
 from collector.figures.window import parse_window
+from collector.quality.queries import assessment
 
 log = logging.getLogger("plantproof.api")
 PREFIX = "/api/v1"
@@ -201,6 +202,17 @@ async def tiers(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[s
         "declared": service.declared.to_json(),
         "tiers": evaluate(result, service.declared),
     }
+
+
+@router.get("/quality", tags=["figures"])
+async def quality(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
+    """Data quality of the tenant's sites (DESIGN §12): four dimensions and a score per site,
+    device and point, with the formula."""
+    params = _params(window, service)
+    async with service.figures_slots:
+        dsn = service.settings.dsn
+        result = await asyncio.to_thread(assessment, dsn, params.window, params.as_of, who.sites)
+    return {"scope": scoped.scope_json(who.tenant, who.sites), **result}
 
 
 @router.get("/audit", response_model=list[AuditEntry], tags=["audit"])

@@ -25,7 +25,7 @@ import psycopg
 
 from collector import db
 from collector.errors import CollectorError
-from collector.evidence import signing
+from collector.evidence import quality_section, signing
 from collector.evidence.devices import DEVICE_COLUMNS, device_rows
 from collector.evidence.report import render as render_report
 from collector.figures import queries
@@ -153,6 +153,7 @@ def build_evidence(
             "declared": declared.to_json(),
             "tiers": evaluate(figures, declared),
             "claims": claims,
+            "quality": quality_section.build(dsn, params),
         }
         | table,
         figures,

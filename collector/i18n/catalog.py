@@ -50,6 +50,7 @@ _PAGE: dict[str, Entry] = {
     "section.figures": _e("平台指标", "Platform figures"),
     "section.devices": _e("设备清单", "Devices"),
     "section.tiers": _e("平台等级评估", "Tier evaluation"),
+    "section.quality": _e("数据质量", "Data quality"),
     "section.parameters": _e("计算参数", "Parameters"),
     "section.definitions": _e("定义", "Definitions"),
     "section.sources": _e("来源与文件", "Sources and files"),
