@@ -1,4 +1,4 @@
-"""The application's results table from the KPI engine's device-day series (pure).
+"""The application's results table from the KPI engine's device-day series (no I/O).
 
 Each measured row is a claim the KPI engine evaluates (`collector.kpi.verify.evaluate`): the same
 ratio of totals, coverage gates, block-bootstrap interval and verdict as `plantproof verify`. The
@@ -58,7 +58,8 @@ def _num(x: float | None) -> float | None:
 
 
 def claim_for(row: Row, periods: Periods, app: Application) -> Claim:
-    """The claim the engine evaluates for one measured row."""
+    """The claim the engine evaluates for one measured row (labour and orders rows take its gates,
+    bootstrap and claimed change; labour reads its good units as work efficiency does)."""
     factor = app.emission_factor[0] if app.emission_factor and row.kpi == "co2_per_unit" else None
     return Claim(
         id=row.key,

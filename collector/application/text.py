@@ -1,4 +1,4 @@
-"""The results table as cells in a reader's language, for the terminal and the evidence page (pure).
+"""The results table as cells in a reader's language, for the terminal and the evidence page (no I/O).
 
 Each row's label is the original's wording beside the English (the reader's language first).
 """
