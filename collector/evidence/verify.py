@@ -206,6 +206,14 @@ def _recompute(result: Verification, root: Path, evidence: dict[str, Any], dsn: 
             found = []
             diff(old, fresh.get(old.get("id"), {}), "", found)
             result.problems += [Problem(f"claim {old.get('id')} {path}", msg) for path, msg in found]
+    application = evidence.get("application") or {}
+    if application.get("included"):
+        from collector.application.measure import recompute_part
+
+        found = []
+        recomputed = recompute_part(dsn, application)
+        diff({k: application.get(k) for k in recomputed}, recomputed, "", found)
+        result.problems += [Problem(f"application {path}", msg) for path, msg in found]
     result.recomputed = True
 
 
