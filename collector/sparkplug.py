@@ -153,7 +153,10 @@ class Host:
         for key, tables in self._changed.items():
             node = self._nodes.get(key)
             if node is not None:
-                out.saved.append(Saved(*key, node.bdseq, node.seq, True, node.tables if tables else None))
+                # a copy: the store writes it while the host reads the next batch
+                out.saved.append(
+                    Saved(*key, node.bdseq, node.seq, True, dict(node.tables) if tables else None)
+                )
         for key, (bdseq, known) in self._deaths.items():
             if key not in self._nodes:
                 out.saved.append(Saved(*key, bdseq, -1, False, None, if_bdseq=not known))
