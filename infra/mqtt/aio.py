@@ -218,6 +218,19 @@ class AsyncMqttClient:
     def inflight(self) -> int:
         return len(self._pending)
 
+    async def end_session(self, final: tuple[str, bytes, bool], grace_s: float = 5.0) -> None:
+        """End this MQTT session as an orderly stop does (publish `final`, DISCONNECT, so no Will),
+        then connect again: a new session, with `will_for_connect` asked again."""
+        if self.connected.is_set():
+            try:
+                await asyncio.wait_for(self.publish(*final), grace_s)
+            except (TimeoutError, MqttError):
+                log.warning("could not publish %s before disconnecting", final[0])
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+        self.connected.clear()
+        self.start()
+
     async def stop(self, final: tuple[str, bytes, bool] | None = None, grace_s: float = 5.0) -> None:
         """Publish a last message (e.g. `$status offline`) if connected, disconnect, stop the thread."""
         self._stopping = True
