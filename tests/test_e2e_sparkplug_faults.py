@@ -47,7 +47,7 @@ def _published(port: int) -> int:
     return int(sum(float(v) for v in PUBLISHED.findall(text)))
 
 
-@pytest.mark.parametrize("fault", ["broker", "broker-kill", "collector"])
+@pytest.mark.parametrize("fault", ["broker", "broker-kill", "collector", "collector-primary"])
 async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_twice(
     tmp_path: Path,
     mosquitto_factory: Callable[..., MosquittoServer],
@@ -62,8 +62,10 @@ async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_tw
     tag = uuid.uuid4().hex[:6]
     group, edge, host, metrics_port = f"plant{tag}", f"gw-{tag}", f"scada-{tag}", free_port()
     quiet = {"default": {"max_silence_s": 3600}}
-    # The broker's case with the collector as primary host. The collector's case without: the gateway
-    # keeps publishing while the collector is down, so its session surely holds DDATA on restart.
+    # The broker's cases with the collector as primary host. The collector's case without: the gateway
+    # keeps publishing while the collector is down, so its session surely holds DDATA on restart; and
+    # with: the collector's Will (STATE offline) ends the gateway's session, its data waits in the
+    # spool until the collector is back and then goes out in a new session, flagged historical.
     primary = {"primary_host_id": host} if fault != "collector" else {}
     devices = [modbus_device(d, sim.port, u, interval=0.05, edge=quiet) for d, u in (("k1", 1), ("k2", 2))]
     config = write_config(
@@ -103,7 +105,7 @@ async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_tw
         else:
             collector.kill()
         await asyncio.sleep(1.0)
-        if fault == "collector":
+        if fault.startswith("collector"):
             collector.start()
         else:
             await asyncio.to_thread(broker.start)
@@ -131,6 +133,10 @@ async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_tw
                 "SELECT count(*) FROM sparkplug_messages WHERE message_type = 'NBIRTH'"
             ).fetchone()
         print(f"{fault}: {published} samples published, each stored once; NBIRTHs {births}")
+        if fault == "collector":
+            assert births == (1,), "the restored session read on: no rebirth asked for"
+        if fault == "collector-primary":
+            assert births == (2,) and "offline: ending the session (NDEATH)" in gateway.output()
     finally:
         gateway.stop()
         collector.stop()
