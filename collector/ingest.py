@@ -132,7 +132,9 @@ class Pipeline:
         delay = 0.2
         while True:
             try:
-                live, dead = await asyncio.to_thread(self.store.sparkplug_sessions, self.host.max_edge_nodes)
+                live, dead = await asyncio.to_thread(
+                    self.store.sparkplug_sessions, self.host.max_edge_nodes, self._redelivery_window()
+                )
                 break
             except DatabaseUnavailableError as exc:
                 log.warning("database unavailable, Sparkplug sessions not restored yet: %s", exc)
@@ -145,6 +147,11 @@ class Pipeline:
         self.metrics.sparkplug_sessions.set(self.host.sessions)
         log.info("restored %d Sparkplug edge node sessions (%d ended ones kept)", len(live), len(dead))
         return True
+
+    def _redelivery_window(self) -> int:
+        """Sparkplug messages that can have been stored but not acknowledged when the collector
+        stopped: the batches in flight (Sparkplug batches commit one at a time), with a margin."""
+        return 4 * self.settings.batch.max_messages
 
     def _prepare(self, messages: list[Message]) -> Prepared:
         """The checks that need no database; Sparkplug messages go through the host, in order."""

@@ -97,6 +97,9 @@ class _Node:
     seq: int
     tables: dict[str, Table] = field(default_factory=dict)  # device id (edge node id: its own) →
     recent: dict[int, str] = field(default_factory=dict)  # seq → digest of this session's messages
+    # (seq, digest) of the messages stored just before a restart: redelivered, they are duplicates
+    # (however many); forgotten once the session moves on
+    stored: set[tuple[int, str]] = field(default_factory=set)
     gap: str | None = None  # why the node is out of step until its next NBIRTH
 
 
@@ -126,7 +129,7 @@ class Host:
         """The sessions saved before a restart (`dead`: ended ones, the longest dead first)."""
         for r in live[: self.max_edge_nodes]:
             key = (r.group, r.edge_node)
-            node = _Node(r.bdseq, r.seq, dict(r.tables), dict(r.recent))
+            node = _Node(r.bdseq, r.seq, dict(r.tables), stored=set(r.stored))
             self._nodes[key] = node
             if r.birth is not None:
                 self._births[key] = deque((r.birth,), maxlen=_BIRTHS_KEPT)
@@ -206,7 +209,7 @@ class Host:
         if node is None:
             why = f"sparkplug: no NBIRTH yet for edge node {key[0]}/{key[1]} ({mt} seq {seq})"
             return self._refuse(out, key, topic, payload, why, now_s, probe)
-        if node.recent.get(seq) == digest:
+        if node.recent.get(seq) == digest or (seq, digest) in node.stored:
             out.duplicates += 1  # a redelivery within the session: the first copy is stored
             return
         if node.gap is not None:
@@ -218,6 +221,7 @@ class Host:
             return self._refuse(out, key, topic, payload, why, now_s, probe)
         node.seq = seq
         node.recent[seq] = digest
+        node.stored.clear()  # the session moves on: what came before it is behind
         self._changed[key] = self._changed.get(key, False) or mt in _TABLES_CHANGE
         ident = Identity(key[0], key[1], node.bdseq, seq, ts, digest, str(mt), t.device_id)
         gw = gateway_id(*key)
@@ -263,7 +267,7 @@ class Host:
         else:
             where = (exc.field or "metrics").rsplit(".", 1)[0]
             why = f"sparkplug: {where}: unknown alias (no datatype on the wire and none from a BIRTH)"
-            if seq is not None and node.recent.get(seq) == digest:
+            if seq is not None and (node.recent.get(seq) == digest or (seq, digest) in node.stored):
                 out.duplicates += 1
                 return
             node.gap = node.gap or f"unreadable message (seq {seq})"

@@ -4,8 +4,10 @@ Pure. At the end of every batch the host hands the store a `Saved` for each edge
 changed (`collector.sparkplug`); the store writes it in the batch's transaction
 (`collector.sparkplug_state`), so the saved session is always that of the messages committed. A
 collector started again gets each live session back as a `Restored` — bdSeq, last seq, the alias
-tables of its NBIRTH and DBIRTHs, and the digests of its last messages (from the ledger), so that
-DATA redelivered or queued for the session is read, and a redelivery is known, as before the stop.
+tables of its NBIRTH and DBIRTHs, and the seq and digest of its messages among the last ones stored
+(from the ledger: at most a few batches, all that can have been stored but not acknowledged to the
+broker), so that DATA redelivered or queued for the session is read, and a redelivery is known, as
+before the stop.
 """
 
 # layering: pure
@@ -13,7 +15,7 @@ DATA redelivered or queued for the session is read, and a redelivery is known, a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from collector.sparkplug_metrics import Table
 from wire.sparkplug import DataType
@@ -43,7 +45,7 @@ class Restored:
     bdseq: int
     seq: int
     tables: dict[str, Table]
-    recent: dict[int, str] = field(default_factory=dict)  # seq → SHA-256 of the session's last messages
+    stored: frozenset[tuple[int, str]] = frozenset()  # (seq, SHA-256) of its last messages stored
     birth: str | None = None  # SHA-256 of the session's NBIRTH
 
 

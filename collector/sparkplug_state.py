@@ -9,7 +9,6 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from collector.sparkplug_sessions import Key, Restored, Saved, decode_tables, encode_tables
-from wire.sparkplug import SEQ_MODULUS
 
 
 def save(conn: psycopg.Connection, saved: Sequence[Saved], forgotten: Sequence[Key]) -> None:
@@ -49,47 +48,43 @@ def _upsert(conn: psycopg.Connection, live: list[Saved], tables: str, values: li
     )  # fmt: skip
 
 
-def load(conn: psycopg.Connection, limit: int) -> tuple[list[Restored], list[Key]]:
-    """Live sessions (at most `limit`, the latest first) with their last messages' digests, and the
-    ended ones, the longest dead first."""
+def load(conn: psycopg.Connection, limit: int, window: int) -> tuple[list[Restored], list[Key]]:
+    """Live sessions (at most `limit`, the latest first), each with its messages among the last
+    `window` stored, and the ended ones, the longest dead first."""
     rows = conn.execute(
         "SELECT group_id, edge_node, bdseq, seq, alive, tables FROM sparkplug_sessions"
         " ORDER BY alive DESC, CASE WHEN alive THEN updated_at END DESC, updated_at, group_id, edge_node"
     ).fetchall()
+    last: dict[tuple[str, str, int], set[tuple[int, str]]] = {}
+    for group, edge_node, bdseq, seq, digest in conn.execute(
+        "SELECT group_id, edge_node, bdseq, seq, sha256 FROM sparkplug_messages ORDER BY id DESC LIMIT %s",
+        (window,),
+    ).fetchall():
+        if seq >= 0:
+            last.setdefault((str(group), str(edge_node), int(bdseq)), set()).add((int(seq), str(digest)))
     live: list[Restored] = []
     dead: list[Key] = []
     for group, edge_node, bdseq, seq, alive, tables in rows:
+        key = (str(group), str(edge_node))
         if not alive:
-            dead.append((str(group), str(edge_node)))
+            dead.append(key)
             continue
         if len(live) >= limit:
             continue
         where = f"sparkplug_sessions({group}/{edge_node}).tables"
-        birth, recent = _latest(conn, str(group), str(edge_node), int(bdseq))
-        restored = Restored(str(group), str(edge_node), int(bdseq), int(seq), decode_tables(tables, where),
-                            recent, birth)  # fmt: skip
+        stored = frozenset(last.get((*key, int(bdseq)), ()))
+        restored = Restored(*key, int(bdseq), int(seq), decode_tables(tables, where), stored,
+                            _birth(conn, *key, int(bdseq)))  # fmt: skip
         live.append(restored)
     conn.commit()
     return live, dead
 
 
-def _latest(
-    conn: psycopg.Connection, group: str, edge_node: str, bdseq: int
-) -> tuple[str | None, dict[int, str]]:
-    """The session's NBIRTH digest and seq → digest of its last messages, from the ledger."""
-    birth = conn.execute(
-        "SELECT id, sha256 FROM sparkplug_messages WHERE group_id = %s AND edge_node = %s"
+def _birth(conn: psycopg.Connection, group: str, edge_node: str, bdseq: int) -> str | None:
+    """The SHA-256 of the session's NBIRTH: redelivered, it restarts nothing."""
+    row = conn.execute(
+        "SELECT sha256 FROM sparkplug_messages WHERE group_id = %s AND edge_node = %s"
         " AND message_type = 'NBIRTH' AND bdseq = %s ORDER BY id DESC LIMIT 1",
         (group, edge_node, bdseq),
     ).fetchone()
-    if birth is None:
-        return None, {}
-    rows = conn.execute(
-        "SELECT seq, sha256 FROM sparkplug_messages WHERE group_id = %s AND edge_node = %s"
-        " AND id >= %s AND bdseq = %s AND seq >= 0 ORDER BY id DESC LIMIT %s",
-        (group, edge_node, birth[0], bdseq, SEQ_MODULUS),
-    ).fetchall()
-    recent: dict[int, str] = {}
-    for seq, digest in reversed(rows):
-        recent[int(seq)] = str(digest)
-    return str(birth[1]), recent
+    return None if row is None else str(row[0])

@@ -134,10 +134,10 @@ class Store:
         conn.commit()
         return {date(int(r[0][9:13]), int(r[0][13:15]), 1) for r in rows}
 
-    def sparkplug_sessions(self, limit: int) -> tuple[list[Restored], list[Key]]:
+    def sparkplug_sessions(self, limit: int, window: int) -> tuple[list[Restored], list[Key]]:
         """The Sparkplug host's saved sessions (`collector.sparkplug_state.load`)."""
         try:
-            return sparkplug_state.load(self.connection(), limit)
+            return sparkplug_state.load(self.connection(), limit, window)
         except psycopg.OperationalError as exc:
             self.close()
             raise db.DatabaseUnavailableError(f"database unavailable: {db.one_line(exc)}") from None

@@ -14,5 +14,3 @@ CREATE TABLE sparkplug_sessions (
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (group_id, edge_node)
 );
--- A restored session's last messages, newest first: a redelivery of one is known as such.
-CREATE INDEX sparkplug_messages_latest ON sparkplug_messages (group_id, edge_node, id);

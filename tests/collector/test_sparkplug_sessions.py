@@ -39,10 +39,10 @@ def bare_ddata(edge: Edge, device: str, *values: tuple[int, object]) -> tuple[st
 def restored(saved: Saved, *messages: tuple[str, bytes]) -> Restored:
     """What the store gives back for `saved`, the ledger holding `messages` (the NBIRTH first)."""
     digests = [hashlib.sha256(p).hexdigest() for _, p in messages]
-    recent = {sp.peek(p)[1] or 0: d for (_, p), d in zip(messages, digests, strict=True)}
+    stored = frozenset((sp.peek(p)[1] or 0, d) for (_, p), d in zip(messages, digests, strict=True))
     assert saved.tables is not None
     return Restored(
-        saved.group, saved.edge_node, saved.bdseq, saved.seq, dict(saved.tables), recent, digests[0]
+        saved.group, saved.edge_node, saved.bdseq, saved.seq, dict(saved.tables), stored, digests[0]
     )
 
 
@@ -73,9 +73,23 @@ def test_a_restarted_host_reads_the_session_it_saved_and_knows_a_redelivery() ->
     assert (out.duplicates, out.refused, out.rebirths) == (2, [], [])
     [data] = [i.envelope for i in out.interpreted]
     assert data is not None and data.samples == [("temp", 1_700_000_000_000_000_000, 2.5, 0)]  # type: ignore[union-attr]
+    # more messages stored before the restart than seq numbers (256): each redelivered copy is known
+    many = [bare_ddata(edge, "m", (1, float(i))) for i in range(300)]
+    out = feed(after, *many)
+    assert len(out.interpreted) == 300 and out.refused == []
+    again = Host(Limits())
+    again.restore([restored(_with(out.saved[0], after), nbirth, *many)])
+    out = feed(again, *many, bare_ddata(edge, "m", (1, -1.0)))
+    assert (out.duplicates, out.refused, len(out.interpreted)) == (300, [], 1)
     # without it the same DDATA cannot be read: a dead letter and a rebirth request
     out = feed(Host(Limits()), bare_ddata(edge, "m", (1, 3.5)))
     assert [reason_of(r.letter.error) for r in out.refused] == ["no_birth"] and out.rebirths == [("g", "n")]
+
+
+def _with(saved: Saved, host: Host) -> Saved:
+    """`saved` with the tables its host holds (a batch of DATA saves only its seq)."""
+    node = host._nodes[(saved.group, saved.edge_node)]
+    return Saved(saved.group, saved.edge_node, saved.bdseq, saved.seq, saved.alive, dict(node.tables))
 
 
 def test_a_new_nbirth_replaces_the_session_and_an_ndeath_ends_it() -> None:
@@ -150,14 +164,16 @@ def test_sessions_saved_in_postgresql_come_back(db: str) -> None:
         sparkplug_state.save(conn, [Saved("g", "n", 3, 1, True, tables), Saved("g", "o", 1, 0, True, {})], [])
         sparkplug_state.save(conn, [Saved("g", "n", 3, 2, True)], [])  # DATA: the tables stay
         sparkplug_state.save(conn, [Saved("g", "o", 7, -1, False, if_bdseq=True)], [])  # not its session
-        live, dead = sparkplug_state.load(conn, 10)
+        live, dead = sparkplug_state.load(conn, 10, 10)
         assert dead == []
         [n] = [r for r in live if r.edge_node == "n"]
-        assert (n.bdseq, n.seq, n.birth, n.recent) == (3, 2, "birth", {0: "birth", 1: "d1", 2: "d2"})
+        assert (n.bdseq, n.seq, n.birth) == (3, 2, "birth")
+        assert n.stored == {(0, "birth"), (1, "d1"), (2, "d2")}  # not the earlier session's
+        assert sparkplug_state.load(conn, 10, 2)[0][0].stored == {(1, "d1"), (2, "d2")}  # the last 2
         assert n.tables["m"].entries() == tables["m"].entries()
         sparkplug_state.save(conn, [Saved("g", "o", 1, -1, False, if_bdseq=True)], [])
-        live, dead = sparkplug_state.load(conn, 10)
+        live, dead = sparkplug_state.load(conn, 10, 10)
         assert ([r.edge_node for r in live], dead) == (["n"], [("g", "o")])
-        assert sparkplug_state.load(conn, 0)[0] == []  # at most the bound
+        assert sparkplug_state.load(conn, 0, 10)[0] == []  # at most the bound
         sparkplug_state.save(conn, [], [("g", "o"), ("g", "n")])  # only ended sessions are forgotten
         assert conn.execute("SELECT edge_node, alive FROM sparkplug_sessions").fetchall() == [("n", True)]
