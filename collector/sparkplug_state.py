@@ -3,12 +3,15 @@ loaded when the collector starts (`collector.sparkplug_sessions` says what they 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from collector.sparkplug_sessions import Key, Restored, Saved, decode_tables, encode_tables
+from collector.sparkplug_sessions import BadSavedSession, Key, Restored, Saved, decode_tables, encode_tables
+
+log = logging.getLogger(__name__)
 
 
 def save(conn: psycopg.Connection, saved: Sequence[Saved], forgotten: Sequence[Key]) -> None:
@@ -72,10 +75,13 @@ def load(conn: psycopg.Connection, limit: int, window: int) -> tuple[list[Restor
         if len(live) >= limit:
             continue
         where = f"sparkplug_sessions({group}/{edge_node}).tables"
+        try:
+            held = decode_tables(tables, where)
+        except BadSavedSession as exc:  # its DATA will ask for a rebirth, as without a saved session
+            log.error("Sparkplug session not restored: %s", exc)
+            continue
         stored = frozenset(last.get((*key, int(bdseq)), ()))
-        restored = Restored(*key, int(bdseq), int(seq), decode_tables(tables, where), stored,
-                            _birth(conn, *key, int(bdseq)))  # fmt: skip
-        live.append(restored)
+        live.append(Restored(*key, int(bdseq), int(seq), held, stored, _birth(conn, *key, int(bdseq))))
     conn.commit()
     return live, dead
 

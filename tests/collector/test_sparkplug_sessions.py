@@ -5,6 +5,7 @@ through PostgreSQL (collector.sparkplug_state)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import psycopg
 import pytest
@@ -154,7 +155,7 @@ def _ledger(conn: psycopg.Connection, seq: int, kind: str, digest: str, bdseq: i
     )
 
 
-def test_sessions_saved_in_postgresql_come_back(db: str) -> None:
+def test_sessions_saved_in_postgresql_come_back(db: str, caplog: pytest.LogCaptureFixture) -> None:
     tables = {"n": Table([]), "m": Table([TEMP, COUNT])}
     with psycopg.connect(db) as conn:
         _ledger(conn, 0, "NBIRTH", "old-birth", bdseq=2)  # an earlier session's
@@ -177,3 +178,8 @@ def test_sessions_saved_in_postgresql_come_back(db: str) -> None:
         assert sparkplug_state.load(conn, 0, 10)[0] == []  # at most the bound
         sparkplug_state.save(conn, [], [("g", "o"), ("g", "n")])  # only ended sessions are forgotten
         assert conn.execute("SELECT edge_node, alive FROM sparkplug_sessions").fetchall() == [("n", True)]
+        # a session damaged by hand is not restored (its DATA will ask for a rebirth), and said so
+        conn.execute("""UPDATE sparkplug_sessions SET tables = '{"m": [["temp", 1, 99]]}'""")
+        with caplog.at_level(logging.ERROR):
+            assert sparkplug_state.load(conn, 10, 10)[0] == []
+        assert "sparkplug_sessions(g/n).tables.m[0]: not a metric" in caplog.text
