@@ -15,6 +15,8 @@ from one connection to the next: before every CONNECT what paho still held is dr
 publishes fail, for the caller to send again, renumbered, after its births. `will_for_connect`
 gives the Will of each CONNECT (Sparkplug's NDEATH carries a bdSeq that changes per connection);
 after an attempt that never reached the broker (no CONNECT sent) the Will it had stays.
+`end_session` ends a session as an orderly stop does (a last message, DISCONNECT) and connects
+again: a Sparkplug edge node does so when its primary host goes offline.
 """
 
 from __future__ import annotations
