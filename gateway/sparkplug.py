@@ -18,10 +18,8 @@ broker, because Sparkplug numbers messages per MQTT session:
   a session ended is sent again, renumbered, after the new session's births (infra.mqtt
   `fresh_sessions`).
 
-With a primary host, its STATE going offline ends the session as the specification asks of an edge
-node whose primary host left its MQTT server: NDEATH, DISCONNECT, then a new connection (new bdSeq)
-that waits for the host's STATE online; data waits in the spool meanwhile. DDATA of envelopes made
-before the session began publishing (what waited in the spool) carry `is_historical`.
+A primary host's STATE going offline ends the session (NDEATH, DISCONNECT; a new one, new bdSeq,
+waits for it); DDATA of envelopes made before their session began publishing are `is_historical`.
 """
 
 from __future__ import annotations
