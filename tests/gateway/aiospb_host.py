@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import threading
 import time
@@ -14,17 +15,17 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.wire.sparkplug.interop import BOOTSTRAP, ROOT
+
 AIOSPB_DIR = ROOT / "tests" / "interop" / "aiospb"
 AIOSPB_PY = AIOSPB_DIR / ".venv" / "bin" / "python"
 UNAVAILABLE = AIOSPB_DIR / "unavailable.txt"  # the bootstrap's reason, where it could not make the venv
-BOOTSTRAP = "scripts/ensure-interop.sh (make test runs it)"
 Event = dict[str, Any]
 
 
 def aiospb_python() -> Path:
     """The venv's interpreter once it runs and imports aiospb; skip with the reason otherwise."""
-    if not AIOSPB_PY.exists():
+    if not os.path.lexists(AIOSPB_PY):  # not exists(): as another user, stat of its target may fail
         reason = UNAVAILABLE.read_text().strip() if UNAVAILABLE.exists() else f"run {BOOTSTRAP}"
         pytest.skip(f"aiospb venv missing at {AIOSPB_PY.parents[1].relative_to(ROOT)}: {reason}")
     try:
