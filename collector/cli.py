@@ -82,7 +82,7 @@ def run(config: Path | None = ConfigOpt, dsn: str | None = DsnOpt) -> None:
     settings = _settings(config, dsn)
     assert isinstance(settings, CollectorSettings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("paho", "psycopg"):
+    for name in ("paho", "psycopg", "aiokafka"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
     def prepare() -> None:

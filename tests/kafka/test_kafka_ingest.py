@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from bridge.forward import Bridge
 from bridge.settings import load_settings as bridge_settings
