@@ -104,7 +104,7 @@ class BridgeSettings(YamlSettings):
     # with the broker and come back after a reconnect (as in the collector's MQTT source).
     inflight_max_bytes: int = Field(default=64 * MIB, ge=MIB)
     queue_max: int = Field(default=25_000, ge=1)
-    metrics_port: int | None = Field(default=9465, ge=0, le=65_535)
+    metrics_port: int | None = Field(default=9466, ge=0, le=65_535)
     metrics_host: str = "127.0.0.1"
 
     @model_validator(mode="after")
