@@ -22,7 +22,7 @@ from collector.settings import load_settings as collector_settings
 from infra.kafka import SIZE_HEADER, TOPIC_HEADER, header
 from infra.mqtt.subscriber import ManualAckSubscriber
 from plantproof.embedded import MosquittoServer
-from plantproof.embedded_kafka import TansuServer
+from plantproof.embedded_kafka import MotoS3Server, TansuServer
 from tests.collector.mqttutil import Publisher
 from tests.kafka.kafkautil import create_topic, unique, wait_until
 from tests.kafka.plantpub import Published, gateways_on_distinct_partitions, plant, publish
@@ -70,6 +70,7 @@ async def test_two_collectors_in_one_group_store_the_plant_once(
         await wait_until(
             lambda: bridge.source is not None and bridge.source.connected.is_set(), 30, "bridge up"
         )
+        await wait_until(lambda: _all_hold_partitions(collectors), 60, "both collectors hold partitions")
         model, shape = plant()
         out = Published()
         gateways = gateways_on_distinct_partitions(4, PARTITIONS)
@@ -85,6 +86,70 @@ async def test_two_collectors_in_one_group_store_the_plant_once(
         assert stored == out.samples
         assert count(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
         assert bridge.metrics.produced._value.get() >= out.envelopes
+        check_figures(pg_dsn, model, True)
+        # every partition held by one of them, its lag (high watermark - committed) down to 0
+        await wait_until(lambda: _lags(collectors) == dict.fromkeys(range(PARTITIONS), 0), 30, "lag 0")
+        assert all(c.metrics.kafka_commits._value.get() > 0 for c in collectors)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _all_hold_partitions(collectors: list[Pipeline]) -> bool:
+    return all(getattr(c.inbox, "assigned", None) for c in collectors)
+
+
+def _lags(collectors: list[Pipeline]) -> dict[int, float]:
+    """Partition -> lag as the collectors export it (plantproof_collector_kafka_lag_records)."""
+    out: dict[int, float] = {}
+    for c in collectors:
+        for metric in c.metrics.kafka_lag.collect():
+            for sample in metric.samples:
+                out[int(sample.labels["partition"])] = sample.value
+    return out
+
+
+async def test_a_broker_killed_mid_run_on_s3_storage_loses_nothing(
+    mosquitto_factory: Callable[..., MosquittoServer],
+    moto_s3_factory: Callable[..., MotoS3Server],
+    tansu_factory: Callable[..., TansuServer],
+    pg_dsn: str,
+) -> None:
+    broker = mosquitto_factory()
+    kafka = tansu_factory(s3=moto_s3_factory())
+    migrate(pg_dsn)
+    topic, group = unique("s3"), unique("collectors")
+    await create_topic(kafka.bootstrap, topic, PARTITIONS)
+    stop = asyncio.Event()
+    bridge = _bridge(broker, kafka, topic)
+    collectors = [_collector(pg_dsn, broker, kafka, topic, group) for _ in range(2)]
+    tasks = [asyncio.create_task(x.run(stop)) for x in (bridge, *collectors)]
+    try:
+        await wait_until(
+            lambda: bridge.source is not None and bridge.source.connected.is_set(), 30, "bridge up"
+        )
+        await wait_until(lambda: _all_hold_partitions(collectors), 60, "both collectors hold partitions")
+        model, shape = plant()
+        out = Published()
+        gateways = gateways_on_distinct_partitions(4, PARTITIONS)
+        sender = threading.Thread(target=publish, args=(model, shape, broker.url, gateways, out, 0.2, 40))
+        sender.start()
+        await wait_until(
+            lambda: count(pg_dsn, "SELECT count(*) FROM envelopes") >= 400, 120, "400 stored", 0.2
+        )
+        assert sender.is_alive(), "the broker kill must land mid-run"
+        await asyncio.to_thread(kafka.kill)
+        await asyncio.to_thread(kafka.start)
+        await asyncio.to_thread(sender.join)
+        await wait_until(
+            lambda: count(pg_dsn, "SELECT count(*) FROM envelopes") >= out.envelopes, 180, "all stored", 0.5
+        )
+        assert count(pg_dsn, "SELECT count(*) FROM envelopes") == out.envelopes
+        rows = count(pg_dsn, "SELECT count(*) FROM readings") + count(
+            pg_dsn, "SELECT count(*) FROM readings_text"
+        )
+        assert rows == out.samples
+        assert count(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
         check_figures(pg_dsn, model, True)
     finally:
         stop.set()
