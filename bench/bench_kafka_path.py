@@ -7,9 +7,10 @@ Servers (Mosquitto, PostgreSQL, the embedded Tansu broker on memory storage) sta
     collector), then the Kafka path: the same envelopes already in a Kafka topic (with the bridge's
     key and topic header), read by one collector with `source: kafka` until every row is stored.
     Ratio Kafka / MQTT (target >= 0.8).
-  - bridge messages/s: the same envelopes published to Mosquitto and forwarded by the bridge until
-    Kafka acknowledged all of them, against a bare aiokafka producer (acks=all, the bridge's linger
-    and batch size) sending the same records.
+  - bridge messages/s: the same envelopes queued in the bridge's MQTT session while it is stopped,
+    then forwarded by a new bridge run until Kafka acknowledged all of them (the publisher is not
+    part of the time), against a bare aiokafka producer (acks=all, the bridge's linger and batch
+    size) sending the same records.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -83,29 +85,37 @@ async def kafka_collector(
 
 
 async def bridge_rate(bootstrap: str, topic: str, broker: MosquittoServer, points: int, per: int) -> float:
-    """messages/s through the bridge: from the publisher's go until Kafka acknowledged them all."""
+    """messages/s through the bridge alone: its session is made, the envelopes are queued in it while
+    it is stopped, then a new run forwards them until Kafka acknowledged them all."""
+    client_id = f"bench-b-{uuid.uuid4().hex[:6]}"
     settings = bridge_settings(
-        None, metrics_port=None, mqtt={"url": broker.url, "client_id": f"bench-b-{uuid.uuid4().hex[:6]}"},
+        None, metrics_port=None, mqtt={"url": broker.url, "client_id": client_id},
         kafka={"bootstrap_servers": [bootstrap], "topic": topic},
     )  # fmt: skip
-    bridge = Bridge(settings)
+    await _bridge_until(Bridge(settings), lambda b: True)  # subscribed: the session now queues for it
+    proc, go = await asyncio.to_thread(_start_publisher, broker, points, per)
+    go.set()
+    await asyncio.to_thread(proc.join)
+    messages = points // per + len(DEVICES)  # and the retained births
+    return messages / await _bridge_until(
+        Bridge(settings), lambda b: b.metrics.produced._value.get() >= messages
+    )
+
+
+async def _bridge_until(bridge: Bridge, done: Callable[[Bridge], bool]) -> float:
+    """Run `bridge` until `done`; seconds from its MQTT connection to `done`."""
     stop = asyncio.Event()
     task = asyncio.create_task(bridge.run(stop))
-    while bridge.source is None or not bridge.source.connected.is_set():  # noqa: ASYNC110 - started by the task
-        await asyncio.sleep(0.01)
+    while bridge.source is None or not bridge.source.connected.is_set():  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    connected = time.perf_counter()
+    while not done(bridge):  # noqa: ASYNC110 - polls a metric
+        await asyncio.sleep(0.005)
+    elapsed = time.perf_counter() - connected
     await asyncio.sleep(0.3)  # SUBACK
-    proc, go = await asyncio.to_thread(_start_publisher, broker, points, per)
-    messages = points // per
-    started = time.perf_counter()
-    go.set()
-    retained = len(DEVICES)  # the births the broker holds come first
-    while bridge.metrics.produced._value.get() < messages + retained:  # noqa: ASYNC110 - polls a metric
-        await asyncio.sleep(0.01)
-    elapsed = time.perf_counter() - started
     stop.set()
     await task
-    await asyncio.to_thread(proc.join)
-    return messages / elapsed
+    return elapsed
 
 
 async def run(

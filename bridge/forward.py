@@ -138,10 +138,13 @@ class Bridge:
         """In arrival order: wait for Kafka's acknowledgement (producing again on failure), then ack MQTT."""
         m = self.metrics
         while not (draining.is_set() and self._inflight.empty()):
-            try:
-                item = await asyncio.wait_for(self._inflight.get(), 0.5)
-            except TimeoutError:
-                continue
+            if self._inflight.empty():  # wait_for costs a task and a timer: only when idle
+                try:
+                    item = await asyncio.wait_for(self._inflight.get(), 0.5)
+                except TimeoutError:
+                    continue
+            else:
+                item = self._inflight.get_nowait()
             delay = 0.2
             while item.future is not None:
                 try:

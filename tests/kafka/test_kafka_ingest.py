@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -41,13 +42,15 @@ def _bridge(broker: MosquittoServer, tansu: TansuServer, topic: str, **mqtt: Any
     return Bridge(settings)
 
 
-def _collector(dsn: str, broker: MosquittoServer, tansu: TansuServer, topic: str, group: str) -> Pipeline:
+def _collector(
+    dsn: str, broker: MosquittoServer, tansu: TansuServer, topic: str, group: str, **mqtt: Any
+) -> Pipeline:
     settings = collector_settings(
         None,
         dsn=dsn,
         metrics_port=None,
         source="kafka",
-        mqtt={"url": broker.url, "client_id": unique("collector")},
+        mqtt={"url": broker.url, "client_id": unique("collector"), **mqtt},
         kafka={"bootstrap_servers": [tansu.bootstrap], "topic": topic, "group_id": group,
                "client_id": unique("c"), "lag_interval_s": 0.5},
         batch={"max_age_ms": 50},
@@ -307,3 +310,49 @@ async def test_kafka_records_the_collector_cannot_read_become_dead_letters(
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def test_sparkplug_through_the_bridge_is_stored_once(
+    mosquitto_factory: Callable[..., MosquittoServer], tansu: TansuServer, pg_dsn: str, tmp_path: Path
+) -> None:
+    """A gateway's Sparkplug B edge node → Mosquitto → bridge → Kafka → collector as host application:
+    one edge node's messages in one partition, in order, so the host follows its seq."""
+    from simulators.backfill import Shape
+    from simulators.plant import PlantModel
+    from simulators.plantfile import load_plant
+    from simulators.scenario import to_ns
+    from tests.sparkplug_replay import edge_node, replay
+
+    broker = mosquitto_factory()
+    migrate(pg_dsn)
+    topic, group = unique("sp"), unique("collectors")
+    await create_topic(tansu.bootstrap, topic, PARTITIONS)
+    stop = asyncio.Event()
+    bridge = _bridge(broker, tansu, topic, sparkplug_group_filter="#")
+    collector = _collector(pg_dsn, broker, tansu, topic, group, sources=["pp_v1", "sparkplug"])
+    tasks = [asyncio.create_task(x.run(stop)) for x in (bridge, collector)]
+    try:
+        await wait_until(
+            lambda: bridge.source is not None and bridge.source.connected.is_set(), 30, "bridge up"
+        )
+        plant_ = load_plant("test-small")
+        start, end = to_ns(plant_.start), to_ns(plant_.end)
+        model = PlantModel(plant_, start, end)
+        node = edge_node(tmp_path, model, broker.url, "plant-k", "edge-1")
+        sent = await asyncio.to_thread(
+            replay, node, model, start, end, broker.url, Shape(interval_s=600, batch=200)
+        )
+        await wait_until(
+            lambda: count(pg_dsn, "SELECT count(*) FROM sparkplug_messages") >= sent.messages + 1, 120,
+            "every Sparkplug message in the ledger", 0.5,
+        )  # fmt: skip
+        stored = count(pg_dsn, "SELECT count(*) FROM readings") + count(
+            pg_dsn, "SELECT count(*) FROM readings_text"
+        )
+        assert stored == sent.samples > 0
+        assert count(pg_dsn, "SELECT count(*) FROM sparkplug_messages") == sent.messages + 1
+        assert count(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
+        check_figures(pg_dsn, model, True)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
