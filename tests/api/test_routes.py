@@ -83,7 +83,7 @@ async def test_unknown_missing_and_revoked_tokens_are_401_and_audited(
 
 def _fill(template: str, params: list[dict[str, Any]]) -> str:
     """A concrete request for an OpenAPI path, using tenant alpha's ids for every parameter."""
-    values = {"site": "site-a", "device": "press-a", "window": "2026-10", "limit": "1000"}
+    values = {"site": "site-a", "device": "press-a", "window": "2026-10", "limit": "1000", "offset": "0"}
     query = []
     for p in params:
         assert p["name"] in values, f"a new parameter {p['name']!r}: give it one of alpha's values here"
