@@ -67,6 +67,7 @@ class KafkaSource:
         self.generation = 0
         self.consumer: Any = None
         self.assigned: set[int] = set()
+        self._closing: set[int] = set()  # being revoked: no more fetched records of them are kept
         self._buffer: deque[Record] = deque()
         self._ready = asyncio.Event()  # the buffer holds records
         self._room = asyncio.Event()  # below the budget: fetch more
@@ -168,7 +169,7 @@ class KafkaSource:
                 continue
             generation = self.generation
             for tp, records in batch.items():
-                if tp.partition not in self.assigned:
+                if tp.partition not in self.assigned or tp.partition in self._closing:
                     continue  # revoked while the fetch was under way
                 for raw in records:
                     record = record_of(raw, generation, self.budget)
@@ -235,6 +236,7 @@ class KafkaSource:
 
     # -- rebalances ----------------------------------------------------------------------------
     async def revoked(self, partitions: set[int]) -> None:
+        self._closing |= partitions
         kept = deque(r for r in self._buffer if r.partition not in partitions)
         for r in self._buffer:
             if r.partition in partitions:
@@ -250,6 +252,7 @@ class KafkaSource:
         await self._commit()
         self.generation += 1  # what is still in flight is the new owner's to read again
         self.assigned -= partitions
+        self._closing -= partitions
         self._pending = {p: o for p, o in self._pending.items() if p not in partitions}
         self.metrics.kafka_partitions.set(len(self.assigned))
         log.info("Kafka partitions revoked: %s", ",".join(map(str, sorted(partitions))) or "none")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -353,6 +354,58 @@ async def test_sparkplug_through_the_bridge_is_stored_once(
         assert count(pg_dsn, "SELECT count(*) FROM sparkplug_messages") == sent.messages + 1
         assert count(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
         check_figures(pg_dsn, model, True)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_rebalance_mid_batch_hands_partitions_over_after_the_commit(
+    mosquitto_factory: Callable[..., MosquittoServer], tansu: TansuServer, pg_dsn: str
+) -> None:
+    """Collector A's batches are slow (injected); B joins while one is in flight. A gives its
+    partitions up only after that batch committed and its offsets with it: B starts after them,
+    so nothing is read twice and nothing is lost."""
+    broker = mosquitto_factory()
+    migrate(pg_dsn)
+    topic, group = unique("handover"), unique("collectors")
+    await create_topic(tansu.bootstrap, topic, PARTITIONS)
+    stop = asyncio.Event()
+    bridge = _bridge(broker, tansu, topic)
+    a, b = (_collector(pg_dsn, broker, tansu, topic, group) for _ in range(2))
+    write = a._write
+
+    def slow_write(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.4)  # fault injection: a slow database, so a batch is in flight at the rebalance
+        return write(*args, **kwargs)
+
+    a._write = slow_write  # type: ignore[method-assign]
+    tasks = [asyncio.create_task(x.run(stop)) for x in (bridge, a)]
+    try:
+        await wait_until(lambda: _all_hold_partitions([a]), 60, "a holds partitions")
+        model, shape = plant()
+        out = Published()
+        gateways = gateways_on_distinct_partitions(4, PARTITIONS)
+        sender = threading.Thread(target=publish, args=(model, shape, broker.url, gateways, out, 0.2, 40))
+        sender.start()
+        await wait_until(
+            lambda: count(pg_dsn, "SELECT count(*) FROM envelopes") >= 300, 120, "300 stored", 0.2
+        )
+        tasks.append(asyncio.create_task(b.run(stop)))
+        await wait_until(lambda: _all_hold_partitions([a, b]), 60, "a and b share the partitions")
+        await asyncio.to_thread(sender.join)
+        await wait_until(
+            lambda: count(pg_dsn, "SELECT count(*) FROM envelopes") >= out.envelopes, 120, "all stored", 0.5
+        )
+        assert count(pg_dsn, "SELECT count(*) FROM envelopes") == out.envelopes
+        rows = count(pg_dsn, "SELECT count(*) FROM readings") + count(
+            pg_dsn, "SELECT count(*) FROM readings_text"
+        )
+        assert rows == out.samples
+        assert count(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
+        assert a.metrics.kafka_rebalances._value.get() >= 2  # its first assignment, then the one with b
+        overtaken = [c.metrics.kafka_errors.labels("commit_overtaken")._value.get() for c in (a, b)]
+        duplicates = [c.metrics.duplicates._value.get() for c in (a, b)]
+        assert overtaken == [0, 0] and duplicates == [0, 0], (overtaken, duplicates)
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
