@@ -4,9 +4,10 @@
 
 Servers (Mosquitto, PostgreSQL, the embedded Tansu broker on memory storage) start on free ports.
   - collector points/s: the MQTT path as bench_ingest measures it (publisher → Mosquitto → one
-    collector), then the Kafka path: the same envelopes already in a Kafka topic (with the bridge's
-    key and topic header), read by one collector with `source: kafka` until every row is stored.
-    Ratio Kafka / MQTT (target >= 0.8).
+    collector, live), the MQTT path draining a backlog (the envelopes queued in the collector's
+    session while it was stopped), and the Kafka path: the same envelopes already in a Kafka topic
+    (with the bridge's key and topic header), read by one collector with `source: kafka` until
+    every row is stored. Ratio Kafka backlog / MQTT backlog (target >= 0.8).
   - bridge messages/s: the same envelopes queued in the bridge's MQTT session while it is stopped,
     then forwarded by a new bridge run until Kafka acknowledged all of them (the publisher is not
     part of the time), against a bare aiokafka producer (acks=all, the bridge's linger and batch
@@ -84,6 +85,37 @@ async def kafka_collector(
     return points / elapsed
 
 
+async def mqtt_backlog_collector(broker: MosquittoServer, dsn: str, points: int, per: int) -> float:
+    """points/s of one collector draining its MQTT session, which holds `points` samples queued while
+    it was stopped: the MQTT counterpart of a Kafka topic that already holds them."""
+    client_id = f"bench-q-{uuid.uuid4().hex[:6]}"
+    settings = collector_settings(
+        None, dsn=dsn, metrics_port=None, mqtt={"url": broker.url, "client_id": client_id}
+    )
+    first = Pipeline(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(first.run(stop))
+    while first.metrics.stored_envelopes._value.get() < len(DEVICES):  # noqa: ASYNC110 - retained births in
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    proc, go = await asyncio.to_thread(_start_publisher, broker, points, per)
+    go.set()
+    await asyncio.to_thread(proc.join)
+    second = Pipeline(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(second.run(stop))
+    while second.source is None or not second.source.connected.is_set():  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    started = time.perf_counter()
+    while second.metrics.stored_rows._value.get() < points:  # noqa: ASYNC110 - polls a metric
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await task
+    return points / elapsed
+
+
 async def bridge_rate(bootstrap: str, topic: str, broker: MosquittoServer, points: int, per: int) -> float:
     """messages/s through the bridge alone: its session is made, the envelopes are queued in it while
     it is stopped, then a new run forwards them until Kafka acknowledged them all."""
@@ -122,11 +154,12 @@ async def run(
     args: argparse.Namespace, broker: MosquittoServer, pg: PostgresServer, tansu: TansuServer
 ) -> None:
     points, per = args.points, args.per_envelope
-    mqtt_dsn, kafka_dsn = pg.create_database(), pg.create_database()
-    migrate(mqtt_dsn)
-    migrate(kafka_dsn)
+    mqtt_dsn, backlog_dsn, kafka_dsn = pg.create_database(), pg.create_database(), pg.create_database()
+    for dsn in (mqtt_dsn, backlog_dsn, kafka_dsn):
+        migrate(dsn)
     _publish_births(broker)
     mqtt_rate = await _pipeline(broker, mqtt_dsn, points, per)
+    backlog_rate = await mqtt_backlog_collector(broker, backlog_dsn, points, per)
     items: Items = _births() + _envelopes(points, per, time.time_ns() - 3_600 * 10**9)
     filled, bridged, bare = "filled", "bridged", "bare"
     for name in (filled, bridged, bare):
@@ -136,12 +169,13 @@ async def run(
     bare_rate = await bare_produce(tansu.bootstrap, bare, items[len(DEVICES) :])
     bridge_msgs = await bridge_rate(tansu.bootstrap, bridged, broker, points, per)
     print(f"points: {points:,} in {per}-sample envelopes; {args.partitions} partitions, memory storage")
-    print(f"collector, MQTT source:   {mqtt_rate:>12,.0f} points/s")
-    print(f"collector, Kafka source:  {kafka_rate:>12,.0f} points/s  ratio {kafka_rate / mqtt_rate:.2f}")
+    print(f"collector, MQTT live:     {mqtt_rate:>12,.0f} points/s  (publisher running)")
+    print(f"collector, MQTT backlog:  {backlog_rate:>12,.0f} points/s  (its session held them)")
+    print(f"collector, Kafka backlog: {kafka_rate:>12,.0f} points/s  ratio {kafka_rate / backlog_rate:.2f}")
     print(f"bare aiokafka producer:   {bare_rate:>12,.0f} msgs/s")
     print(f"bridge MQTT -> Kafka:     {bridge_msgs:>12,.0f} msgs/s  ratio {bridge_msgs / bare_rate:.2f}")
-    emit("collector points/s from Kafka", kafka_rate, "points/s", mqtt_rate, "collector from MQTT, same run",
-         target=">= 0.8 of the MQTT path")  # fmt: skip
+    emit("collector points/s from Kafka", kafka_rate, "points/s", backlog_rate,
+         "collector draining its MQTT session, same run", target=">= 0.8 of the MQTT path")  # fmt: skip
     emit("bridge msgs/s", bridge_msgs, "msgs/s", bare_rate, "bare aiokafka producer, same payloads")
 
 
