@@ -15,12 +15,15 @@ from tests.kafka.kafkautil import unique
 PARTITIONS = 4
 
 
-def bridge_for(broker: MosquittoServer, tansu: TansuServer, topic: str, **mqtt: Any) -> Bridge:
+def bridge_for(
+    broker: MosquittoServer, tansu: TansuServer, topic: str, limits: dict[str, int] | None = None, **mqtt: Any
+) -> Bridge:
     settings = bridge_settings(
         None,
         metrics_port=None,
         mqtt={"url": broker.url, "client_id": unique("bridge"), **mqtt},
         kafka={"bootstrap_servers": [tansu.bootstrap], "topic": topic},
+        limits=limits or {},
     )
     return Bridge(settings)
 

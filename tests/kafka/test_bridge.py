@@ -13,7 +13,7 @@ import pytest
 import wire
 from bridge.forward import Bridge
 from bridge.keys import forwarded
-from infra.kafka import TOPIC_HEADER, header
+from infra.kafka import SIZE_HEADER, TOPIC_HEADER, header
 from infra.mqtt.subscriber import ManualAckSubscriber
 from plantproof.embedded import MosquittoServer
 from plantproof.embedded_kafka import TansuServer
@@ -136,3 +136,16 @@ async def test_a_failed_produce_is_produced_again_before_anything_after_it_is_ac
               if s.name.endswith("_total")}  # fmt: skip
     assert errors == {"KafkaTimeoutError": 2, "RequestTimedOutError": 2}
     assert acked == [t for t, _ in items if forwarded(t)]  # all acknowledged to MQTT, in arrival order
+
+
+async def test_an_oversized_payload_is_forwarded_cut_with_its_size_for_the_dead_letter(
+    mosquitto_factory: Callable[..., MosquittoServer], tansu: TansuServer
+) -> None:
+    broker = mosquitto_factory()
+    topic = unique("big")
+    await create_topic(tansu.bootstrap, topic, PARTITIONS)
+    bridge = bridge_for(broker, tansu, topic, limits={"max_payload_bytes": 1024, "keep_oversized_bytes": 100})
+    data = wire.device_topic("site-t", "gw-a", "dev-1", "data")
+    await _run_bridge(bridge, broker, [(data, b"y" * 5000), (data, b"small")])
+    records = sorted(await _consume_all(tansu, topic, 2), key=lambda r: r.offset)
+    assert [(len(r.value), header(r.headers, SIZE_HEADER)) for r in records] == [(100, b"5000"), (5, None)]
