@@ -42,6 +42,8 @@ class ApiSettings(YamlSettings):
     # declared.yaml for the tier thresholds plant data cannot measure (collector.figures.declared).
     declared: Path | None = None
     limits: ApiLimits = ApiLimits()
+    # alarms.yaml (api.alarm_config): the alarm rules run in the service when it is set.
+    alarms: Path | None = None
 
     @field_validator("dsn")
     @classmethod
@@ -53,7 +55,7 @@ class ApiSettings(YamlSettings):
             raise ValueError("not a PostgreSQL connection string") from None
         return value
 
-    @field_validator("declared")
+    @field_validator("declared", "alarms")
     @classmethod
     def _relative_to_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return value if value is None or value.is_absolute() else config_base(info) / value

@@ -1,6 +1,8 @@
 """`evidence export`: figures, tiers, claims and their definitions, signed.
 
-Files: evidence.json, devices.csv, queries.sql, report.html, claims.yaml (when claims are given),
+Files: evidence.json (with the application's results table and the scenario evidence over its
+reporting period when its periods are given), devices.csv,
+queries.sql, report.html, claims.yaml (when claims are given),
 pubkey.pem, then MANIFEST.sha256 (SHA-256 of every other file) and MANIFEST.sha256.sig (raw
 Ed25519 signature over the manifest's exact bytes).
 """
@@ -23,7 +25,7 @@ import psycopg
 
 from collector import db
 from collector.errors import CollectorError
-from collector.evidence import signing
+from collector.evidence import quality_section, signing
 from collector.evidence.devices import DEVICE_COLUMNS, device_rows
 from collector.evidence.report import render as render_report
 from collector.figures import queries
@@ -119,6 +121,7 @@ def build_evidence(
     claims_path: Path | None,
     now: datetime,
     step: Callable[[str], None] = lambda _: None,
+    application: tuple[Any, Any] | None = None,  # (Periods, Application): the results table's inputs
 ) -> tuple[dict[str, Any], Figures, queries.Loaded]:
     """evidence.json's content, and the figures and query results it was built from."""
     step("computing figures")
@@ -127,6 +130,14 @@ def build_evidence(
     if claims_path is not None:
         step("verifying claims")
         claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path)}
+    table: dict[str, Any] = {}
+    if application is not None:
+        from collector.application.measure import evidence_part  # numpy, as for claims
+
+        step("computing the application table")
+        got = evidence_part(dsn, *application)
+        simulated = sorted(simulated_devices(dsn, got["table"]["devices"]))
+        table = {"application": got | {"simulated_devices": simulated}}
     return (
         {
             "schema": SCHEMA,
@@ -142,7 +153,9 @@ def build_evidence(
             "declared": declared.to_json(),
             "tiers": evaluate(figures, declared),
             "claims": claims,
-        },
+            "quality": quality_section.build(dsn, params),
+        }
+        | table,
         figures,
         loaded,
     )
@@ -158,6 +171,7 @@ def export(
     key_path: Path = signing.DEFAULT_KEY_PATH,
     now: datetime | None = None,
     progress: ProgressFn | None = None,
+    application: tuple[Any, Any] | None = None,
 ) -> Exported:
     """Write a signed bundle into `out` (created; must be empty if it exists). `progress` hears of
     each step begun (figures, claims, report, signature) and of the end."""
@@ -165,7 +179,7 @@ def export(
     key = signing.load_or_create_key(key_path)
     if out.exists() and any(out.iterdir()):
         raise CollectorError(f"{out}: output directory is not empty")
-    steps = 4 if claims_path is not None else 3
+    steps = 3 + (claims_path is not None) + (application is not None)
     done = 0
 
     def step(what: str) -> None:
@@ -174,7 +188,7 @@ def export(
             progress("exporting", done, steps, what)
         done += 1
 
-    evidence, figures, loaded = build_evidence(dsn, params, declared, claims_path, now, step)
+    evidence, figures, loaded = build_evidence(dsn, params, declared, claims_path, now, step, application)
     fp = signing.fingerprint(key.public_key())
     out.mkdir(parents=True, exist_ok=True)
     evidence_text = json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import httpx
+import psycopg
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -32,6 +33,7 @@ class World:
     dsn: str
     tokens: dict[tuple[str, str], str]  # (tenant, role) -> token
     token_ids: dict[tuple[str, str], int]
+    alarms: dict[str, int] = field(default_factory=dict)  # site-a | site-b | platform -> alarm id
 
     def auth(self, tenant: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[tenant, role]}"}
@@ -47,7 +49,27 @@ def build(dsn: str) -> World:
         for role in ROLES:
             new = create_token(dsn, tenant, role, label=f"{tenant} {role}")
             tokens[tenant, role], ids[tenant, role] = new.token, new.id
-    return World(dsn, tokens, ids)
+    return World(dsn, tokens, ids, _alarms(dsn))
+
+
+def _alarms(dsn: str) -> dict[str, int]:
+    """An active alarm of each tenant's gateway and one of the platform's own (no site)."""
+    rows = (
+        ("site-a", "gateway_offline", "site-a/gw-a", "critical", "gateway site-a/gw-a went offline"),
+        ("site-b", "gateway_offline", "site-b/gw-b", "critical", "gateway site-b/gw-b went offline"),
+        (None, "broker_dropped", "broker", "warning", "the broker dropped 3 messages"),
+    )
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for site, rule, subject, severity, message in rows:
+            row = conn.execute(
+                "INSERT INTO alarms (rule, subject, site, severity, message, value, raised_at)"
+                " VALUES (%s, %s, %s, %s, %s, 1, '2026-11-02T10:00:00Z') RETURNING id",
+                (rule, subject, site, severity, message),
+            ).fetchone()
+            assert row is not None
+            out[site or "platform"] = int(row[0])
+    return out
 
 
 @asynccontextmanager
