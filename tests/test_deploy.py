@@ -375,3 +375,12 @@ def test_the_api_runs_alarm_rules_over_the_compose_services_metrics() -> None:
         assert f"127.0.0.1:{port}/metrics" in str(COMPOSE["services"][service]["healthcheck"]["test"])
     gateway = yaml.safe_load((ROOT / "configs" / "gateways" / "compose.yaml").read_text())
     assert [t.site for t in config.sources.gateways] == [gateway["site"]]
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    import tomllib
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = {p.rstrip("*") for p in found["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.M))
+    assert packages == copied, f"in pyproject.toml but not copied: {packages - copied}"
