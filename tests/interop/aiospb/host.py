@@ -84,6 +84,7 @@ async def main() -> int:
     logging.getLogger("aiospb").addHandler(_Warnings(logging.WARNING))
     _watch_publish()
     _watch_arrivals()
+    # reorder_time: how long aiospb waits for a missing seq before it asks for a rebirth (default 2 s)
     host = new_host(host_id, MQTTConfig(mqtt_host, port), HostOptions(group=group, reorder_time=1.0))
 
     async def accepted(msg: Message) -> None:
