@@ -116,14 +116,21 @@ WHERE namespace = 'plant' AND site = ANY(%(sites)s) AND (%(site)s::text IS NULL 
   AND (%(dev)s::text IS NULL OR dev = %(dev)s)
 ORDER BY site, dev
 """
-# The last reading per point comes from the (point_id, time) index, one probe per point.
+# The last reading per point comes from the (point_id, time) index, one probe per point, in the
+# table its type is stored in.
 _POINTS = """
-SELECT p.name, p.kind, p.dtype, p.unit, last.time AS last_reading
+SELECT p.name, p.kind, p.dtype, p.unit, coalesce(num.time, txt.time) AS last_reading,
+       num.value AS last_value, txt.value AS last_text, coalesce(num.quality, txt.quality) AS last_quality
 FROM devices d
 JOIN points p ON p.device_id = d.device_id
 LEFT JOIN LATERAL (
-    SELECT r.time FROM readings r WHERE r.point_id = p.point_id ORDER BY r.time DESC LIMIT 1
-) last ON true
+    SELECT r.time, coalesce(r.value_int::numeric, r.value)::float8 AS value, r.quality FROM readings r
+    WHERE r.point_id = p.point_id AND p.dtype <> 'string' ORDER BY r.time DESC LIMIT 1
+) num ON true
+LEFT JOIN LATERAL (
+    SELECT t.time, t.value, t.quality FROM readings_text t
+    WHERE t.point_id = p.point_id AND p.dtype = 'string' ORDER BY t.time DESC LIMIT 1
+) txt ON true
 WHERE d.site = %(site)s AND d.dev = %(dev)s
 ORDER BY p.name
 """
@@ -146,7 +153,7 @@ async def devices(
 
 @router.get("/devices/{site}/{device}", response_model=DeviceDetail, tags=["registry"])
 async def device(who: Registry, service: Svc, site: Name, device: Name) -> DeviceDetail:
-    """One device: status, last seen and its points with their last reading time; 404 if not the tenant's."""
+    """One device: status, last seen and its points with their latest value; 404 if not the tenant's."""
     rows = await service.rows(_DEVICES, {"sites": list(who.sites), "site": site, "dev": device})
     if not rows:
         raise HTTPException(404, f"no device {site}/{device}")
@@ -229,6 +236,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.service = service
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
+    from api import routes_readings  # the route modules use this module's Service
+
+    app.include_router(routes_readings.router)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)
     return app

@@ -23,6 +23,11 @@ ROUTES: dict[str, set[str]] = {
     "/api/v1/figures?window=2026-10": {"admin", "operator", "auditor"},
     "/api/v1/tiers?window=2026-10": {"admin", "operator", "auditor"},
     "/api/v1/audit": {"admin", "auditor"},
+    f"{A_DEVICE}/points/temp/readings?start=2026-10-01T00:00:00Z&end=2026-10-02T00:00:00Z": {
+        "admin",
+        "operator",
+    },
+    f"{A_DEVICE}/history": {"admin", "operator"},
 }
 
 
@@ -83,7 +88,11 @@ async def test_unknown_missing_and_revoked_tokens_are_401_and_audited(
 
 def _fill(template: str, params: list[dict[str, Any]]) -> str:
     """A concrete request for an OpenAPI path, using tenant alpha's ids for every parameter."""
-    values = {"site": "site-a", "device": "press-a", "window": "2026-10", "limit": "1000"}
+    values = {
+        "site": "site-a", "device": "press-a", "point": "temp", "window": "2026-10", "limit": "1000",
+        "start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z", "before": "2027-01-01T00:00:00Z",
+        "max_points": "1000",
+    }  # fmt: skip
     query = []
     for p in params:
         assert p["name"] in values, f"a new parameter {p['name']!r}: give it one of alpha's values here"

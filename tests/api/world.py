@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import httpx
+import psycopg
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -37,9 +38,28 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[tenant, role]}"}
 
 
+# press-a was born on the 1st, died on the 21st and was born again on the 22nd (received times).
+EVENTS = (
+    ("birth", "2026-10-01T00:00:00Z"),
+    ("death", "2026-10-21T00:00:00Z"),
+    ("birth", "2026-10-22T00:00:00Z"),
+)
+
+
+def _events(dsn: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        for seq, (kind, at) in enumerate(EVENTS, 1000):
+            conn.execute(
+                "INSERT INTO envelopes (gw, seq, kind, site, dev, received_at, sent_at, n, sha256)"
+                " VALUES ('gw-a', %s, %s, 'site-a', 'press-a', %s, %s, 0, %s)",
+                (seq, kind, at, at, f"{seq:064x}"),
+            )
+
+
 def build(dsn: str) -> World:
     migrate(dsn)
     seed(dsn, DEVICES)
+    _events(dsn)
     create_tenant(dsn, "alpha", ["site-a"])
     create_tenant(dsn, "beta", ["site-b"])
     tokens, ids = {}, {}

@@ -1,0 +1,44 @@
+"""What the route modules share: the service, the role annotations, path and error helpers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
+
+from api.app import Service
+from api.auth import Principal, require
+
+Operating = Annotated[Principal, Depends(require("admin", "operator"))]
+Reading = Annotated[Principal, Depends(require("admin", "operator", "auditor"))]
+Name = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+Svc = Annotated[Service, Depends(_service)]
+
+
+def invalid(where: str, field: str | tuple[str | int, ...], message: str) -> RequestValidationError:
+    """A 422 whose `loc` names the field, like FastAPI's own validation errors."""
+    loc: tuple[Any, ...] = (where, *((field,) if isinstance(field, str) else field))
+    return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+_DEVICE = """
+SELECT device_id, site, dev, gw FROM devices
+WHERE namespace = 'plant' AND site = ANY(%(sites)s) AND site = %(site)s AND dev = %(dev)s
+"""
+
+
+async def tenant_device(service: Service, who: Principal, site: str, device: str) -> dict[str, Any]:
+    """The tenant's plant device `site/device` (device_id, site, dev, gw); 404 when it is not the
+    tenant's, exactly as when it does not exist."""
+    rows = await service.rows(_DEVICE, {"sites": list(who.sites), "site": site, "dev": device})
+    if not rows:
+        raise HTTPException(404, f"no device {site}/{device}")
+    return rows[0]
