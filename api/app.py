@@ -236,9 +236,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.service = service
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
-    from api import routes_readings  # the route modules use this module's Service
+    from api import routes_claims, routes_readings  # the route modules use this module's Service
 
-    app.include_router(routes_readings.router)
+    for module in (routes_readings, routes_claims):
+        app.include_router(module.router)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)
     return app

@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 
 from api.app import Service
-from api.auth import Principal, require
+from api.auth import Principal, audit, require
 
 Operating = Annotated[Principal, Depends(require("admin", "operator"))]
 Reading = Annotated[Principal, Depends(require("admin", "operator", "auditor"))]
@@ -42,3 +42,23 @@ async def tenant_device(service: Service, who: Principal, site: str, device: str
     if not rows:
         raise HTTPException(404, f"no device {site}/{device}")
     return rows[0]
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 when its Content-Length says it is over `max_bytes` (before
+    a byte is read) or when the bytes streamed in pass it (a missing or false Content-Length)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        raise HTTPException(413, f"body larger than {max_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise HTTPException(413, f"body larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def record(service: Service, request: Request, who: Principal, status: int, detail: str) -> None:
+    """A write's row in the audit log: who (token, role, tenant, address), when, what, and its result."""
+    await audit(service.pool, request, status, detail, who)

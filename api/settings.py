@@ -28,6 +28,8 @@ class ApiLimits(BaseModel, frozen=True, extra="forbid"):
     max_window_days: int = Field(default=366, ge=1, le=3660)
     # Rows one readings answer holds at most: longer ranges are binned into this many buckets.
     max_points: int = Field(default=2000, ge=10, le=100_000)
+    # A claims document larger than this is refused (413) before it is read.
+    max_claims_bytes: int = Field(default=262_144, ge=1024, le=16_777_216)
     # A client address with this many refused authentications within the window gets 429.
     auth_failures: int = Field(default=10, ge=1)
     auth_window_s: float = Field(default=60.0, gt=0)

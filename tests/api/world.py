@@ -9,11 +9,14 @@ from datetime import date
 
 import httpx
 import psycopg
+from psycopg.types.json import Jsonb
 
 from api.app import create_app
 from api.settings import ApiSettings
 from api.store import ROLES, create_tenant, create_token
+from collector.kpi.claimfile import parse_claims
 from collector.migrate import migrate
+from infra.yamlconfig import parse_yaml
 from tests.figures.seed import SeedDevice, days, seed
 
 OCT = date(2026, 10, 1)
@@ -56,6 +59,31 @@ def _events(dsn: str) -> None:
             )
 
 
+# A claim of alpha's, stored as the API stores one (scope narrowed to alpha's sites).
+CLAIMS = """
+periods:
+  baseline: {start: 2026-10-01, end: 2026-10-15}
+  reporting: {start: 2026-10-16, end: 2026-10-31}
+claims:
+  - {id: press-downtime, title: Press downtime -20 %, kpi: unplanned_downtime, change_pct: -20,
+     scope: {type: press}, gates: {min_days: 7}}
+"""
+
+
+def _claims(dsn: str, tenant: str, text: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        tid, sites = conn.execute(
+            "SELECT t.id, array_agg(s.site) FROM tenants t JOIN tenant_sites s ON s.tenant = t.id"
+            " WHERE t.name = %s GROUP BY t.id",
+            (tenant,),
+        ).fetchone() or (None, None)
+        for c in parse_claims(parse_yaml(text, "claims"), sites=sites):
+            conn.execute(
+                "INSERT INTO api_claims (tenant, claim_id, claim) VALUES (%s, %s, %s)",
+                (tid, c.id, Jsonb(c.model_dump(mode="json"))),
+            )
+
+
 def build(dsn: str) -> World:
     migrate(dsn)
     seed(dsn, DEVICES)
@@ -67,6 +95,7 @@ def build(dsn: str) -> World:
         for role in ROLES:
             new = create_token(dsn, tenant, role, label=f"{tenant} {role}")
             tokens[tenant, role], ids[tenant, role] = new.token, new.id
+    _claims(dsn, "alpha", CLAIMS)
     return World(dsn, tokens, ids)
 
 
