@@ -22,13 +22,13 @@ from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from api import scoped
 from api.auth import Authenticator, FailureLimiter, Principal, require
 from api.models import AuditEntry, Device, DeviceDetail, Gateway, Point
 from api.settings import ApiSettings
 from collector.db import DatabaseUnavailableError
 from collector.errors import CollectorError
 from collector.figures import queries
+from collector.figures import tenant as scoped
 from collector.figures.compute import DEFINITIONS, Parameters
 from collector.figures.declared import Declared, load_declared
 from collector.figures.model import Figures
@@ -236,9 +236,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.service = service
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
-    from api import routes_claims, routes_readings  # the route modules use this module's Service
+    # the route modules use this module's Service
+    from api import routes_claims, routes_evidence, routes_readings
 
-    for module in (routes_readings, routes_claims):
+    for module in (routes_readings, routes_claims, routes_evidence):
         app.include_router(module.router)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)

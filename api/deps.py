@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 
-from api.app import Service
+from api.app import Service, _params
 from api.auth import Principal, audit, require
+from collector.figures.compute import Parameters
 
 Operating = Annotated[Principal, Depends(require("admin", "operator"))]
 Reading = Annotated[Principal, Depends(require("admin", "operator", "auditor"))]
@@ -62,3 +63,11 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 async def record(service: Service, request: Request, who: Principal, status: int, detail: str) -> None:
     """A write's row in the audit log: who (token, role, tenant, address), when, what, and its result."""
     await audit(service.pool, request, status, detail, who)
+
+
+def window_params(window: str | None, service: Service, where: str = "query") -> Parameters:
+    """The figure parameters of a window; 422 naming `window` in the query or the body."""
+    try:
+        return _params(window, service)
+    except RequestValidationError as exc:
+        raise invalid(where, "window", str(exc.errors()[0]["msg"])) from None

@@ -13,6 +13,7 @@ import psycopg
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from collector.evidence.signing import DEFAULT_KEY_PATH
 from infra import settings
 from infra.settings import YamlSettings, config_base
 
@@ -30,6 +31,10 @@ class ApiLimits(BaseModel, frozen=True, extra="forbid"):
     max_points: int = Field(default=2000, ge=10, le=100_000)
     # A claims document larger than this is refused (413) before it is read.
     max_claims_bytes: int = Field(default=262_144, ge=1024, le=16_777_216)
+    # An uploaded evidence bundle (zip) larger than this is refused (413) before it is read; its
+    # files may hold this many bytes in all once unpacked.
+    max_upload_bytes: int = Field(default=33_554_432, ge=1024, le=1_073_741_824)
+    max_unpacked_bytes: int = Field(default=134_217_728, ge=1024, le=4_294_967_296)
     # A client address with this many refused authentications within the window gets 429.
     auth_failures: int = Field(default=10, ge=1)
     auth_window_s: float = Field(default=60.0, gt=0)
@@ -45,6 +50,10 @@ class ApiSettings(YamlSettings):
     port: int = Field(default=8080, ge=0, le=65_535)
     # declared.yaml for the tier thresholds plant data cannot measure (collector.figures.declared).
     declared: Path | None = None
+    # Exported bundles (one folder per tenant) and uploads being verified; the key bundles are signed
+    # with, whose public half is the key uploaded bundles are verified against.
+    evidence_dir: Path = Path("evidence")
+    evidence_key: Path = DEFAULT_KEY_PATH
     limits: ApiLimits = ApiLimits()
 
     @field_validator("dsn")
@@ -57,10 +66,13 @@ class ApiSettings(YamlSettings):
             raise ValueError("not a PostgreSQL connection string") from None
         return value
 
-    @field_validator("declared")
+    @field_validator("declared", "evidence_dir", "evidence_key")
     @classmethod
     def _relative_to_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return value if value is None or value.is_absolute() else config_base(info) / value
+        if value is None:
+            return None
+        value = value.expanduser()
+        return value if value.is_absolute() else config_base(info) / value
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> ApiSettings:

@@ -13,14 +13,19 @@ from infra.yamlconfig import ConfigFileError, YamlFile, describe_error, read_yam
 
 
 def load_claims(
-    path: str | Path, *, baseline: Period | None = None, reporting: Period | None = None
+    path: str | Path,
+    *,
+    baseline: Period | None = None,
+    reporting: Period | None = None,
+    sites: Collection[str] | None = None,
 ) -> list[Claim]:
-    """Claims of one YAML file; `baseline`/`reporting` override every claim's periods.
+    """Claims of one YAML file; `baseline`/`reporting` override every claim's periods, `sites`
+    narrows every scope (parse_claims).
 
     Raises KpiError naming the file, the line and the field.
     """
     try:
-        return parse_claims(read_yaml(path), baseline=baseline, reporting=reporting)
+        return parse_claims(read_yaml(path), baseline=baseline, reporting=reporting, sites=sites)
     except ConfigFileError as exc:
         raise KpiError(str(exc)) from None
 

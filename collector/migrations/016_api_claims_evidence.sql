@@ -30,6 +30,7 @@ CREATE TABLE api_evidence (
     created_at  timestamptz NOT NULL DEFAULT now(),
     created_by  integer REFERENCES api_tokens (id),
     window_text text NOT NULL,
+    scope       jsonb NOT NULL,  -- the tenant and the sites the bundle covers, as evidence.json names them
     fingerprint text NOT NULL,
     claims      text[] NOT NULL DEFAULT '{}',
     bytes       bigint NOT NULL

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 
 from api.settings import ApiSettings
-from tests.api.world import World, build, client
+from tests.api.world import BUNDLE_ID, World, build, client
 from tests.servers import PostgresServer
 
 V1 = "/api/v1"
@@ -31,6 +31,8 @@ ROUTES: dict[str, set[str]] = {
     "/api/v1/claims": {"admin", "operator", "auditor"},
     "/api/v1/claims/press-downtime": {"admin", "operator", "auditor"},
     "/api/v1/claims/press-downtime/results": {"admin", "operator", "auditor"},
+    "/api/v1/evidence": {"admin", "operator", "auditor"},
+    f"/api/v1/evidence/{BUNDLE_ID}": {"admin", "operator", "auditor"},
 }
 
 
@@ -94,7 +96,7 @@ def _fill(template: str, params: list[dict[str, Any]]) -> str:
     values = {
         "site": "site-a", "device": "press-a", "point": "temp", "window": "2026-10", "limit": "100",
         "start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z", "before": "2027-01-01T00:00:00Z",
-        "max_points": "1000", "claim_id": "press-downtime",
+        "max_points": "1000", "claim_id": "press-downtime", "bundle_id": BUNDLE_ID,
     }  # fmt: skip
     query = []
     for p in params:

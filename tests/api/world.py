@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -36,6 +40,11 @@ class World:
     dsn: str
     tokens: dict[tuple[str, str], str]  # (tenant, role) -> token
     token_ids: dict[tuple[str, str], int]
+    evidence_dir: Path | None = None
+
+    def settings(self, **overrides: Any) -> ApiSettings:
+        where = {"evidence_dir": self.evidence_dir, "evidence_key": self.evidence_dir / "key.pem"}
+        return ApiSettings(dsn=self.dsn, **(where if self.evidence_dir else {}), **overrides)
 
     def auth(self, tenant: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[tenant, role]}"}
@@ -84,7 +93,26 @@ def _claims(dsn: str, tenant: str, text: str) -> None:
             )
 
 
-def build(dsn: str) -> World:
+BUNDLE_ID = "0123456789abcdef0123456789abcdef"
+
+
+def _bundle(dsn: str, tenant: str, folder: Path) -> None:
+    """A stored bundle row and its zip (the files stored uncompressed, so its bytes read as text)."""
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute("SELECT id FROM tenants WHERE name = %s", (tenant,)).fetchone()
+        assert found is not None
+        scope = {"tenant": tenant, "sites": ["site-a"]}
+        conn.execute(
+            "INSERT INTO api_evidence (id, tenant, window_text, scope, fingerprint, bytes)"
+            " VALUES (%s, %s, '2026-10', %s, 'ed25519:test', 1)",
+            (BUNDLE_ID, found[0], Jsonb(scope)),
+        )
+    (folder / str(found[0])).mkdir(parents=True)
+    with zipfile.ZipFile(folder / str(found[0]) / f"{BUNDLE_ID}.zip", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("evidence.json", json.dumps({"scope": scope}))
+
+
+def build(dsn: str, evidence_dir: Path | None = None) -> World:
     migrate(dsn)
     seed(dsn, DEVICES)
     _events(dsn)
@@ -96,7 +124,9 @@ def build(dsn: str) -> World:
             new = create_token(dsn, tenant, role, label=f"{tenant} {role}")
             tokens[tenant, role], ids[tenant, role] = new.token, new.id
     _claims(dsn, "alpha", CLAIMS)
-    return World(dsn, tokens, ids)
+    if evidence_dir is not None:
+        _bundle(dsn, "alpha", evidence_dir)
+    return World(dsn, tokens, ids, evidence_dir)
 
 
 @asynccontextmanager
