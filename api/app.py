@@ -65,6 +65,7 @@ class Service:
             kwargs={"autocommit": True, "connect_timeout": 10},
         )
         self.figures_slots = asyncio.Semaphore(limits.figures_concurrency)
+        self.management_slots = asyncio.Semaphore(limits.management_concurrency)
 
     async def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
@@ -237,9 +238,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
     # the route modules use this module's Service
-    from api import routes_claims, routes_evidence, routes_readings
+    from api import routes_claims, routes_evidence, routes_management, routes_readings
 
-    for module in (routes_readings, routes_claims, routes_evidence):
+    for module in (routes_readings, routes_claims, routes_evidence, routes_management):
         app.include_router(module.router)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)

@@ -35,6 +35,9 @@ class ApiLimits(BaseModel, frozen=True, extra="forbid"):
     # files may hold this many bytes in all once unpacked.
     max_upload_bytes: int = Field(default=33_554_432, ge=1024, le=1_073_741_824)
     max_unpacked_bytes: int = Field(default=134_217_728, ge=1024, le=4_294_967_296)
+    # Management operations waiting for their answers at once, and the longest wait for one.
+    management_concurrency: int = Field(default=4, ge=1, le=256)
+    management_timeout_s: float = Field(default=10.0, gt=0, le=300)
     # A client address with this many refused authentications within the window gets 429.
     auth_failures: int = Field(default=10, ge=1)
     auth_window_s: float = Field(default=60.0, gt=0)
@@ -54,6 +57,8 @@ class ApiSettings(YamlSettings):
     # with, whose public half is the key uploaded bundles are verified against.
     evidence_dir: Path = Path("evidence")
     evidence_key: Path = DEFAULT_KEY_PATH
+    # The broker management operations go through (the collector's); None: management is off (503).
+    mqtt_url: str | None = None
     limits: ApiLimits = ApiLimits()
 
     @field_validator("dsn")

@@ -43,8 +43,10 @@ class World:
     evidence_dir: Path | None = None
 
     def settings(self, **overrides: Any) -> ApiSettings:
-        where = {"evidence_dir": self.evidence_dir, "evidence_key": self.evidence_dir / "key.pem"}
-        return ApiSettings(dsn=self.dsn, **(where if self.evidence_dir else {}), **overrides)
+        where = {}
+        if self.evidence_dir is not None:
+            where = {"evidence_dir": self.evidence_dir, "evidence_key": self.evidence_dir / "key.pem"}
+        return ApiSettings(dsn=self.dsn, **where, **overrides)
 
     def auth(self, tenant: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[tenant, role]}"}

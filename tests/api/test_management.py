@@ -1,0 +1,126 @@
+"""Management operations through the API, end to end: a real pymodbus device, the gateway,
+Mosquitto, the collector and PostgreSQL. What the API sends reaches the device and counts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from api.store import create_tenant, create_token
+from collector.figures import queries
+from collector.figures.compute import Parameters
+from collector.figures.window import parse_window
+from collector.ingest import Pipeline
+from collector.settings import load_settings
+from devicemodel.loader import load_device_type
+from gateway.config import load_config
+from gateway.runner import Gateway
+from simulators.servers.modbus import SimModbusServer
+from tests.api.world import World, build, client
+from tests.collector.mqttutil import scalar, wait_until
+from tests.gateway.helpers import BIG, SETPOINTS_TYPE, SetpointSource, modbus_device, write_config
+
+M1 = "/api/v1/devices/site1/m1"
+
+
+async def test_management_through_the_api_reaches_the_device_and_counts(
+    tmp_path: Path, mqtt_broker: Any, pg_dsn: str
+) -> None:
+    world = build(pg_dsn)  # tenants alpha (site-a) and beta (site-b)
+    create_tenant(pg_dsn, "plant", ["site1"])
+    tokens = {r: create_token(pg_dsn, "plant", r) for r in ("operator", "auditor")}
+    auth = {r: {"Authorization": f"Bearer {t.token}"} for r, t in tokens.items()}
+    (tmp_path / "generic.yaml").write_text(SETPOINTS_TYPE)
+    sim = SimModbusServer(SetpointSource(load_device_type(tmp_path / "generic.yaml")), port=0)
+    await sim.start()
+    gw = f"gw-{uuid.uuid4().hex[:6]}"
+    device = modbus_device("m1", sim.port, 1, type="generic.yaml")
+    cfg = load_config(write_config(tmp_path, mqtt_broker.url, [device], gateway_id=gw, link_lost_after_s=1.0))
+    settings = load_settings(
+        None, dsn=pg_dsn, metrics_port=None,
+        mqtt={"url": mqtt_broker.url, "client_id": f"c-{uuid.uuid4().hex[:8]}",
+              "topics": [f"pp/v1/site1/{gw}/#"]},  # retained births of other tests stay out
+    )  # fmt: skip
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(Gateway(cfg).run()), asyncio.create_task(Pipeline(settings).run(stop))]
+    api = world.settings(mqtt_url=mqtt_broker.url, limits={"management_timeout_s": 10})
+    try:
+        await asyncio.to_thread(
+            wait_until,
+            lambda: scalar(pg_dsn, "SELECT count(*) FROM devices WHERE dev = 'm1'") == 1,
+            60,
+            "the birth",
+        )
+        async with client(api) as (http, _):
+            ping = await http.post(f"{M1}/ping", headers=auth["operator"])
+            assert ping.status_code == 200, ping.text
+            out = ping.json()
+            assert out["ok"] and out["reached"] and out["gateway"] == gw and out["device"] == "site1/m1"
+            assert out["result"]["read"]["point"] == "level" and out["result"]["read"]["raw"] == 21.5
+            write = await http.post(
+                f"{M1}/write", json={"point": "big_sp", "value": BIG}, headers=auth["operator"]
+            )
+            assert write.status_code == 200, write.text
+            assert write.json()["result"] == {"point": "big_sp", "requested": BIG, "written": BIG, "raw": BIG}
+            config = await http.post(f"{M1}/read-config", headers=auth["operator"])
+            assert config.status_code == 200 and config.json()["ok"] and not config.json()["reached"]
+            refused = await http.post(
+                f"{M1}/write", json={"point": "f_sp", "value": BIG}, headers=auth["operator"]
+            )
+            assert refused.status_code == 502 and "cannot be represented exactly" in refused.json()["error"]
+            bad = await http.post(
+                f"{M1}/write", json={"point": "big_sp", "value": "7"}, headers=auth["operator"]
+            )
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][:2] == ["body", "value"]
+            slow = await http.post(f"{M1}/ping?timeout=3600", headers=auth["operator"])
+            assert slow.status_code == 422 and slow.json()["detail"][0]["loc"] == ["query", "timeout"]
+            assert (await http.post(f"{M1}/ping", headers=auth["auditor"])).status_code == 403
+            theirs = await http.post(f"{M1}/ping", headers=world.auth("alpha", "operator"))
+            assert theirs.status_code == 404  # another tenant's device does not exist
+            sim.silence_unit("m1")
+            down = await http.post(f"{M1}/ping", headers=auth["operator"])
+            assert down.status_code == 502 and "device read failed" in down.json()["error"]
+    finally:
+        stop.set()
+        tasks[0].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await sim.stop()
+    with psycopg.connect(pg_dsn) as conn:
+        ops = conn.execute(
+            "SELECT op, ok, reached, requested_by FROM management_ops ORDER BY sent_at"
+        ).fetchall()
+        audit = conn.execute(
+            "SELECT token_id, path, status, detail FROM audit_log WHERE method = 'POST' ORDER BY id"
+        ).fetchall()
+    by = f"api:plant:token:{tokens['operator'].id}"
+    assert ops == [
+        ("ping", True, True, by), ("write_setpoint", True, True, by), ("read_config", True, False, by),
+        ("write_setpoint", False, False, by), ("ping", False, False, by),
+    ]  # fmt: skip
+    sent = [a for a in audit if a[0] == tokens["operator"].id]
+    assert [(a[1].rsplit("/", 1)[1], a[2]) for a in sent] == [
+        ("ping", 200), ("write", 200), ("read-config", 200), ("write", 502), ("ping", 502),
+    ]  # fmt: skip
+    assert "device reached" in sent[0][3] and "failed: " in sent[4][3]
+    others = [(a[0], a[2], a[3]) for a in audit if a[0] != tokens["operator"].id]
+    assert others == [
+        (tokens["auditor"].id, 403, "role auditor may not use this route"),
+        (world.token_ids["alpha", "operator"], 404, "ping site1/m1: no such device"),
+    ]
+    now = datetime.now(UTC)
+    window = parse_window(now.strftime("%Y-%m"), now)
+    figures, _ = queries.figures(pg_dsn, Parameters(window, now, include_simulated=True))
+    assert [m.device for m in figures.managed_equipment.members] == ["site1/m1"]  # the API's ping counts
+
+
+async def test_without_a_broker_management_is_503_and_audited(world: World, http: Any) -> None:
+    res = await http.post("/api/v1/devices/site-a/press-a/ping", headers=world.auth("alpha", "operator"))
+    assert res.status_code == 503 and "mqtt_url" in res.text
+    with psycopg.connect(world.dsn) as conn:
+        rows = conn.execute("SELECT status, detail FROM audit_log WHERE method = 'POST'").fetchall()
+    assert rows == [(503, "ping site-a/press-a: no broker configured")]
