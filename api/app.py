@@ -238,9 +238,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
     # the route modules use this module's Service
-    from api import routes_claims, routes_evidence, routes_management, routes_readings
+    from api import routes_claims, routes_deadletters, routes_evidence, routes_management, routes_readings
 
-    for module in (routes_readings, routes_claims, routes_evidence, routes_management):
+    for module in (routes_readings, routes_claims, routes_evidence, routes_management, routes_deadletters):
         app.include_router(module.router)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)

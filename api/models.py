@@ -102,3 +102,14 @@ class DeviceEvent(BaseModel):
     sent_at: datetime
     received_at: datetime
     source: str
+
+
+class DeadLetter(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    site: str | None  # the site its topic names
+    error: str
+    payload: str  # the first dead_letter_payload_bytes bytes, as UTF-8 (invalid bytes replaced)
+    payload_bytes: int  # the whole payload's length
+    truncated: bool

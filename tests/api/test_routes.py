@@ -33,6 +33,7 @@ ROUTES: dict[str, set[str]] = {
     "/api/v1/claims/press-downtime/results": {"admin", "operator", "auditor"},
     "/api/v1/evidence": {"admin", "operator", "auditor"},
     f"/api/v1/evidence/{BUNDLE_ID}": {"admin", "operator", "auditor"},
+    "/api/v1/dead-letters": {"admin", "operator"},
 }
 
 
@@ -96,7 +97,7 @@ def _fill(template: str, params: list[dict[str, Any]]) -> str:
     values = {
         "site": "site-a", "device": "press-a", "point": "temp", "window": "2026-10", "limit": "100",
         "start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z", "before": "2027-01-01T00:00:00Z",
-        "max_points": "1000", "claim_id": "press-downtime", "bundle_id": BUNDLE_ID,
+        "max_points": "1000", "claim_id": "press-downtime", "bundle_id": BUNDLE_ID, "before_id": "1000000",
     }  # fmt: skip
     query = []
     for p in params:

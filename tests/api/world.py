@@ -60,8 +60,21 @@ EVENTS = (
 )
 
 
+# A refused message of each tenant's, and one whose topic names no site (no tenant's).
+LETTERS = (
+    ("pp/v1/site-a/gw-a/press-a/data", b'{"v":1,"seq":"x"}' + b"A" * 5000, "seq: expected an integer"),
+    ("spBv1.0/site-b/DDATA/gw-b/pump-b", b"\x00\xff", "not a Sparkplug payload"),
+    ("garbage", b"?", "not a plantproof topic"),
+)
+
+
 def _events(dsn: str) -> None:
     with psycopg.connect(dsn) as conn:
+        for topic, payload, error in LETTERS:
+            conn.execute(
+                "INSERT INTO dead_letters (topic, payload, error) VALUES (%s, %s, %s)",
+                (topic, payload, error),
+            )
         for seq, (kind, at) in enumerate(EVENTS, 1000):
             conn.execute(
                 "INSERT INTO envelopes (gw, seq, kind, site, dev, received_at, sent_at, n, sha256)"
