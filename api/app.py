@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from api.auth import Authenticator, FailureLimiter, Principal, require
 from api.models import AuditEntry, Device, DeviceDetail, Gateway, Point
 from api.settings import ApiSettings
+from api.sweep import Sweep
 from collector.db import DatabaseUnavailableError
 from collector.errors import CollectorError
 from collector.figures import queries
@@ -220,9 +221,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.pool.open()
+        sweeping = None
+        if settings.sweep.enabled and settings.mqtt_url is not None:
+            sweep = Sweep(settings.sweep, service.pool, settings.mqtt_url, settings.dsn)
+            app.state.sweep, sweeping = sweep, asyncio.create_task(sweep.run())
         try:
             yield
         finally:
+            if sweeping is not None:
+                sweeping.cancel()
+                await asyncio.gather(sweeping, return_exceptions=True)
             await service.pool.close()
 
     app = FastAPI(

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from api.sweep import SweepSettings
 from collector.evidence.signing import DEFAULT_KEY_PATH
 from infra import settings
 from infra.settings import YamlSettings, config_base
@@ -61,7 +62,15 @@ class ApiSettings(YamlSettings):
     evidence_key: Path = DEFAULT_KEY_PATH
     # The broker management operations go through (the collector's); None: management is off (503).
     mqtt_url: str | None = None
+    # The recurring management sweep (api.sweep); it needs mqtt_url.
+    sweep: SweepSettings = SweepSettings()
     limits: ApiLimits = ApiLimits()
+
+    @model_validator(mode="after")
+    def _sweep_needs_a_broker(self) -> ApiSettings:
+        if self.sweep.enabled and self.mqtt_url is None:
+            raise ValueError("sweep.enabled needs mqtt_url")
+        return self
 
     @field_validator("dsn")
     @classmethod
