@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
@@ -97,7 +97,7 @@ def _params(window: str | None, service: Service) -> Parameters:
     return Parameters(parsed, now)
 
 
-async def _figures(service: Service, who: Principal, window: str | None) -> tuple[Figures, Parameters]:
+async def tenant_figures(service: Service, who: Principal, window: str | None) -> tuple[Figures, Parameters]:
     params = _params(window, service)
     async with service.figures_slots:
         loaded = await asyncio.to_thread(queries.load, service.settings.dsn, params.window)
@@ -117,7 +117,11 @@ FROM devices
 WHERE namespace = 'plant' AND site = ANY(%(sites)s) AND (%(site)s::text IS NULL OR site = %(site)s)
   AND (%(dev)s::text IS NULL OR dev = %(dev)s)
 ORDER BY site, dev
+LIMIT %(limit)s OFFSET %(offset)s
 """
+# A page of the device list holds at most this many devices; `X-Total-Count` and a `Link` to the next
+# page say what is left.
+PAGE_MAX = 10_000
 # The last reading per point comes from the (point_id, time) index, one probe per point, in the
 # table its type is stored in.
 _POINTS = """
@@ -146,17 +150,38 @@ async def gateways(who: Registry, service: Svc) -> list[Gateway]:
 
 @router.get("/devices", response_model=list[Device], tags=["registry"])
 async def devices(
-    who: Registry, service: Svc, site: Annotated[str | None, Query(max_length=256)] = None
-) -> list[Device]:
-    """The tenant's devices (capacity-run populations excluded); `site` narrows to one site."""
-    rows = await service.rows(_DEVICES, {"sites": list(who.sites), "site": site, "dev": None})
+    who: Registry, service: Svc, request: Request, response: Response,
+    site: Annotated[str | None, Query(max_length=256)] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description="devices per page")] = 1000,
+    offset: Annotated[int, Query(ge=0, description="devices skipped (site, device order)")] = 0,
+) -> list[Device]:  # fmt: skip
+    """The tenant's devices (capacity-run populations excluded), a page at a time in (site, device)
+    order; `site` narrows to one site. `X-Total-Count` gives the number of devices, `Link` the next page."""
+    params = {"sites": list(who.sites), "site": site, "dev": None, "limit": limit, "offset": offset}
+    rows = await service.rows(_DEVICES, params)
+    total = await count_devices(service, who, site)
+    response.headers["X-Total-Count"] = str(total)
+    if offset + len(rows) < total:
+        following = request.url.include_query_params(offset=offset + len(rows), limit=limit)
+        response.headers["Link"] = f'<{following}>; rel="next"'
     return [Device(**r) for r in rows]
+
+
+async def count_devices(service: Service, who: Principal, site: str | None = None) -> int:
+    rows = await service.rows(
+        "SELECT count(*) AS n FROM devices WHERE namespace = 'plant' AND site = ANY(%(sites)s)"
+        " AND (%(site)s::text IS NULL OR site = %(site)s)",
+        {"sites": list(who.sites), "site": site},
+    )
+    return int(rows[0]["n"])
 
 
 @router.get("/devices/{site}/{device}", response_model=DeviceDetail, tags=["registry"])
 async def device(who: Registry, service: Svc, site: Name, device: Name) -> DeviceDetail:
-    """One device: status, last seen and its points with their latest value; 404 if not the tenant's."""
-    rows = await service.rows(_DEVICES, {"sites": list(who.sites), "site": site, "dev": device})
+    """One device: status, last seen and its points with their last reading time; 404 if not the tenant's."""
+    rows = await service.rows(
+        _DEVICES, {"sites": list(who.sites), "site": site, "dev": device, "limit": 1, "offset": 0}
+    )
     if not rows:
         raise HTTPException(404, f"no device {site}/{device}")
     points = await service.rows(_POINTS, {"site": site, "dev": device})
@@ -166,7 +191,7 @@ async def device(who: Registry, service: Svc, site: Name, device: Name) -> Devic
 @router.get("/figures", tags=["figures"])
 async def figures(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
     """The platform figures of a window (DESIGN §5) over the tenant's sites only."""
-    result, params = await _figures(service, who, window)
+    result, params = await tenant_figures(service, who, window)
     return {
         "parameters": params.to_json(),
         "scope": scoped.scope_json(who.tenant, who.sites),
@@ -178,7 +203,7 @@ async def figures(who: Anyone, service: Svc, window: WindowQuery = None) -> dict
 @router.get("/tiers", tags=["figures"])
 async def tiers(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
     """Every tier threshold against the tenant's figures, and the declared values."""
-    result, params = await _figures(service, who, window)
+    result, params = await tenant_figures(service, who, window)
     return {
         "parameters": params.to_json(),
         "scope": scoped.scope_json(who.tenant, who.sites),
@@ -250,6 +275,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     for module in (routes_readings, routes_claims, routes_evidence, routes_management, routes_deadletters):
         app.include_router(module.router)
+
+    from api.console import mount  # the console reads through this module's routes
+
+    mount(app)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)
     return app

@@ -145,13 +145,34 @@ class Authenticator:
         return Principal(row[0], row[1], row[4], row[2], tuple(row[5]))
 
 
+# The console's signed-in browser sends its token in this cookie (HttpOnly, SameSite=Strict).
+SESSION_COOKIE = "pp_session"
+# A browser request authenticated by the cookie that changes something must carry this header: a
+# page of another site cannot set it without a CORS preflight, which this service never grants.
+CONSOLE_HEADER = "X-PlantProof-Console"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def session_credentials(request: Request) -> HTTPAuthorizationCredentials | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return HTTPAuthorizationCredentials(scheme="Bearer", credentials=token) if token else None
+
+
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A FastAPI dependency: the caller's principal, 401/403/429 otherwise (refusals audited)."""
+    """A FastAPI dependency: the caller's principal, 401/403/429 otherwise (refusals audited).
+
+    The bearer header wins; without one, the console's session cookie is taken (for a change, only
+    with the console's header)."""
 
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Principal:
         auth: Authenticator = request.app.state.auth
+        if credentials is None and (cookie := session_credentials(request)) is not None:
+            if request.method not in SAFE_METHODS and CONSOLE_HEADER.lower() not in request.headers:
+                await audit(auth.pool, request, 403, "cookie without the console header")
+                raise HTTPException(403, f"a change from a browser session needs the {CONSOLE_HEADER} header")
+            credentials = cookie
         who = await auth.principal(request, credentials)
         if who.role not in roles:
             await audit(auth.pool, request, 403, f"role {who.role} may not use this route", who)

@@ -66,6 +66,18 @@ MODULES = (
         "historian CSVs of 5 MB and 50 MB imported; the same files COPYed into a bare table",
         300,
     ),
+    Module(
+        "bench_storage",
+        ("--hours", "2"),
+        "2 h of the demo plant at 1 s imported; bytes per stored point against a bare heap row",
+        120,
+    ),
+    Module(
+        "bench_api",
+        ("--devices", "30000", "--days", "7", "--requests", "10"),
+        "API and console on a 30,000-device registry, a week of readings; raw SQL as the ceiling",
+        240,
+    ),
     Module("bench_kpi", (), "1,000 devices x 10,000 state events (10 M), computation only", 90),
     Module(
         "bench_simulators",

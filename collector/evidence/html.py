@@ -32,13 +32,17 @@ def lbl(key: str, lang: Lang) -> str:
     return e(label(key, lang))
 
 
-def table(head: list[str], rows: list[list[str]], lang: Lang, file: str = "", cls: str = "") -> str:
-    """Cells are HTML already. Rows beyond MAX_ROWS are left out with a line saying where they are."""
+def table(
+    head: list[str], rows: list[list[str]], lang: Lang, file: str = "", cls: str = "",
+    total: int | None = None,
+) -> str:  # fmt: skip
+    """Cells are HTML already. Rows beyond MAX_ROWS are left out with a line saying where they are;
+    `total` is the number of rows when the caller formatted only the first MAX_ROWS."""
     th = "".join(f"<th scope='col'>{h}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows[:MAX_ROWS])
-    more = ""
-    if len(rows) > MAX_ROWS:
-        more = f"<p class='note'>{t('report.more_rows', lang, n=len(rows) - MAX_ROWS, file=file)}</p>"
+    more, total = "", len(rows) if total is None else total
+    if total > MAX_ROWS:
+        more = f"<p class='note'>{t('report.more_rows', lang, n=total - MAX_ROWS, file=file)}</p>"
     attr = f" class='{cls}'" if cls else ""
     grid = f"<table{attr}><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
     return f"<div class='scroll'>{grid}</div>{more}"

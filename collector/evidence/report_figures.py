@@ -7,7 +7,7 @@ from typing import Any
 
 from collector.evidence import charts
 from collector.evidence.devices import RULES, device_rows
-from collector.evidence.html import badge, e, lbl, num, section, simulated_badge, t, table
+from collector.evidence.html import MAX_ROWS, badge, e, lbl, num, section, simulated_badge, t, table
 from collector.figures.model import Breakdown, Figures
 from collector.figures.rows import FIGURE_ROWS, FigureRow
 from collector.figures.tiers import SOURCE, TIERS
@@ -121,7 +121,7 @@ def devices_section(ev: dict[str, Any], lang: Lang) -> str:
     days = int(p["window_days"])
     minimum = f.connected_equipment.default.min_active_days
     cells = []
-    for r in rows:
+    for r in rows[:MAX_ROWS]:  # the table shows no more; devices.csv has them all
         counted = [t(f"rule.{rule}", lang) for rule in RULES if r.get(f"counted_{rule}")]
         cells.append(
             [
@@ -168,7 +168,7 @@ def devices_section(ev: dict[str, Any], lang: Lang) -> str:
     caption = t("dev.chart", lang, days=days, min=minimum)
     body = (
         f"<p>{t('dev.from_csv', lang, n=formats.number(len(rows), lang))}</p>"
-        f"{table(head, cells, lang, 'devices.csv', 'devices')}"
+        f"{table(head, cells, lang, 'devices.csv', 'devices', total=len(rows))}"
         f"<figure>{chart}<figcaption>{caption}</figcaption></figure>{note}"
     )
     return section(anchor, title, body)

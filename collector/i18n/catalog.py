@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from collector.i18n.catalog_console import CONSOLE
+
 Entry = dict[str, str]
 
 
@@ -441,6 +443,7 @@ _SOURCES: dict[str, Entry] = {
 }
 
 CATALOG: Final[dict[str, Entry]] = {
+    **CONSOLE,
     **_PAGE,
     **_VERIFY,
     **_GLANCE,

@@ -98,6 +98,7 @@ def _fill(template: str, params: list[dict[str, Any]]) -> str:
         "site": "site-a", "device": "press-a", "point": "temp", "window": "2026-10", "limit": "100",
         "start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z", "before": "2027-01-01T00:00:00Z",
         "max_points": "1000", "claim_id": "press-downtime", "bundle_id": BUNDLE_ID, "before_id": "1000000",
+        "offset": "0",
     }  # fmt: skip
     query = []
     for p in params:

@@ -1,0 +1,147 @@
+"""The console in Debian's Chromium, driven by Playwright (no browser download), on a real uvicorn port.
+
+Signs in per role with the keyboard, walks the pages, switches language, and checks that no page
+logs a JavaScript error. A screenshot of each page goes to build/test-artifacts/console/ (or
+$PLANTPROOF_TEST_ARTIFACTS/console/).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.settings import ApiSettings
+from tests.api.world import World
+from tests.chromium import FLAGS, chromium_binary
+from tests.servers import free_port
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+pytestmark = pytest.mark.skipif(chromium_binary() is None, reason="Debian's chromium is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("PLANTPROOF_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts")) / "console"
+
+
+@pytest.fixture()
+def console(world: World) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(ApiSettings(dsn=world.dsn)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="console-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start in 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+class Browser:
+    """One fresh Chromium profile; every page's console errors and uncaught exceptions collected."""
+
+    def __init__(self, pw: playwright_api.Playwright, profile: Path) -> None:
+        binary = chromium_binary()
+        assert binary is not None
+        args = [*(["--no-sandbox"] if os.geteuid() == 0 else []), *FLAGS]
+        self.context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=binary,
+            headless=True,
+            args=args,
+            viewport={"width": 1280, "height": 900},
+        )
+        self.errors: list[str] = []
+        self.page = self.context.new_page()
+        self.page.on(
+            "console", lambda m: self.errors.append(f"{m.location} {m.text}") if m.type == "error" else None
+        )
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def _console(self, message: playwright_api.ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"{message.location} {message.text}")
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def sign_in_by_keyboard(self, base: str, token: str) -> None:
+        self.page.goto(f"{base}/console/")
+        assert self.page.url.endswith("/console/signin")
+        # The token field takes the focus on load, so a keyboard user types straight away.
+        self.page.wait_for_function("document.activeElement && document.activeElement.id === 'token'")
+        self.page.keyboard.type(token)
+        with self.page.expect_navigation():
+            self.page.keyboard.press("Enter")
+
+
+@pytest.fixture()
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    with playwright_api.sync_playwright() as pw:
+        b = Browser(pw, tmp_path / "profile")
+        try:
+            yield b
+        finally:
+            b.context.close()
+
+
+def test_an_operator_walks_fleet_device_and_figures_in_both_languages(
+    console: str, world: World, browser: Browser
+) -> None:
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.shot("signin-en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    assert page.url == f"{console}/console/"
+    assert page.locator("h1").inner_text() == "Fleet"
+    assert page.locator("table.devices tbody tr").count() == 2  # press-a, robot-a; not beta's pump-b
+    browser.shot("fleet-en")
+    with page.expect_navigation():
+        page.get_by_role("link", name="press-a").click()
+    assert page.locator("h1").inner_text().startswith("press-a")
+    assert page.locator("table.points").inner_text().count("temp") == 1
+    browser.shot("device-en")
+    with page.expect_navigation():
+        page.get_by_role("link", name="中文").click()
+    assert page.locator("header nav").inner_text().startswith("设备总览")
+    browser.shot("device-zh")
+    page.goto(f"{console}/console/figures?window=2026-10")
+    assert "平台指标" in page.locator("h1").inner_text()
+    assert page.get_by_text("接入设备（connected equipment）").first.is_visible()
+    browser.shot("figures-zh")
+    page.select_option("#window", "2026-10")
+    with page.expect_navigation():
+        page.get_by_role("button", name="显示").click()
+    assert page.url.endswith("window=2026-10")
+    assert browser.errors == []
+
+
+def test_an_auditor_sees_no_fleet_and_the_page_is_refused(
+    console: str, world: World, browser: Browser
+) -> None:
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "auditor"])
+    assert page.url.endswith("/console/figures")
+    nav = page.locator("header nav").inner_text()
+    assert "Figures" in nav and "Audit log" in nav and "Fleet" not in nav
+    browser.shot("figures-auditor-en")
+    forced = page.goto(f"{console}/console/")
+    assert forced is not None and forced.status == 403
+    page.goto(f"{console}/console/audit")
+    assert page.locator("table.audit tbody tr").count() >= 1  # the refused page is in the audit log
+    browser.shot("audit-auditor-en")
+    assert [e for e in browser.errors if "403" not in e] == []

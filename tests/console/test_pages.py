@@ -1,0 +1,87 @@
+"""The console's pages over HTTP: sign-in, role gates, tenant scope, languages (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import httpx
+
+from api.auth import SESSION_COOKIE
+from tests.api.world import World
+
+
+async def _sign_in(http: httpx.AsyncClient, world: World, tenant: str, role: str) -> httpx.Response:
+    return await http.post("/console/signin", data={"token": world.tokens[tenant, role]})
+
+
+async def test_pages_send_a_stranger_to_sign_in(http: httpx.AsyncClient) -> None:
+    for path in ("/console/", "/console/figures", "/console/audit", "/console/devices/site-a/press-a"):
+        res = await http.get(path)
+        assert res.status_code == 303 and res.headers["location"] == "/console/signin", path
+    assert (await http.get("/")).headers["location"] == "/console/"
+
+
+async def test_a_wrong_token_is_refused_on_the_page(http: httpx.AsyncClient) -> None:
+    res = await http.post("/console/signin", data={"token": "not-a-token"}, headers={"accept-language": "en"})
+    assert res.status_code == 401 and "invalid or revoked" in res.text
+    assert SESSION_COOKIE not in res.cookies
+
+
+async def test_an_oversized_sign_in_form_is_refused_before_reading(http: httpx.AsyncClient) -> None:
+    res = await http.post("/console/signin", data={"token": "x" * 10_000})
+    assert res.status_code == 413
+
+
+async def test_an_operator_sees_the_fleet_of_the_tenant_only(http: httpx.AsyncClient, world: World) -> None:
+    res = await _sign_in(http, world, "alpha", "operator")
+    assert res.status_code == 303 and res.headers["location"] == "/console/"
+    cookie = res.cookies[SESSION_COOKIE]
+    assert cookie == world.tokens["alpha", "operator"]
+    assert (
+        "httponly" in res.headers["set-cookie"].lower()
+        and "samesite=strict" in res.headers["set-cookie"].lower()
+    )
+    page = await http.get("/console/?lang=en")
+    assert page.status_code == 200
+    assert "press-a" in page.text and "robot-a" in page.text and "pump-b" not in page.text
+    assert "of 2 devices" in page.text
+    device = await http.get("/console/devices/site-a/press-a")
+    assert device.status_code == 200 and "temp" in device.text
+    # Another tenant's device is 404, exactly like a missing one.
+    assert (await http.get("/console/devices/site-b/pump-b")).status_code == 404
+    assert (await http.get("/console/devices/site-a/nothing")).status_code == 404
+
+
+async def test_an_auditor_gets_figures_and_no_fleet(http: httpx.AsyncClient, world: World) -> None:
+    res = await _sign_in(http, world, "alpha", "auditor")
+    assert res.headers["location"] == "/console/figures"
+    assert (await http.get("/console/")).status_code == 403
+    page = await http.get("/console/figures?window=2026-10&lang=en")
+    assert page.status_code == 200
+    assert 'href="/console/"' not in page.text.split("<main")[0]  # no fleet link anywhere in the header
+    # press-a counts (20 active days); pump-b is tenant beta's and appears nowhere.
+    assert "press-a" in page.text and "pump-b" not in page.text
+    assert "connected equipment (接入设备)" in page.text
+    assert (await http.get("/console/audit")).status_code == 200
+
+
+async def test_the_language_switch_is_remembered(http: httpx.AsyncClient, world: World) -> None:
+    await _sign_in(http, world, "beta", "operator")
+    zh = await http.get("/console/?lang=zh")
+    assert "设备总览" in zh.text and 'lang="zh-Hans"' in zh.text
+    again = await http.get("/console/")
+    assert "设备总览" in again.text
+    en = await http.get("/console/?lang=en")
+    assert "Fleet" in en.text and 'lang="en"' in en.text
+
+
+async def test_the_api_reads_with_the_session_cookie(http: httpx.AsyncClient, world: World) -> None:
+    await _sign_in(http, world, "alpha", "operator")
+    res = await http.get("/api/v1/devices")
+    assert res.status_code == 200 and {d["device"] for d in res.json()} == {"press-a", "robot-a"}
+
+
+async def test_signing_out_ends_the_session(http: httpx.AsyncClient, world: World) -> None:
+    await _sign_in(http, world, "alpha", "admin")
+    assert (await http.get("/console/audit")).status_code == 200
+    out = await http.post("/console/signout")
+    assert out.status_code == 303
+    assert (await http.get("/console/audit")).status_code == 303
