@@ -89,3 +89,39 @@ async def test_device_detail_has_latest_values_and_history(world: World, http: h
     assert robot == []
     theirs = await http.get(f"{DEVICE}/history", headers=world.auth("beta", "admin"))
     assert theirs.status_code == 404
+
+
+async def test_string_points_are_never_binned_and_say_when_cut(world: World, http: httpx.AsyncClient) -> None:
+    with psycopg.connect(world.dsn) as conn:
+        found = conn.execute(
+            "SELECT device_id FROM devices WHERE site = 'site-a' AND dev = 'robot-a'"
+        ).fetchone()
+        assert found is not None
+        point = conn.execute(
+            "INSERT INTO points (device_id, name, kind, dtype) VALUES (%s, 'mode', 'state', 'string')"
+            " RETURNING point_id",
+            (found[0],),
+        ).fetchone()
+        assert point is not None
+        for minute, text in enumerate(("idle", "run", "fault", "run")):
+            conn.execute(
+                "INSERT INTO readings_text (time, point_id, value, quality, envelope_id)"
+                " VALUES ('2026-10-03T08:00:00Z'::timestamptz + %s * interval '1 minute', %s, %s, 0, 1)",
+                (minute, point[0], text),
+            )
+    auth = world.auth("alpha", "operator")
+    day = "start=2026-10-03T00:00:00Z&end=2026-10-04T00:00:00Z"
+    url = f"/api/v1/devices/site-a/robot-a/points/mode/readings?{day}"
+    cut = (await http.get(f"{url}&max_points=3", headers=auth)).json()
+    assert cut["mode"] == "raw" and cut["truncated"] and cut["buckets"] == []
+    assert [(r["text"], r["value"]) for r in cut["readings"]] == [
+        ("idle", None),
+        ("run", None),
+        ("fault", None),
+    ]
+    whole = (await http.get(url, headers=auth)).json()
+    assert not whole["truncated"] and len(whole["readings"]) == 4
+    detail = (await http.get("/api/v1/devices/site-a/robot-a", headers=auth)).json()
+    mode = next(p for p in detail["points"] if p["name"] == "mode")
+    assert mode["last_text"] == "run" and mode["last_value"] is None
+    assert mode["last_reading"].startswith("2026-10-03T08:03")
