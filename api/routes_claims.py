@@ -64,7 +64,19 @@ def parse_document(text: bytes, sites: tuple[str, ...]) -> list[Claim]:
         raise invalid("body", loc, f"{where}{exc.message}") from None
 
 
-@router.post("/claims", status_code=201)
+# The body is read as bytes (bounded) and parsed by the claims parser, so the schema is stated here.
+CLAIMS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object", "required": ["claims"]}},
+        },
+    }
+}
+
+
+@router.post("/claims", status_code=201, openapi_extra=CLAIMS_BODY)
 async def create_claims(who: Operating, service: Svc, request: Request) -> list[dict[str, Any]]:
     """Create the claims of a YAML or JSON claims document (the `configs/claims/*.yaml` format)."""
     body = await read_body(request, service.settings.limits.max_claims_bytes)

@@ -166,7 +166,15 @@ def unpack(data: bytes, folder: FsPath, max_bytes: int) -> None:
                     dst.write(chunk)
 
 
-@router.post("/evidence/verify")
+ZIP_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post("/evidence/verify", openapi_extra=ZIP_BODY)
 async def verify_upload(
     who: Reading,
     service: Svc,
