@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
@@ -63,6 +65,21 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 async def record(service: Service, request: Request, who: Principal, status: int, detail: str) -> None:
     """A write's row in the audit log: who (token, role, tenant, address), when, what, and its result."""
     await audit(service.pool, request, status, detail, who)
+
+
+@asynccontextmanager
+async def refusals(service: Service, request: Request, who: Principal, what: str) -> AsyncIterator[None]:
+    """Around a write: a refusal raised inside (an HTTP error, a 422) is in the audit log too."""
+    try:
+        yield
+    except HTTPException as exc:
+        await record(service, request, who, exc.status_code, f"{what} refused: {exc.detail}")
+        raise
+    except RequestValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        await record(service, request, who, 422, f"{what} refused: {where}: {first.get('msg', '')}")
+        raise
 
 
 def window_params(window: str | None, service: Service, where: str = "query") -> Parameters:

@@ -12,11 +12,10 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from psycopg.types.json import Jsonb
 
 from api.auth import Principal
-from api.deps import Operating, Reading, Svc, invalid, read_body, record
+from api.deps import Operating, Reading, Svc, invalid, read_body, record, refusals
 from collector.kpi.claimfile import parse_claims
 from collector.kpi.claims import Claim
 from infra.yamlconfig import ConfigFileError, parse_yaml
@@ -79,28 +78,23 @@ CLAIMS_BODY: dict[str, Any] = {
 @router.post("/claims", status_code=201, openapi_extra=CLAIMS_BODY)
 async def create_claims(who: Operating, service: Svc, request: Request) -> list[dict[str, Any]]:
     """Create the claims of a YAML or JSON claims document (the `configs/claims/*.yaml` format)."""
-    body = await read_body(request, service.settings.limits.max_claims_bytes)
-    try:
+    async with refusals(service, request, who, "claims"):
+        body = await read_body(request, service.settings.limits.max_claims_bytes)
         claims = parse_document(body, who.sites)
-    except RequestValidationError:
-        await record(service, request, who, 422, "claims refused: invalid document")
-        raise
-    async with service.pool.connection() as conn, conn.transaction():
-        taken = await (
-            await conn.execute(
-                "SELECT claim_id FROM api_claims WHERE tenant = %s AND claim_id = ANY(%s)",
-                (who.tenant_id, [c.id for c in claims]),
-            )
-        ).fetchall()
-        if taken:
-            names = ", ".join(r[0] for r in taken)
-            await record(service, request, who, 409, f"claims refused: {names} exist already")
-            raise HTTPException(409, f"claims exist already: {names}")
-        for c in claims:
-            await conn.execute(
-                "INSERT INTO api_claims (tenant, claim_id, claim, created_by) VALUES (%s, %s, %s, %s)",
-                (who.tenant_id, c.id, Jsonb(c.model_dump(mode="json")), who.token_id),
-            )
+        async with service.pool.connection() as conn, conn.transaction():
+            taken = await (
+                await conn.execute(
+                    "SELECT claim_id FROM api_claims WHERE tenant = %s AND claim_id = ANY(%s)",
+                    (who.tenant_id, [c.id for c in claims]),
+                )
+            ).fetchall()
+            if taken:
+                raise HTTPException(409, f"claims exist already: {', '.join(r[0] for r in taken)}")
+            for c in claims:
+                await conn.execute(
+                    "INSERT INTO api_claims (tenant, claim_id, claim, created_by) VALUES (%s, %s, %s, %s)",
+                    (who.tenant_id, c.id, Jsonb(c.model_dump(mode="json")), who.token_id),
+                )
     await record(service, request, who, 201, f"claims created: {', '.join(c.id for c in claims)}")
     rows = await service.rows(_LIST, {"tenant": who.tenant_id, "claim": None})
     made = {c.id for c in claims}
@@ -132,7 +126,8 @@ async def verify_claim(who: Operating, service: Svc, request: Request, claim_id:
     """Verify the claim against the plant data now (the KPI engine); the result is kept."""
     from collector.kpi.verify import verify_claims
 
-    row = await _claim(service, who, claim_id)
+    async with refusals(service, request, who, f"claim {claim_id} verification"):
+        row = await _claim(service, who, claim_id)
     claim = Claim.model_validate(row["claim"])
     async with service.figures_slots:
         (result,) = await asyncio.to_thread(verify_claims, service.settings.dsn, [claim])

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from api.app import Service
 from api.auth import Principal
-from api.deps import Operating, Reading, Svc, invalid, read_body, record, window_params
+from api.deps import Operating, Reading, Svc, invalid, read_body, record, refusals, window_params
 from collector.evidence import bundle, signing
 from collector.evidence.verify import verify_bundle
 from collector.figures.tenant import Tenant
@@ -88,13 +88,15 @@ async def export_bundle(
     who: Operating, service: Svc, request: Request, body: ExportRequest
 ) -> dict[str, Any]:
     """Export a signed bundle of the tenant's figures (and the named claims) for a window."""
-    params = window_params(body.window, service, where="body")
+    async with refusals(service, request, who, "evidence export"):
+        params = window_params(body.window, service, where="body")
     bundle_id = uuid.uuid4().hex
     tenant_dir = service.settings.evidence_dir / str(who.tenant_id)
     tenant_dir.mkdir(parents=True, exist_ok=True)
     folder = _inside(tenant_dir, bundle_id)
     with tempfile.TemporaryDirectory(dir=tenant_dir) as scratch:
-        claims = await _claims_file(service, who, body.claims, FsPath(scratch))
+        async with refusals(service, request, who, "evidence export"):
+            claims = await _claims_file(service, who, body.claims, FsPath(scratch))
         async with service.figures_slots:
             done = await asyncio.to_thread(
                 bundle.export, service.settings.dsn, params, folder, declared=service.declared,
@@ -184,16 +186,14 @@ async def verify_upload(
     """Verify an uploaded bundle (a zip, as downloaded) against the service's signing key and, with
     `recompute`, against the database over the caller's tenant."""
     limits = service.settings.limits
-    data = await read_body(request, limits.max_upload_bytes)
+    async with refusals(service, request, who, "evidence upload"):
+        data = await read_body(request, limits.max_upload_bytes)
     uploads = service.settings.evidence_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     folder = FsPath(tempfile.mkdtemp(dir=uploads))
     try:
-        try:
+        async with refusals(service, request, who, "evidence upload"):
             await asyncio.to_thread(unpack, data, folder, limits.max_unpacked_bytes)
-        except Exception:
-            await record(service, request, who, 422, "evidence upload refused")
-            raise
         key = await asyncio.to_thread(signing.load_or_create_key, service.settings.evidence_key)
         trusted = folder.parent / f"{folder.name}.pem"
         trusted.write_bytes(signing.public_pem(key))

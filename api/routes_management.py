@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
 from api.app import Service
 from api.auth import Principal
-from api.deps import Name, Operating, Svc, invalid, record
+from api.deps import Name, Operating, Svc, invalid, record, refusals
 from collector.management import LIVE_GATEWAY, Target, send
 
 router = APIRouter(prefix="/api/v1", tags=["management"])
@@ -53,19 +53,18 @@ async def _operate(
 ) -> JSONResponse:  # fmt: skip
     settings = service.settings
     limit = settings.limits.management_timeout_s
-    if wait_s is not None and wait_s > limit:
-        raise invalid("query", "timeout", f"at most {limit} seconds")
-    rows = await service.rows(_TARGET, {"sites": list(who.sites), "site": site, "dev": device})
-    if not rows:
-        await record(service, request, who, 404, f"{op} {site}/{device}: no such device")
-        raise HTTPException(404, f"no device {site}/{device}")
-    if settings.mqtt_url is None:
-        await record(service, request, who, 503, f"{op} {site}/{device}: no broker configured")
-        raise HTTPException(503, "management is not configured (mqtt_url)")
-    target = Target(rows[0]["site"], rows[0]["gw"], rows[0]["dev"])
+    async with refusals(service, request, who, f"{op} {site}/{device}"):
+        if wait_s is not None and wait_s > limit:
+            raise invalid("query", "timeout", f"at most {limit} seconds")
+        rows = await service.rows(_TARGET, {"sites": list(who.sites), "site": site, "dev": device})
+        if not rows:
+            raise HTTPException(404, f"no device {site}/{device}")
+        if settings.mqtt_url is None:
+            raise HTTPException(503, "management is not configured (mqtt_url)")
+    target, broker = Target(rows[0]["site"], rows[0]["gw"], rows[0]["dev"]), settings.mqtt_url
     async with service.management_slots:
         (outcome,) = await asyncio.to_thread(
-            send, settings.mqtt_url, settings.dsn, [target], op, args=args,
+            send, broker, settings.dsn, [target], op, args=args,
             timeout=wait_s or limit, requested_by=requested_by(who),
         )  # fmt: skip
     status = 504 if outcome.ok is None else 200 if outcome.ok else 502

@@ -71,7 +71,7 @@ async def test_claims_are_created_from_yaml_and_json_scoped_to_the_tenant(
     assert _writes(world.dsn) == [
         ("operator", "POST /api/v1/claims", 201, "claims created: robot-efficiency"),
         ("operator", "POST /api/v1/claims", 201, "claims created: all-yield"),
-        ("operator", "POST /api/v1/claims", 409, "claims refused: all-yield exist already"),
+        ("operator", "POST /api/v1/claims", 409, "claims refused: claims exist already: all-yield"),
         ("operator", "POST /api/v1/claims", 201, "claims created: all-yield"),
         ("auditor", "POST /api/v1/claims", 403, "role auditor may not use this route"),
     ]
@@ -101,6 +101,13 @@ async def test_a_bad_document_is_422_naming_the_field_and_line(world: World, htt
         "site-q", "X"
     )
     assert (await http.get(CLAIMS, headers=op)).json()[0]["id"] == "press-downtime"  # nothing was created
+    refusals = _writes(world.dsn)
+    assert [r[2] for r in refusals] == [422] * (len(cases) + 2)  # each refusal is audited, with its field
+    assert refusals[0][3] == "claims refused: body.claims.0.kpi: " + (
+        "line 7: Input should be 'availability', 'performance', 'quality', 'oee', 'unplanned_downtime', "
+        "'mtbf', 'mttr', 'maintenance_events', 'work_efficiency', 'energy_per_unit', 'co2_per_unit' or "
+        "'cost_per_unit'"
+    )
 
 
 async def test_an_oversized_document_is_refused_before_it_is_read(
@@ -119,6 +126,9 @@ async def test_an_oversized_document_is_refused_before_it_is_read(
     assert res.status_code == 413
     lying = await http.post(CLAIMS, content=big, headers={**op, "content-length": "10"})
     assert lying.status_code in (400, 413)
+    assert [r[2:] for r in _writes(world.dsn)][:2] == [
+        (413, "claims refused: body larger than 262144 bytes")
+    ] * 2
 
 
 async def test_verify_keeps_the_engines_result_with_interval_and_daily_series(

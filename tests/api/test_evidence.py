@@ -135,6 +135,21 @@ async def test_uploads_are_bounded_and_cannot_escape_their_directory(world: Worl
         assert res.status_code == 422 and "not a zip" in res.text
         empty = (await http.post(f"{EVIDENCE}/verify", content=_zip({}), headers=auth)).json()
         assert empty["status"] == "failed" and empty["problems"][0]["where"] == "MANIFEST.sha256"
+    with psycopg.connect(world.dsn) as conn:
+        statuses = [
+            r[0] for r in conn.execute("SELECT status FROM audit_log WHERE method = 'POST' ORDER BY id")
+        ]
+    assert statuses == [
+        413,
+        413,
+        413,
+        422,
+        422,
+        422,
+        422,
+        422,
+        200,
+    ]  # each refusal audited, then the verification
     left = _tree(tmp_path)
     assert not any(p.name == "escaped.json" for p in left), left
     assert [p for p in left if "uploads" in p.parts] == [world.evidence_dir / "uploads"]  # cleaned away

@@ -118,13 +118,14 @@ async def test_management_through_the_api_reaches_the_device_and_counts(
     ]  # fmt: skip
     sent = [a for a in audit if a[0] == tokens["operator"].id]
     assert [(a[1].rsplit("/", 1)[1], a[2]) for a in sent] == [
-        ("ping", 200), ("write", 200), ("read-config", 200), ("write", 502), ("ping", 502),
+        ("ping", 200), ("write", 200), ("read-config", 200), ("write", 502), ("ping", 422), ("ping", 502),
     ]  # fmt: skip
-    assert "device reached" in sent[0][3] and "failed: " in sent[4][3]
+    assert "device reached" in sent[0][3] and "failed: " in sent[-1][3]
+    assert sent[4][3] == "ping site1/m1 refused: query.timeout: at most 10.0 seconds"
     others = [(a[0], a[2], a[3]) for a in audit if a[0] != tokens["operator"].id]
     assert others == [
         (tokens["auditor"].id, 403, "role auditor may not use this route"),
-        (world.token_ids["alpha", "operator"], 404, "ping site1/m1: no such device"),
+        (world.token_ids["alpha", "operator"], 404, "ping site1/m1 refused: no device site1/m1"),
     ]
     assert _managed(pg_dsn) == ["site1/m1"]  # the API's ping counts
 
@@ -134,7 +135,7 @@ async def test_without_a_broker_management_is_503_and_audited(world: World, http
     assert res.status_code == 503 and "mqtt_url" in res.text
     with psycopg.connect(world.dsn) as conn:
         rows = conn.execute("SELECT status, detail FROM audit_log WHERE method = 'POST'").fetchall()
-    assert rows == [(503, "ping site-a/press-a: no broker configured")]
+    assert rows == [(503, "ping site-a/press-a refused: management is not configured (mqtt_url)")]
 
 
 async def test_the_sweep_manages_every_managed_device_again_and_again(
