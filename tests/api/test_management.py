@@ -62,11 +62,12 @@ async def plant(tmp_path: Path, broker: str, dsn: str) -> AsyncIterator[tuple[Si
         await sim.stop()
 
 
-def _managed(dsn: str) -> list[str]:
+def _managed(dsn: str) -> dict[str, dict[str, int]]:
+    """Managed equipment this month: each member with who sent the operations it answered."""
     now = datetime.now(UTC)
     window = parse_window(now.strftime("%Y-%m"), now)
     figures, _ = queries.figures(dsn, Parameters(window, now, include_simulated=True))
-    return [m.device for m in figures.managed_equipment.members]
+    return {m.device: dict(m.ops_by) for m in figures.managed_equipment.members}
 
 
 async def test_management_through_the_api_reaches_the_device_and_counts(
@@ -127,7 +128,8 @@ async def test_management_through_the_api_reaches_the_device_and_counts(
         (tokens["auditor"].id, 403, "role auditor may not use this route"),
         (world.token_ids["alpha", "operator"], 404, "ping site1/m1 refused: no device site1/m1"),
     ]
-    assert _managed(pg_dsn) == ["site1/m1"]  # the API's ping counts
+    # the API's reached ping and write count, and the figure says the API sent them
+    assert _managed(pg_dsn) == {"site1/m1": {"sweep": 0, "api": 2, "cli": 0, "other": 0}}
 
 
 async def test_without_a_broker_management_is_503_and_audited(world: World, http: Any) -> None:
@@ -155,7 +157,7 @@ async def test_the_sweep_manages_every_managed_device_again_and_again(
     with psycopg.connect(pg_dsn) as conn:
         ops = conn.execute("SELECT DISTINCT site, dev, op FROM management_ops").fetchall()
     assert ops == [("site1", "m1", "ping")]  # only the managed device: the seeded ones have no cmd channel
-    assert _managed(pg_dsn) == ["site1/m1"]
+    assert _managed(pg_dsn) == {"site1/m1": {"sweep": scalar(pg_dsn, count), "api": 0, "cli": 0, "other": 0}}
 
 
 def test_a_sweep_without_a_broker_is_refused_naming_the_field() -> None:
