@@ -2,8 +2,8 @@
 
 Every route takes the caller's `Principal` (api.auth) and reads only rows of the sites the
 caller's tenant owns; a device of another tenant is 404, exactly like one that does not exist.
-Registry routes are for admins and operators, the audit log for admins and auditors, figures and
-tiers for every role.
+Registry routes are for admins and operators, the audit log for admins and auditors, figures,
+tiers and data quality for every role.
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from api.alarm_config import load_alarm_config
+from api.alarm_metrics import AlarmMetrics
 from api.auth import Authenticator, FailureLimiter, Principal, require
 from api.models import AuditEntry, Device, DeviceDetail, Gateway, Point
+from api.monitoring import Evaluator
+from api.routes_alarms import metrics_router
+from api.routes_alarms import router as alarms_router
 from api.settings import ApiSettings
 from api.sweep import Sweep
 from collector.db import DatabaseUnavailableError
@@ -35,6 +40,7 @@ from collector.figures.declared import Declared, load_declared
 from collector.figures.model import Figures
 from collector.figures.tiers import evaluate
 from collector.figures.window import parse_window
+from collector.quality.queries import assessment
 
 log = logging.getLogger("plantproof.api")
 PREFIX = "/api/v1"
@@ -212,6 +218,17 @@ async def tiers(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[s
     }
 
 
+@router.get("/quality", tags=["figures"])
+async def quality(who: Anyone, service: Svc, window: WindowQuery = None) -> dict[str, Any]:
+    """Data quality of the tenant's sites (DESIGN §12): four dimensions and a score per site,
+    device and point, with the formula."""
+    params = _params(window, service)
+    async with service.figures_slots:
+        dsn = service.settings.dsn
+        result = await asyncio.to_thread(assessment, dsn, params.window, params.as_of, who.sites)
+    return {"scope": scoped.scope_json(who.tenant, who.sites), **result}
+
+
 @router.get("/audit", response_model=list[AuditEntry], tags=["audit"])
 async def audit_log(
     who: Auditing, service: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 100
@@ -237,15 +254,22 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
-    """The application; the database pool opens in its lifespan. CollectorError when the
-    declared values (settings.declared) cannot be read."""
+    """The application; the database pool opens in its lifespan, and the alarm evaluator runs in it
+    when settings.alarms is set. CollectorError when the declared values (settings.declared) cannot
+    be read, ConfigFileError when the alarm rules cannot."""
     service = Service(settings, load_declared(settings.declared))
+    alarm_metrics = AlarmMetrics()
+    evaluator = None
+    if settings.alarms is not None:
+        evaluator = Evaluator(load_alarm_config(settings.alarms), service.pool, alarm_metrics)
     limits = settings.limits
     limiter = FailureLimiter(limits.auth_failures, limits.auth_window_s, limits.auth_clients)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.pool.open()
+        if evaluator is not None:
+            evaluator.start()
         sweeping = None
         if settings.sweep.enabled and settings.mqtt_url is not None:
             sweep = Sweep(settings.sweep, service.pool, settings.mqtt_url, settings.dsn)
@@ -256,6 +280,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             if sweeping is not None:
                 sweeping.cancel()
                 await asyncio.gather(sweeping, return_exceptions=True)
+            if evaluator is not None:
+                await evaluator.stop()
             await service.pool.close()
 
     app = FastAPI(
@@ -268,8 +294,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.alarm_metrics, app.state.evaluator = alarm_metrics, evaluator
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
+    app.include_router(alarms_router)
+    app.include_router(metrics_router)
     # the route modules use this module's Service
     from api import routes_claims, routes_deadletters, routes_evidence, routes_management, routes_readings
 

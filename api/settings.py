@@ -65,6 +65,8 @@ class ApiSettings(YamlSettings):
     # The recurring management sweep (api.sweep); it needs mqtt_url.
     sweep: SweepSettings = SweepSettings()
     limits: ApiLimits = ApiLimits()
+    # alarms.yaml (api.alarm_config): the alarm rules run in the service when it is set.
+    alarms: Path | None = None
 
     @model_validator(mode="after")
     def _sweep_needs_a_broker(self) -> ApiSettings:
@@ -82,7 +84,7 @@ class ApiSettings(YamlSettings):
             raise ValueError("not a PostgreSQL connection string") from None
         return value
 
-    @field_validator("declared", "evidence_dir", "evidence_key")
+    @field_validator("declared", "alarms", "evidence_dir", "evidence_key")
     @classmethod
     def _relative_to_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is None:

@@ -80,6 +80,12 @@ MODULES = (
     ),
     Module("bench_kpi", (), "1,000 devices x 10,000 state events (10 M), computation only", 90),
     Module(
+        "bench_quality",
+        ("--points", "300"),
+        "300 analog points x one week at 1/min, every data-quality rule, computation only",
+        90,
+    ),
+    Module(
         "bench_simulators",
         ("--weeks", "2", "--scale-hours", "0.1"),
         "50 devices x 2 weeks to CSV and MQTT; 3,000 and 30,000 devices x 0.1 h streamed",

@@ -13,11 +13,8 @@ same run: the device-list SQL over a plain psycopg connection, and the figure qu
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,6 +28,7 @@ from bench.report import emit
 from collector.figures import queries
 from collector.figures.window import parse_window
 from collector.migrate import migrate
+from tests.processes import ApiProcess
 from tests.servers import PostgresServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,28 +104,6 @@ def p99(ms: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
-def start_api(dsn: str, port: int, work: Path) -> subprocess.Popen[bytes]:
-    config = work / "api.yaml"
-    config.write_text(f"dsn: {dsn}\nhost: 127.0.0.1\nport: {port}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTPROOF_API_")}
-    log = (work / "api.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plantproof", "api", "run", "-c", str(config)],
-        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"the API exited: {(work / 'api.log').read_text()[-2000:]}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2)
-            return proc
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise SystemExit("the API did not start in 60 s") from None
-            time.sleep(0.2)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=30_000)
@@ -138,7 +114,7 @@ def main() -> None:
     work.chmod(0o755)
     pg = PostgresServer(work / "pg")
     pg.start()
-    proc = None
+    api = None
     try:
         dsn = pg.create_database()
         migrate(dsn)
@@ -147,9 +123,9 @@ def main() -> None:
         took = time.perf_counter() - started
         print(f"seeded {args.devices:,} devices, {readings:,} readings in {took:.1f} s")
         bearer = {"Authorization": f"Bearer {token(dsn)}"}
-        port = free_port()
-        proc = start_api(dsn, port, work)
-        base = f"http://127.0.0.1:{port}"
+        api = ApiProcess(dsn, free_port(), work)
+        api.start_and_wait()
+        base = api.base
         window = parse_window(WINDOW, datetime.now(UTC))
         with httpx.Client(base_url=base, headers=bearer, timeout=120) as http, psycopg.connect(dsn) as conn:
 
@@ -184,9 +160,8 @@ def main() -> None:
             emit(f"{label}, p50", p50(ms), "ms", p50(ceiling), ceiling_label, target=target)
             emit(f"{label}, p99", p99(ms), "ms", p99(ceiling), ceiling_label, target=target)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+        if api is not None:
+            api.stop()
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,6 +10,7 @@ are pure; reading a file is `devicemodel.loader`'s.
 
 # layering: pure
 
+import math
 from functools import cached_property
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
@@ -112,6 +113,10 @@ class PointSpec(BaseModel):
     writable: bool = False
     # device state code -> canonical state; required for kind "state"
     states: dict[int, CanonicalState] | None = None
+    # Data-quality rules (`collector.quality`), in engineering units; none declared: not checked.
+    range: tuple[float, float] | None = None  # [low, high] a valid reading lies in
+    max_rate_per_s: Annotated[float, Field(gt=0)] | None = None  # largest plausible |change| per second
+    stuck_after_s: Annotated[float, Field(gt=0)] | None = None  # unchanged longer than this: stuck
 
     @model_validator(mode="before")
     @classmethod
@@ -148,6 +153,7 @@ class PointSpec(BaseModel):
             raise ValueError(f"point {self.name!r}: only state points carry a 'states' map")
         if self.scale == 0:
             raise ValueError(f"point {self.name!r}: scale must not be 0")
+        self._check_quality_rules()
         for section, value in self.address_sections().items():
             kind = addresses.get(section)
             if kind is None or kind.check_point is None or not isinstance(value, kind.model):
@@ -157,6 +163,27 @@ class PointSpec(BaseModel):
             except ValueError as exc:
                 raise _value_error(section, ValueError(f"point {self.name!r}: {exc}"), value) from None
         return self
+
+    def _check_quality_rules(self) -> None:
+        numeric = self.kind != "state" and self.dtype not in ("string", "bool")
+        rules = {
+            "range": self.range,
+            "max_rate_per_s": self.max_rate_per_s,
+            "stuck_after_s": self.stuck_after_s,
+        }
+        for field, value in rules.items():
+            if value is not None and not numeric:
+                problem = ValueError(f"point {self.name!r}: {field} applies to numeric points only")
+                raise _value_error(field, problem, value)
+        if self.range is not None:
+            low, high = self.range
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                problem = ValueError(f"point {self.name!r}: range must be [low, high] with low < high")
+                raise _value_error("range", problem, list(self.range))
+        if self.kind in ("counter", "energy") and self.max_rate_per_s is not None:
+            # counters have one plausibility rule: the device's ideal rate (collector.kpi.counters)
+            problem = ValueError(f"point {self.name!r}: a counter's rate is judged by ideal_rate_per_hour")
+            raise _value_error("max_rate_per_s", problem, self.max_rate_per_s)
 
     def address_sections(self) -> dict[str, Any]:
         """Section name -> address (a registered model, or plain data when loaded unchecked)."""

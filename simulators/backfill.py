@@ -133,10 +133,13 @@ def device_samples(model: PlantModel, device_id: str, start: int, end: int, shap
 def _delivered(
     faults: DeviceFaults, rows: list[SampleRow], points: Sequence[PointSpec], start: int, end: int
 ) -> list[SampleRow]:
-    """Rows as the collector receives them: nothing while the device answers no reads (one bad
-    sample per point when that begins, as a gateway reports a failed read), timestamps skewed."""
+    """Rows as the collector receives them: nothing in a data gap, nothing while the device answers
+    no reads (one bad sample per point when that begins, as a gateway reports a failed read),
+    timestamps skewed."""
     if not faults:
         return rows
+    for s, e in faults.windows("data_gap", end):
+        rows = [r for r in rows if not s <= r[1] < e]
     for s, e in faults.windows("unreadable", end):
         rows = [r for r in rows if not s <= r[1] < e]
         if start <= s < end:

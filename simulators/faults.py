@@ -13,18 +13,22 @@
       - {kind: late, from: 2026-03-08T00:00, hours: 12}
       - {kind: clock_skew, devices: [pump-01], seconds: 90}
       - {kind: unreadable, devices: [meter-01], from: 2026-03-09T08:00, hours: 2}
+      - {kind: stuck, devices: [pump-01], points: [discharge_pressure], from: 2026-03-09T12:00, hours: 4}
+      - {kind: data_gap, devices: [press-01], from: 2026-03-10T08:00, hours: 3}
 
 Three families, each with exact ground truth (simulators.truth):
 - what really happened: `steady` holds a device in one state with constant analog values (the plant
   model's state log is overridden, so production and truth follow);
 - what the device registers show: `counter_reset` (counting restarts from zero), `back_step`, `jump`
   (raw counts subtracted / added, for `hours` or for good), `wrap` (the register is offset so that it
-  wraps at `at`) — on the named counter/energy `points` (default: every counter); truth is unchanged;
+  wraps at `at`) — on the named counter/energy `points` (default: every counter); `stuck` (the named
+  analog `points` keep the value they had at `from`, a frozen sensor); truth is unchanged;
 - what reaches the collector: `state_gap` (state readings withheld), `heartbeat_loss` (state only on
   change), `duplicate` (envelopes delivered twice), `overlap` (a window re-delivered later as new
   envelopes), `late` (delivered after everything else, seq out of order), `clock_skew` (timestamps shifted),
   `unreadable` (the device answers connections and pings but no reads: one bad-quality sample per
-  point, then nothing). Backfill applies all of them; the servers apply `clock_skew` and `unreadable`.
+  point, then nothing), `data_gap` (nothing of the device reaches the collector: an outage longer than
+  the gateway's spool). Backfill applies all of them; the servers apply `clock_skew` and `unreadable`.
 `devices` defaults to every device; `every_days` repeats a window until the scenario ends.
 """
 
@@ -38,7 +42,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from devicemodel.devicetype import CanonicalState
+from devicemodel.devicetype import CanonicalState, PointSpec
 from simulators.errors import ScenarioError
 
 NS_PER_S = 1_000_000_000
@@ -109,6 +113,15 @@ class Unreadable(WindowFault):
     kind: Literal["unreadable"]
 
 
+class Stuck(WindowFault):
+    kind: Literal["stuck"]
+    points: Annotated[list[str], Field(min_length=1)]  # analog points whose sensor freezes
+
+
+class DataGap(WindowFault):
+    kind: Literal["data_gap"]
+
+
 class RegisterFault(_Fault):
     at: Moment
     points: list[str] | None = None  # None: every counter point of the device
@@ -156,6 +169,8 @@ Fault = Annotated[
     | Overlap
     | Late
     | Unreadable
+    | Stuck
+    | DataGap
     | CounterReset
     | BackStep
     | Jump
@@ -163,7 +178,9 @@ Fault = Annotated[
     | ClockSkew,
     Field(discriminator="kind"),
 ]
-WINDOW_KINDS = ("steady", "state_gap", "heartbeat_loss", "duplicate", "overlap", "late", "unreadable")
+WINDOW_KINDS = (
+    "steady", "state_gap", "heartbeat_loss", "duplicate", "overlap", "late", "unreadable", "stuck", "data_gap"
+)  # fmt: skip
 REGISTER_KINDS = ("counter_reset", "back_step", "jump", "wrap")
 FAULT_ADAPTER: TypeAdapter[Fault] = TypeAdapter(Fault)
 
@@ -195,6 +212,12 @@ class DeviceFaults:
             for s, e in self.windows(kind, int(t_ns.max()) + 1):
                 out |= (t_ns >= s) & (t_ns < e)
         return out
+
+    def stuck(self, point: str, end_ns: int) -> list[tuple[int, int]]:
+        """Windows [start, end) in which the sensor of `point` is frozen."""
+        return sorted(
+            w for f in self.faults if isinstance(f, Stuck) and point in f.points for w in f.windows(end_ns)
+        )
 
     def has(self, kind: str) -> bool:
         return any(f.kind == kind for f in self.faults)
@@ -254,3 +277,17 @@ def check_devices(faults: Sequence[Fault], known: set[str], where: str) -> None:
         unknown = sorted(set(f.devices or []) - known)
         if unknown:
             raise ScenarioError(f"{where}: faults.{i}.devices: no such device {', '.join(unknown)}")
+
+
+def check_stuck_points(faults: Sequence[Fault], points: dict[str, list[PointSpec]], where: str) -> None:
+    """A stuck sensor names analog points of every device it applies to."""
+    for i, f in enumerate(faults):
+        if not isinstance(f, Stuck):
+            continue
+        for dev, specs in points.items():
+            analog = {p.name for p in specs if p.kind == "analog"}
+            unknown = sorted(set(f.points) - analog) if f.applies(dev) else []
+            if unknown:
+                raise ScenarioError(
+                    f"{where}: faults.{i}.points: {dev} has no analog point {', '.join(unknown)}"
+                )

@@ -82,6 +82,7 @@ class DeviceTrack:
             states = np.insert(states, idx[keep] + 1, states[idx[keep]])
         failures, maintenance = np.asarray(raw.failures, np.int64), np.asarray(raw.maintenance, np.int64)
         self.steady = device.faults.steady(end_ns)
+        self.end_ns = end_ns
         if self.steady:
             starts, states = _hold(starts, states, self.steady, end_ns - end_ns % MS)
             failures, maintenance = _episodes(starts, states)
@@ -171,6 +172,13 @@ class DeviceTrack:
         return out
 
     def analog(self, name: str, t_ns: np.ndarray) -> np.ndarray:
+        value = self._analog(name, t_ns)
+        for s, e in self.device.faults.stuck(name, self.end_ns):  # a frozen sensor shows its value at s
+            frozen = self._analog(name, np.asarray([s], dtype=np.int64))[0]
+            value = np.where((t_ns >= s) & (t_ns < e), frozen, value)
+        return value
+
+    def _analog(self, name: str, t_ns: np.ndarray) -> np.ndarray:
         sig = self.device.sim.signals.get(name)
         if sig is None:
             return np.zeros(len(t_ns))

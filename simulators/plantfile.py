@@ -18,7 +18,7 @@ from devicemodel.devicetype import DeviceType
 from devicemodel.errors import ConfigError  # the base: a bad device type or a bad YAML
 from devicemodel.loader import load_device_type
 from simulators.errors import ScenarioError
-from simulators.faults import FAULT_ADAPTER, Fault, check_devices, for_device
+from simulators.faults import FAULT_ADAPTER, Fault, check_devices, check_stuck_points, for_device
 from simulators.scenario import Plant, PlantFile, SimDevice, producible_states
 from simulators.simconfig import SimulationSpec
 
@@ -110,6 +110,7 @@ def plant_from_file(
                 )
             )
     check_devices(all_faults, {d.id for d in devices}, str(path))
+    check_stuck_points(all_faults, {d.id: d.device_type.points for d in devices}, str(path))
     return Plant(
         name=spec.name,
         seed=spec.seed if seed is None else seed,

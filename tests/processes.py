@@ -6,25 +6,27 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class Process:
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.args, self.log = args, log
+        self.env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, *self.args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
+                [sys.executable, *self.args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=self.env
+            )
 
     @property
     def pid(self) -> int:
@@ -65,6 +67,34 @@ class Collector(Process):
 class GatewayProcess(Process):
     def __init__(self, config: Path, log: Path) -> None:
         super().__init__(["-m", "gateway", "run", "-c", str(config), "--log-level", "WARNING"], log)
+
+
+class ApiProcess(Process):
+    """`plantproof api run` on a port of loopback, configured by its file alone (no PLANTPROOF_API_*)."""
+
+    def __init__(self, dsn: str, port: int, work: Path) -> None:
+        config = work / "api.yaml"
+        config.write_text(f"dsn: {dsn}\nhost: 127.0.0.1\nport: {port}\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTPROOF_API_")}
+        super().__init__(
+            ["-m", "plantproof", "api", "run", "-c", str(config)],
+            work / "api.log",
+            {**env, "PYTHONPATH": str(ROOT)},
+        )
+        self.base = f"http://127.0.0.1:{port}"
+
+    def start_and_wait(self, timeout: float = 60) -> None:
+        """Started, and answering its OpenAPI document; AssertionError with its log otherwise."""
+        self.start()
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.alive(), f"the API exited: {self.output()[-2000:]}"
+            try:
+                httpx.get(f"{self.base}/api/v1/openapi.json", timeout=2)
+                return
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, f"the API did not start in {timeout:g} s"
+                time.sleep(0.2)
 
 
 def collector_config(path: Path, dsn: str, host: str, port: int, **extra: Any) -> Path:

@@ -351,3 +351,19 @@ def test_the_app_role_migrates_and_runs_the_collector_without_superuser_rights(
             " WHERE rolname = 'plantproof_app'"
         ).fetchone()
     assert row == (False, False, False, True)
+
+
+def test_the_api_runs_alarm_rules_over_the_compose_services_metrics() -> None:
+    from api.alarm_config import load_alarm_config
+
+    env = COMPOSE["services"]["api"]["environment"]
+    inside = Path(env["PLANTPROOF_API_ALARMS"])
+    assert inside.parts[:4] == ("/", "etc", "plantproof", "configs")
+    config = load_alarm_config(ROOT / "configs" / Path(*inside.parts[4:]))
+    for target in (*config.sources.collectors, *config.sources.gateways):
+        service, port = target.url.removeprefix("http://").split("/")[0].split(":")
+        assert service in COMPOSE["services"], target.url
+        # the port the service's own health check reads its metrics on
+        assert f"127.0.0.1:{port}/metrics" in str(COMPOSE["services"][service]["healthcheck"]["test"])
+    gateway = yaml.safe_load((ROOT / "configs" / "gateways" / "compose.yaml").read_text())
+    assert [t.site for t in config.sources.gateways] == [gateway["site"]]

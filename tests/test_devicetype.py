@@ -91,3 +91,41 @@ def test_a_section_no_protocol_registered_is_refused_when_checked_kept_when_unch
     first = dt.points[0]
     assert first.address_sections()["bacnet"] == {"instance": 7}
     assert first.address(ModbusAddress) is None  # unchecked: plain data, not the adapter's model
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("range: [5, 1]", "range must be [low, high] with low < high"),
+        ("range: [0, .inf]", "range must be [low, high] with low < high"),
+        ("max_rate_per_s: 0", "greater than 0"),
+        ("stuck_after_s: -5", "greater than 0"),
+        ("range: [zero, 1]", "valid number"),
+    ],
+)
+def test_a_bad_quality_rule_names_its_line_and_field(tmp_path: Path, rule: str, message: str) -> None:
+    text = CNC.read_text().replace("    range: [-20, 120]\n    max_rate_per_s: 5\n", f"    {rule}\n", 1)
+    bad = tmp_path / "rule.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")) as err:
+        load_device_type(bad)
+    assert err.value.line == _line_of(text, rule)
+    assert err.value.field is not None and err.value.field.startswith("points.")
+    assert err.value.field.endswith("." + rule.split(":")[0]) or ".range." in err.value.field
+
+
+def test_quality_rules_belong_to_numeric_points_and_counters_keep_their_own(tmp_path: Path) -> None:
+    text = CNC.read_text()
+    on_switch = text.replace("    kind: switch\n", "    kind: switch\n    range: [0, 1]\n", 1)
+    (tmp_path / "switch.yaml").write_text(on_switch)
+    with pytest.raises(ConfigError, match="range applies to numeric points only") as err:
+        load_device_type(tmp_path / "switch.yaml")
+    assert err.value.field is not None and err.value.field.endswith(".range")
+    counter = "  - name: parts_total\n    kind: counter\n"
+    on_counter = text.replace(counter, counter + "    max_rate_per_s: 1\n", 1)
+    (tmp_path / "counter.yaml").write_text(on_counter)
+    with pytest.raises(ConfigError, match="judged by ideal_rate_per_hour"):
+        load_device_type(tmp_path / "counter.yaml")
+    spec = load_device_type(CNC).point("spindle_temp")
+    assert (spec.range, spec.max_rate_per_s, spec.stuck_after_s) == ((-20.0, 120.0), 5.0, None)
+    assert load_device_type(CNC).point("parts_total").range is None  # not declared: not checked

@@ -1,4 +1,4 @@
-"""The console's pages: sign-in, fleet, device, figures and tiers, audit log.
+"""The console's pages: sign-in, fleet, device, figures and tiers, data quality, audit log.
 
 Each page reads through the API's route functions with the signed-in principal, so what a page
 shows is what the API answers that token; the figure, device and tier tables are the evidence
@@ -21,6 +21,7 @@ from api import app as api
 from api.auth import Authenticator, Principal
 from api.console import session
 from api.store import Role
+from collector.evidence import quality_section
 from collector.evidence.report import _CSS as REPORT_CSS
 from collector.evidence.report_figures import devices_section, figures_section, tiers_section
 from collector.figures.tiers import evaluate
@@ -38,6 +39,7 @@ AUDIT_ROLES: tuple[Role, ...] = ("admin", "auditor")
 NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("fleet", "/console/", FLEET_ROLES),
     ("figures", "/console/figures", ("admin", "operator", "auditor")),
+    ("quality", "/console/quality", ("admin", "operator", "auditor")),
     ("audit", "/console/audit", AUDIT_ROLES),
 )
 
@@ -169,6 +171,18 @@ async def figures(
     return _render(
         request, "figures.html", lang, who, window=params.window.label, months=_recent_months(),
         sections=[Markup(s) for s in sections], scope=scope,
+    )  # fmt: skip
+
+
+@router.get("/console/quality")
+async def quality(
+    request: Request, who: Anyone, service: api.Svc, lang: Lng,
+    window: Annotated[str | None, Query(pattern=api.WINDOW_PATTERN)] = None,
+) -> HTMLResponse:  # fmt: skip
+    result = await api.quality(who, service, window)
+    return _render(
+        request, "quality.html", lang, who, window=result["window"], months=_recent_months(),
+        section=Markup(quality_section.render({"quality": result}, lang)), scope=result["scope"],
     )  # fmt: skip
 
 

@@ -1,6 +1,8 @@
 """`evidence export`: figures, tiers, claims and their definitions, signed.
 
-Files: evidence.json, devices.csv, queries.sql, report.html, claims.yaml (when claims are given),
+Files: evidence.json (with the application's results table and the scenario evidence over its
+reporting period when its periods are given), devices.csv,
+queries.sql, report.html, claims.yaml (when claims are given),
 pubkey.pem, then MANIFEST.sha256 (SHA-256 of every other file) and MANIFEST.sha256.sig (raw
 Ed25519 signature over the manifest's exact bytes).
 """
@@ -23,7 +25,7 @@ import psycopg
 
 from collector import db
 from collector.errors import CollectorError
-from collector.evidence import signing
+from collector.evidence import quality_section, signing
 from collector.evidence.devices import DEVICE_COLUMNS, device_rows
 from collector.evidence.report import render as render_report
 from collector.figures import queries
@@ -131,6 +133,7 @@ def build_evidence(
     now: datetime,
     step: Callable[[str], None] = lambda _: None,
     tenant: Tenant | None = None,
+    application: tuple[Any, Any] | None = None,  # (Periods, Application): the results table's inputs
 ) -> tuple[dict[str, Any], Figures, queries.Loaded]:
     """evidence.json's content, and the figures and query results it were built from; for a tenant,
     over its sites only, and the document names it (`scope`)."""
@@ -141,6 +144,14 @@ def build_evidence(
         step("verifying claims")
         claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path, tenant)}
     scope = {"scope": tenant.to_json()} if tenant is not None else {}
+    table: dict[str, Any] = {}
+    if application is not None:
+        from collector.application.measure import evidence_part  # numpy, as for claims
+
+        step("computing the application table")
+        got = evidence_part(dsn, *application)
+        simulated = sorted(simulated_devices(dsn, got["table"]["devices"]))
+        table = {"application": got | {"simulated_devices": simulated}}
     return (
         {
             **scope,
@@ -157,7 +168,9 @@ def build_evidence(
             "declared": declared.to_json(),
             "tiers": evaluate(figures, declared),
             "claims": claims,
-        },
+            "quality": quality_section.build(dsn, params, tenant),
+        }
+        | table,
         figures,
         loaded,
     )
@@ -174,6 +187,7 @@ def export(
     now: datetime | None = None,
     progress: ProgressFn | None = None,
     tenant: Tenant | None = None,
+    application: tuple[Any, Any] | None = None,
 ) -> Exported:
     """Write a signed bundle into `out` (created; must be empty if it exists). `progress` hears of
     each step begun (figures, claims, report, signature) and of the end."""
@@ -181,7 +195,7 @@ def export(
     key = signing.load_or_create_key(key_path)
     if out.exists() and any(out.iterdir()):
         raise CollectorError(f"{out}: output directory is not empty")
-    steps = 4 if claims_path is not None else 3
+    steps = 3 + (claims_path is not None) + (application is not None)
     done = 0
 
     def step(what: str) -> None:
@@ -190,7 +204,9 @@ def export(
             progress("exporting", done, steps, what)
         done += 1
 
-    evidence, figures, loaded = build_evidence(dsn, params, declared, claims_path, now, step, tenant)
+    evidence, figures, loaded = build_evidence(
+        dsn, params, declared, claims_path, now, step, tenant, application
+    )
     fp = signing.fingerprint(key.public_key())
     out.mkdir(parents=True, exist_ok=True)
     evidence_text = json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

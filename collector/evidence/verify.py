@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.errors import CollectorError
-from collector.evidence import bundle, signing
+from collector.evidence import bundle, quality_section, signing
 from collector.figures.compute import Parameters
 from collector.figures.declared import declared_from_json
 from collector.figures.tenant import Tenant
@@ -197,6 +197,10 @@ def _recompute(
         result.problems.append(
             Problem(bundle.DEVICES, "differs from the devices recomputed from the database")
         )
+    if "quality" in evidence:  # bundles made before the assessment existed carry none
+        found = []
+        diff(evidence["quality"], quality_section.build(dsn, params, tenant), "", found)
+        result.problems += [Problem(f"quality {path}", msg) for path, msg in found]
     claims = evidence.get("claims") or {}
     if claims.get("included"):
         fresh = {c.get("id"): c for c in bundle.claim_results(dsn, root / bundle.CLAIMS, tenant)}
@@ -204,6 +208,14 @@ def _recompute(
             found = []
             diff(old, fresh.get(old.get("id"), {}), "", found)
             result.problems += [Problem(f"claim {old.get('id')} {path}", msg) for path, msg in found]
+    application = evidence.get("application") or {}
+    if application.get("included"):
+        from collector.application.measure import recompute_part
+
+        found = []
+        recomputed = recompute_part(dsn, application)
+        diff({k: application.get(k) for k in recomputed}, recomputed, "", found)
+        result.problems += [Problem(f"application {path}", msg) for path, msg in found]
     result.recomputed = True
 
 

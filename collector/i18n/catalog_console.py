@@ -20,6 +20,7 @@ CONSOLE: dict[str, dict[str, str]] = {
     "console.signed_in_as": _e("租户 {tenant} · 角色 {role}", "tenant {tenant} · role {role}"),
     "console.nav.fleet": _e("设备总览", "Fleet"),
     "console.nav.figures": _e("平台指标", "Figures"),
+    "console.nav.quality": _e("数据质量", "Data quality"),
     "console.nav.audit": _e("审计日志", "Audit log"),
     "console.language": _e("语言", "Language"),
     "console.gateways": _e("网关", "Gateways"),

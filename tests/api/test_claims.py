@@ -103,10 +103,9 @@ async def test_a_bad_document_is_422_naming_the_field_and_line(world: World, htt
     assert (await http.get(CLAIMS, headers=op)).json()[0]["id"] == "press-downtime"  # nothing was created
     refusals = _writes(world.dsn)
     assert [r[2] for r in refusals] == [422] * (len(cases) + 2)  # each refusal is audited, with its field
-    assert refusals[0][3] == "claims refused: body.claims.0.kpi: " + (
-        "line 7: Input should be 'availability', 'performance', 'quality', 'oee', 'unplanned_downtime', "
-        "'mtbf', 'mttr', 'maintenance_events', 'work_efficiency', 'energy_per_unit', 'co2_per_unit' or "
-        "'cost_per_unit'"
+    # the audit row names the field and the line, as the answer does
+    assert refusals[0][3].startswith(
+        "claims refused: body.claims.0.kpi: line 7: Input should be 'availability'"
     )
 
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +15,7 @@ from api.settings import ApiSettings
 from collector.migrate import migrate
 from plantproof.cli import app
 from tests.api.world import World, client
+from tests.processes import ApiProcess
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,34 +106,16 @@ def test_cli_before_migration_names_the_command_to_run(pg_dsn: str) -> None:
 
 
 def test_api_run_serves_the_api_over_http(world: World, tmp_path: Path) -> None:
-    port = free_port()
-    config = tmp_path / "api.yaml"
-    config.write_text(f"dsn: {world.dsn}\nhost: 127.0.0.1\nport: {port}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTPROOF_API_")}
-    log = (tmp_path / "api.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plantproof", "api", "run", "-c", str(config)],
-        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}/api/v1"
+    api = ApiProcess(world.dsn, free_port(), tmp_path)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp_path / "api.log").read_text()
-            try:
-                spec = httpx.get(f"{base}/openapi.json", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the API did not start in 30 s"
-                time.sleep(0.2)
+        api.start_and_wait(30)
+        spec = httpx.get(f"{api.base}/api/v1/openapi.json", timeout=10)
         assert spec.status_code == 200 and "/api/v1/devices/{site}/{device}" in spec.json()["paths"]
-        res = httpx.get(f"{base}/devices", headers=world.auth("beta", "operator"), timeout=10)
+        res = httpx.get(f"{api.base}/api/v1/devices", headers=world.auth("beta", "operator"), timeout=10)
         assert res.status_code == 200 and [d["device"] for d in res.json()] == ["pump-b"]
-        assert httpx.get(f"{base}/devices", timeout=10).status_code == 401
+        assert httpx.get(f"{api.base}/api/v1/devices", timeout=10).status_code == 401
     finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
+        api.stop()
 
 
 def test_settings_name_the_file_line_and_field(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ class World:
     tokens: dict[tuple[str, str], str]  # (tenant, role) -> token
     token_ids: dict[tuple[str, str], int]
     evidence_dir: Path | None = None
+    alarms: dict[str, int] = field(default_factory=dict)  # site-a | site-b | platform -> alarm id
 
     def settings(self, **overrides: Any) -> ApiSettings:
         where = {}
@@ -72,10 +73,11 @@ def _events(dsn: str) -> None:
     with psycopg.connect(dsn) as conn:
         for topic, payload, error in LETTERS:
             conn.execute(
-                "INSERT INTO dead_letters (topic, payload, error) VALUES (%s, %s, %s)",
+                "INSERT INTO dead_letters (topic, payload, error, received_at)"
+                " VALUES (%s, %s, %s, '2026-10-15T12:00:00Z')",
                 (topic, payload, error),
             )
-        for seq, (kind, at) in enumerate(EVENTS, 1000):
+        for seq, (kind, at) in enumerate(EVENTS, 10**12):  # beyond the seed's data envelopes
             conn.execute(
                 "INSERT INTO envelopes (gw, seq, kind, site, dev, received_at, sent_at, n, sha256)"
                 " VALUES ('gw-a', %s, %s, 'site-a', 'press-a', %s, %s, 0, %s)",
@@ -141,7 +143,27 @@ def build(dsn: str, evidence_dir: Path | None = None) -> World:
     _claims(dsn, "alpha", CLAIMS)
     if evidence_dir is not None:
         _bundle(dsn, "alpha", evidence_dir)
-    return World(dsn, tokens, ids, evidence_dir)
+    return World(dsn, tokens, ids, evidence_dir, _alarms(dsn))
+
+
+def _alarms(dsn: str) -> dict[str, int]:
+    """An active alarm of each tenant's gateway and one of the platform's own (no site)."""
+    rows = (
+        ("site-a", "gateway_offline", "site-a/gw-a", "critical", "gateway site-a/gw-a went offline"),
+        ("site-b", "gateway_offline", "site-b/gw-b", "critical", "gateway site-b/gw-b went offline"),
+        (None, "broker_dropped", "broker", "warning", "the broker dropped 3 messages"),
+    )
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for site, rule, subject, severity, message in rows:
+            row = conn.execute(
+                "INSERT INTO alarms (rule, subject, site, severity, message, value, raised_at)"
+                " VALUES (%s, %s, %s, %s, %s, 1, '2026-11-02T10:00:00Z') RETURNING id",
+                (rule, subject, site, severity, message),
+            ).fetchone()
+            assert row is not None
+            out[site or "platform"] = int(row[0])
+    return out
 
 
 @asynccontextmanager

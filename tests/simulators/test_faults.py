@@ -227,3 +227,30 @@ async def test_served_devices_answer_connections_but_not_reads_and_carry_their_c
     finally:
         await modbus.stop()
         await opc.close()
+
+
+def test_a_stuck_sensor_and_a_data_gap_change_only_what_they_name() -> None:
+    clean = _model()
+    model = _model(
+        "{kind: stuck, devices: [pump-01], points: [discharge_pressure], from: 2026-03-03T12:00, hours: 2}",
+        "{kind: data_gap, devices: [press-01], from: 2026-03-03T08:00, hours: 3}",
+    )
+    s, e = at("2026-03-03T12:00"), at("2026-03-03T14:00")
+    t = np.arange(s - H, e + H, 60 * 10**9, dtype=np.int64)
+    shown, real = model.sample("pump-01", t), clean.sample("pump-01", t)
+    frozen = (t >= s) & (t < e)
+    assert np.all(shown["discharge_pressure"][frozen] == real["discharge_pressure"][t == s][0])
+    assert np.array_equal(shown["discharge_pressure"][~frozen], real["discharge_pressure"][~frozen])
+    for name in ("flow", "bearing_temp", "volume_total"):  # the other sensors keep measuring
+        assert np.array_equal(shown[name], real[name]), name
+    day0, day1 = at("2026-03-03T00:00"), at("2026-03-04T00:00")
+    shape = Shape(interval_s=60, heartbeat_s=300)
+    gap = device_samples(model, "press-01", day0, day1, shape)
+    full = device_samples(clean, "press-01", day0, day1, shape)
+    hidden = [r for r in full if at("2026-03-03T08:00") <= r[1] < at("2026-03-03T11:00")]
+    assert hidden and gap == [r for r in full if r not in hidden]
+    assert truth(model, model.start_ns, model.end_ns).total_raw.tolist() == (
+        truth(clean, clean.start_ns, clean.end_ns).total_raw.tolist()
+    )
+    with pytest.raises(ScenarioError, match=r"faults\.0\.points: pump-01 has no analog point volume_total"):
+        _model("{kind: stuck, devices: [pump-01], points: [volume_total], from: 2026-03-03, hours: 1}")

@@ -1,0 +1,1 @@
+"""Data quality: completeness, validity, timeliness and uniqueness per point, device and site."""
