@@ -157,3 +157,19 @@ async def test_uploads_are_bounded_and_cannot_escape_their_directory(world: Worl
 
 def _tree(root: Path) -> list[Path]:
     return sorted(root.rglob("*"))
+
+
+def test_a_tenants_bundle_assesses_the_data_quality_of_its_sites_only(world: World) -> None:
+    from datetime import UTC, datetime
+
+    from collector.evidence import quality_section
+    from collector.figures.compute import Parameters
+    from collector.figures.tenant import Tenant
+    from collector.figures.window import parse_window
+
+    now = datetime.now(UTC)  # the seeded devices were registered now: this month assesses them
+    params = Parameters(parse_window(now.strftime("%Y-%m"), now), now)
+    everyone = quality_section.build(world.dsn, params)
+    alpha = quality_section.build(world.dsn, params, Tenant("alpha", ("site-a",)))
+    assert [s["site"] for s in everyone["sites"]] == ["site-a", "site-b"]
+    assert [s["site"] for s in alpha["sites"]] == ["site-a"]
