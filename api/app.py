@@ -29,6 +29,7 @@ from api.models import AuditEntry, Device, DeviceDetail, Gateway, Point
 from api.monitoring import Evaluator
 from api.routes_alarms import metrics_router
 from api.routes_alarms import router as alarms_router
+from api.service_metrics import ServiceMetrics
 from api.settings import ApiSettings
 from api.sweep import Sweep
 from collector.db import DatabaseUnavailableError
@@ -259,6 +260,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     be read, ConfigFileError when the alarm rules cannot."""
     service = Service(settings, load_declared(settings.declared))
     alarm_metrics = AlarmMetrics()
+    service_metrics = ServiceMetrics(alarm_metrics.registry)
     evaluator = None
     if settings.alarms is not None:
         evaluator = Evaluator(load_alarm_config(settings.alarms), service.pool, alarm_metrics)
@@ -272,7 +274,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             evaluator.start()
         sweeping = None
         if settings.sweep.enabled and settings.mqtt_url is not None:
-            sweep = Sweep(settings.sweep, service.pool, settings.mqtt_url, settings.dsn)
+            sweep = Sweep(settings.sweep, service.pool, settings.mqtt_url, settings.dsn, service_metrics)
             app.state.sweep, sweeping = sweep, asyncio.create_task(sweep.run())
         try:
             yield
@@ -295,6 +297,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.service = service
     app.state.alarm_metrics, app.state.evaluator = alarm_metrics, evaluator
+    app.state.service_metrics = service_metrics
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
     app.include_router(alarms_router)

@@ -10,6 +10,7 @@ files as they are written.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import tempfile
 import uuid
@@ -32,6 +33,7 @@ from collector.evidence import bundle, signing
 from collector.evidence.verify import verify_bundle
 from collector.figures.tenant import Tenant
 
+log = logging.getLogger("plantproof.api")
 router = APIRouter(prefix="/api/v1", tags=["evidence"])
 BundleId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 BUNDLE_FILES = frozenset({
@@ -112,10 +114,29 @@ async def export_bundle(
          "bytes": size},
     )  # fmt: skip
     await record(service, request, who, 201, f"evidence {bundle_id} exported for {params.window.label}")
+    await _keep_newest(service, request, who, tenant_dir)
     return {
         "id": bundle_id, "tenant": who.tenant, "window": params.window.label, "files": done.files,
         "fingerprint": done.fingerprint, "bytes": size, "download": f"/api/v1/evidence/{bundle_id}",
     }  # fmt: skip
+
+
+async def _keep_newest(service: Service, request: Request, who: Principal, tenant_dir: FsPath) -> None:
+    """At most limits.max_bundles_per_tenant bundles per tenant: past it, the oldest go (row and
+    files), each logged, audited and counted."""
+    rows = await service.rows(
+        "DELETE FROM api_evidence WHERE id IN (SELECT id FROM api_evidence WHERE tenant = %(tenant)s"
+        " ORDER BY created_at DESC, id OFFSET %(keep)s) RETURNING id",
+        {"tenant": who.tenant_id, "keep": service.settings.limits.max_bundles_per_tenant},
+    )
+    for row in rows:
+        old = row["id"]
+        await asyncio.to_thread(shutil.rmtree, _inside(tenant_dir, old), ignore_errors=True)
+        _inside(tenant_dir, f"{old}.zip").unlink(missing_ok=True)
+        request.app.state.service_metrics.bundles_removed.inc()
+        log.info("evidence bundle %s of tenant %s removed: more than %d kept", old, who.tenant,
+                 service.settings.limits.max_bundles_per_tenant)  # fmt: skip
+        await record(service, request, who, 200, f"evidence {old} removed: the oldest past the bound")
 
 
 _BUNDLES = """

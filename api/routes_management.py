@@ -67,6 +67,7 @@ async def _operate(
             send, broker, settings.dsn, [target], op, args=args,
             timeout=wait_s or limit, requested_by=requested_by(who),
         )  # fmt: skip
+    request.app.state.service_metrics.count(op, outcome.ok, outcome.reached, "api")
     status = 504 if outcome.ok is None else 200 if outcome.ok else 502
     result = "no answer" if outcome.ok is None else "ok" if outcome.ok else f"failed: {outcome.error}"
     reached = ", device reached" if outcome.reached else ""

@@ -36,6 +36,8 @@ class ApiLimits(BaseModel, frozen=True, extra="forbid"):
     # files may hold this many bytes in all once unpacked.
     max_upload_bytes: int = Field(default=33_554_432, ge=1024, le=1_073_741_824)
     max_unpacked_bytes: int = Field(default=134_217_728, ge=1024, le=4_294_967_296)
+    # Exported bundles kept per tenant; past it the oldest is removed (logged, audited, counted).
+    max_bundles_per_tenant: int = Field(default=100, ge=1, le=100_000)
     # Bytes of each dead letter's payload a listing shows at most.
     dead_letter_payload_bytes: int = Field(default=1024, ge=16, le=65_536)
     # Management operations waiting for their answers at once, and the longest wait for one.

@@ -19,6 +19,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
+from api.service_metrics import ServiceMetrics
 from collector.errors import CollectorError
 from collector.management import LIVE_GATEWAY, Target, send
 
@@ -58,9 +59,16 @@ WHERE d.namespace = 'plant' AND d.managed ORDER BY d.first_seen, d.device_id LIM
 
 
 class Sweep:
-    def __init__(self, settings: SweepSettings, pool: AsyncConnectionPool, mqtt_url: str, dsn: str) -> None:
+    def __init__(
+        self,
+        settings: SweepSettings,
+        pool: AsyncConnectionPool,
+        mqtt_url: str,
+        dsn: str,
+        metrics: ServiceMetrics,
+    ) -> None:
         self.settings, self.pool, self.mqtt_url, self.dsn = settings, pool, mqtt_url, dsn
-        self.stats = SweepStats()
+        self.stats, self.metrics = SweepStats(), metrics
 
     async def targets(self) -> list[Target]:
         async with self.pool.connection() as conn:
@@ -76,11 +84,14 @@ class Sweep:
             outcomes = await asyncio.to_thread(
                 send, self.mqtt_url, self.dsn, batch, s.op, timeout=s.timeout_s, requested_by=REQUESTED_BY
             )
+            for o in outcomes:
+                self.metrics.count(o.op, o.ok, o.reached, "sweep")
             sent += len(batch)
             answered += sum(o.ok is not None for o in outcomes)
             reached += sum(o.reached for o in outcomes)
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - second)))
         self.stats.sweeps += 1
+        self.metrics.sweeps.inc()
         self.stats.sent += sent
         self.stats.answered += answered
         self.stats.reached += reached
@@ -95,5 +106,6 @@ class Sweep:
                 await self.once()
             except (CollectorError, psycopg.Error, OSError) as exc:
                 self.stats.failed_sweeps += 1
+                self.metrics.sweep_failures.inc()
                 log.error("management sweep failed: %s", exc)
             await asyncio.sleep(self.settings.interval_s)

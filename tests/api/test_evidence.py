@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from tests.api.world import World, client
+from tests.api.world import BUNDLE_ID, World, client
 
 EVIDENCE = "/api/v1/evidence"
 ZIP = {"content-type": "application/zip"}
@@ -173,3 +173,21 @@ def test_a_tenants_bundle_assesses_the_data_quality_of_its_sites_only(world: Wor
     alpha = quality_section.build(world.dsn, params, Tenant("alpha", ("site-a",)))
     assert [s["site"] for s in everyone["sites"]] == ["site-a", "site-b"]
     assert [s["site"] for s in alpha["sites"]] == ["site-a"]
+
+
+async def test_past_the_bound_the_oldest_bundle_goes(world: World) -> None:
+    assert world.evidence_dir is not None
+    op = world.auth("alpha", "operator")
+    async with client(world.settings(limits={"max_bundles_per_tenant": 1})) as (http, _):
+        made = (await http.post(EVIDENCE, json={"window": "2026-10"}, headers=op)).json()
+        listed = (await http.get(EVIDENCE, headers=op)).json()
+        metrics = (await http.get("/metrics")).text
+    assert [b["id"] for b in listed] == [made["id"]]  # the seeded older bundle is gone, files and all
+    zips = sorted(p.name for p in (world.evidence_dir).rglob("*.zip"))
+    assert zips == [f"{made['id']}.zip"]
+    assert "plantproof_api_evidence_bundles_removed_total 1.0" in metrics
+    with psycopg.connect(world.dsn) as conn:
+        details = [
+            r[0] for r in conn.execute("SELECT detail FROM audit_log WHERE method = 'POST' ORDER BY id")
+        ]
+    assert details[-1] == f"evidence {BUNDLE_ID} removed: the oldest past the bound"

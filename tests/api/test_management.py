@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client import generate_latest
 
 from api.store import create_tenant, create_token
 from collector.figures import queries
@@ -105,6 +106,7 @@ async def test_management_through_the_api_reaches_the_device_and_counts(
         sim.silence_unit("m1")
         down = await http.post(f"{M1}/ping", headers=auth["operator"])
         assert down.status_code == 502 and "device read failed" in down.json()["error"]
+        metrics = (await http.get("/metrics")).text
     with psycopg.connect(pg_dsn) as conn:
         ops = conn.execute(
             "SELECT op, ok, reached, requested_by FROM management_ops ORDER BY sent_at"
@@ -130,6 +132,16 @@ async def test_management_through_the_api_reaches_the_device_and_counts(
     ]
     # the API's reached ping and write count, and the figure says the API sent them
     assert _managed(pg_dsn) == {"site1/m1": {"sweep": 0, "api": 2, "cli": 0, "other": 0}}
+    counted = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("plantproof_api_management_operations_total{")}  # fmt: skip
+    name = "plantproof_api_management_operations_total"
+    assert counted == {
+        f'{name}{{by="api",op="ping",outcome="reached"}}': 1.0,
+        f'{name}{{by="api",op="write_setpoint",outcome="reached"}}': 1.0,
+        f'{name}{{by="api",op="read_config",outcome="answered"}}': 1.0,
+        f'{name}{{by="api",op="write_setpoint",outcome="failed"}}': 1.0,
+        f'{name}{{by="api",op="ping",outcome="failed"}}': 1.0,
+    }
 
 
 async def test_without_a_broker_management_is_503_and_audited(world: World, http: Any) -> None:
@@ -152,6 +164,9 @@ async def test_the_sweep_manages_every_managed_device_again_and_again(
         stats = app.state.sweep.stats  # type: ignore[attr-defined]
         await asyncio.to_thread(wait_until, lambda: stats.sweeps >= 2, 60, "two sweeps")
         assert stats.reached >= 2 and stats.failed_sweeps == 0
+        metrics = generate_latest(app.state.alarm_metrics.registry).decode()  # type: ignore[attr-defined]
+    assert "plantproof_api_sweeps_total" in metrics and "plantproof_api_sweep_failures_total 0.0" in metrics
+    assert 'plantproof_api_management_operations_total{by="sweep",op="ping",outcome="reached"}' in metrics
     count = "SELECT count(*) FROM management_ops WHERE requested_by = 'api:sweep' AND reached"
     assert scalar(pg_dsn, count) >= stats.reached  # a sweep cut short by the shutdown may add one
     with psycopg.connect(pg_dsn) as conn:
