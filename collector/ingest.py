@@ -59,6 +59,8 @@ class Pipeline:
             self.store.limits,
             [DeviceType(d.match, d.type, d.industry, d.sector) for d in sp.devices],
             sp.rebirth_interval_s,
+            sp.max_edge_nodes,
+            sp.max_metrics_per_node,
         )
 
     def budget(self) -> Budget:
@@ -73,6 +75,8 @@ class Pipeline:
             self.settings.mqtt, self.settings.session(), loop, self.metrics, self.budget()
         )
         self.metrics.queue_limit_bytes.set(self.settings.queue_max_bytes)
+        if "sparkplug" in self.settings.mqtt.sources and not await self._restore(stop):
+            return
         self.source.start()
         acknowledger = None
         if self.settings.acknowledge:
@@ -93,9 +97,10 @@ class Pipeline:
                     continue
                 messages = [Message(d.topic, d.payload, d.size) for d in batch]
                 prepared = await asyncio.to_thread(self._prepare, messages)
-                exclusive = any(not isinstance(p.envelope, wire.Data) for p in prepared[0]) or (
-                    prepared[2] is not None
-                    and any(not isinstance(i.envelope, wire.Data) for i in prepared[2].interpreted)
+                # Sparkplug batches commit in order, one at a time: the sessions saved with each
+                # are then always those of the messages stored.
+                exclusive = prepared[2] is not None or any(
+                    not isinstance(p.envelope, wire.Data) for p in prepared[0]
                 )
                 inflight = [t for t in inflight if not t.done() or not t.result()]
                 if any(t.done() for t in inflight):
@@ -121,6 +126,33 @@ class Pipeline:
             for store in self.stores:
                 await asyncio.to_thread(store.close)
 
+    async def _restore(self, stop: asyncio.Event) -> bool:
+        """The Sparkplug sessions saved before a restart, before any message is read; False if
+        stopped while the database is unavailable."""
+        delay = 0.2
+        while True:
+            try:
+                live, dead = await asyncio.to_thread(
+                    self.store.sparkplug_sessions, self.host.max_edge_nodes, self._redelivery_window()
+                )
+                break
+            except DatabaseUnavailableError as exc:
+                log.warning("database unavailable, Sparkplug sessions not restored yet: %s", exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                    return False
+                except TimeoutError:
+                    delay = min(delay * 2, 5.0)
+        self.host.restore(live, dead)
+        self.metrics.sparkplug_sessions.set(self.host.sessions)
+        log.info("restored %d Sparkplug edge node sessions (%d ended ones kept)", len(live), len(dead))
+        return True
+
+    def _redelivery_window(self) -> int:
+        """Sparkplug messages that can have been stored but not acknowledged when the collector
+        stopped: the batches in flight (Sparkplug batches commit one at a time), with a margin."""
+        return 4 * self.settings.batch.max_messages
+
     def _prepare(self, messages: list[Message]) -> Prepared:
         """The checks that need no database; Sparkplug messages go through the host, in order."""
         if "sparkplug" not in self.settings.mqtt.sources:
@@ -133,6 +165,7 @@ class Pipeline:
             [m for m in messages if m.topic.startswith(SPARKPLUG_PREFIX)], time.monotonic()
         )
         self._ask_rebirth(outcome.rebirths)
+        self.metrics.sparkplug_sessions.set(self.host.sessions)
         return parsed, dead, outcome
 
     def _ask_rebirth(self, nodes: list[tuple[str, str]]) -> None:
@@ -255,6 +288,14 @@ class Pipeline:
                             [Message(refused.letter.topic, refused.letter.payload)], ([], [], one), store
                         )
                     )
+                if outcome.saved or outcome.forgotten:  # after the messages they follow
+                    sessions = Outcome(saved=outcome.saved, forgotten=outcome.forgotten)
+                    try:
+                        total.add(store.write_parsed([], [], sparkplug=sessions))
+                    except DatabaseUnavailableError:
+                        raise
+                    except Exception as again:  # kept in memory; a restart would ask for rebirths
+                        log.error("Sparkplug sessions not saved: %s", again)
             return total
 
     def _store_refused(self, msg: Message, exc: Exception, store: Store) -> BatchResult:

@@ -107,6 +107,11 @@ class Metrics:
             "plantproof_collector_db_reconnects", "Failed batch commits retried after a reconnect", registry=r
         )
         self.mqtt_connects = Counter("plantproof_collector_mqtt_connects", "MQTT (re)connections", registry=r)
+        self.sparkplug_sessions = Gauge(
+            "plantproof_collector_sparkplug_sessions",
+            "Live Sparkplug edge node sessions the host follows (at most sparkplug.max_edge_nodes)",
+            registry=r,
+        )
         self.sparkplug_rebirths = Counter(
             "plantproof_collector_sparkplug_rebirth_requests",
             "Rebirth requests (NCMD Node Control/Rebirth) sent to Sparkplug edge nodes",

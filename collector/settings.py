@@ -109,6 +109,10 @@ class SparkplugSettings(BaseModel, frozen=True, extra="forbid"):
     host_id: str | None = None
     # At most one rebirth request (NCMD Node Control/Rebirth) per edge node this often.
     rebirth_interval_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    # Bounds of the sessions kept (and saved for a restart): live edge nodes, and metrics in the
+    # BIRTHs of one edge node; beyond them a BIRTH is a dead letter (reason sparkplug_limit).
+    max_edge_nodes: int = Field(default=1000, ge=1, le=1_000_000)
+    max_metrics_per_node: int = Field(default=10_000, ge=1, le=1_000_000)
     devices: list[SparkplugDeviceType] = Field(default_factory=list)
 
     @field_validator("group_filter")

@@ -114,6 +114,7 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
         )
         progress.stop_task(task)
 
+    api_url, tokens = _start_api(stack, plan)
     _print_live(console, stack, plan)
     _manage_live(console, stack, plan)
     params = plan.parameters()
@@ -126,6 +127,26 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
     _print_claims(console, results, plan)
     bundle = _evidence(stack, plan, declared)
     console.print(f"evidence: {bundle}", soft_wrap=True)  # one line, for scripts that look for it
+    wait_until(functools.partial(_serving, stack, plan.api_port), 60, what="the platform API")
+    console.print(f"console and API: {api_url}/ (stops with the demo unless --keep)", soft_wrap=True)
+    for role, token in tokens.items():  # demo tokens: the demo's database goes with the demo
+        console.print(f"  demo {role} token: {token}", soft_wrap=True)
+
+
+def _start_api(stack: Stack, plan: DemoPlan) -> tuple[str, dict[str, str]]:
+    """The platform service on the demo's database: tenant "demo" owns the demo plant's sites, one
+    token per role."""
+    from api.store import ROLES, create_tenant, create_token
+
+    sql = "SELECT array_agg(DISTINCT site ORDER BY site) FROM devices WHERE namespace = 'plant'"
+    sites = _query(stack.dsn, sql)
+    create_tenant(stack.dsn, "demo", list(sites or []))
+    tokens: dict[str, str] = {r: create_token(stack.dsn, "demo", r, label=f"demo {r}").token for r in ROLES}
+    plan.api_port = free_port()
+    config = stack.workdir / "api.yaml"
+    config.write_text(yaml.safe_dump({"dsn": stack.dsn, "host": "127.0.0.1", "port": plan.api_port}))
+    stack.spawn("api", "api", "run", "-c", str(config))
+    return f"http://127.0.0.1:{plan.api_port}", tokens
 
 
 def _progress(console: Console) -> Progress:
@@ -365,6 +386,7 @@ def _keep(console: Console, plan: DemoPlan, stack: Stack) -> None:
     console.print(f"  broker:     {stack.mqtt_url}")
     console.print(f"  collector metrics: http://127.0.0.1:{plan.collector_metrics_port}/metrics")
     console.print(f"  gateway metrics:   http://127.0.0.1:{plan.gateway_metrics_port}/metrics")
+    console.print(f"  console and API:   http://127.0.0.1:{plan.api_port}/")
     console.print("  in another shell, run these two lines, then the README's commands as printed:")
     console.print(f"export PLANTPROOF_COLLECTOR_DSN='{stack.dsn}'", soft_wrap=True)
     console.print(f"export PLANTPROOF_COLLECTOR_MQTT__URL='{stack.mqtt_url}'", soft_wrap=True)

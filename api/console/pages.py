@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from api import app as api
+from api import routes_alarms
 from api.auth import Authenticator, Principal
 from api.console import session
 from api.store import Role
@@ -36,16 +37,19 @@ TEMPLATES = Environment(
 )
 FLEET_ROLES: tuple[Role, ...] = ("admin", "operator")  # the API's registry routes
 AUDIT_ROLES: tuple[Role, ...] = ("admin", "auditor")
+EVERYONE: tuple[Role, ...] = ("admin", "operator", "auditor")
+ACK_ROLES: tuple[Role, ...] = ("admin", "operator")  # the API's acknowledgement route
 NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("fleet", "/console/", FLEET_ROLES),
-    ("figures", "/console/figures", ("admin", "operator", "auditor")),
+    ("alarms", "/console/alarms", EVERYONE),
+    ("figures", "/console/figures", EVERYONE),
     ("quality", "/console/quality", ("admin", "operator", "auditor")),
     ("audit", "/console/audit", AUDIT_ROLES),
 )
 
 router = APIRouter(include_in_schema=False)
 Fleet = Annotated[Principal, Depends(session.page_for(*FLEET_ROLES))]
-Anyone = Annotated[Principal, Depends(session.page_for("admin", "operator", "auditor"))]
+Anyone = Annotated[Principal, Depends(session.page_for(*EVERYONE))]
 Auditing = Annotated[Principal, Depends(session.page_for(*AUDIT_ROLES))]
 Lng = Annotated[Lang, Depends(session.lang_of)]
 
@@ -116,6 +120,7 @@ async def fleet(
     gateways = await api.gateways(who, service)
     devices = await api.devices(who, service, request, Response(), limit=FLEET_PAGE, offset=offset)
     summary = (await service.rows(_FLEET_SUMMARY, {"sites": list(who.sites)}))[0]
+    active = await routes_alarms.alarms(who, request, state="active", limit=1000)
     total = int(summary["devices"])
     pages = {
         "previous": max(0, offset - FLEET_PAGE) if offset > 0 else None,
@@ -126,7 +131,7 @@ async def fleet(
     return _render(
         request, "fleet.html", lang, who, gateways=gateways, devices=devices, total=total,
         online=int(summary["online"]), gw_online=sum(1 for g in gateways if g.status == "online"),
-        ingest_per_s=int(summary["readings_last_minute"]) / 60, pages=pages,
+        ingest_per_s=int(summary["readings_last_minute"]) / 60, pages=pages, active_alarms=len(active),
     )  # fmt: skip
 
 
@@ -194,6 +199,13 @@ def _recent_months(count: int = 13) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return months
+
+
+@router.get("/console/alarms")
+async def alarms(request: Request, who: Anyone, lang: Lng) -> HTMLResponse:
+    listed = await routes_alarms.alarms(who, request, state="all", limit=500)
+    listed.sort(key=lambda a: (a.cleared_at is not None, -a.raised_at.timestamp()))  # active first
+    return _render(request, "alarms.html", lang, who, alarms=listed, can_ack=who.role in ACK_ROLES)
 
 
 @router.get("/console/audit")

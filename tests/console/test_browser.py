@@ -141,7 +141,30 @@ def test_an_auditor_sees_no_fleet_and_the_page_is_refused(
     browser.shot("figures-auditor-en")
     forced = page.goto(f"{console}/console/")
     assert forced is not None and forced.status == 403
+    page.goto(f"{console}/console/alarms")
+    assert (
+        page.locator("table.alarms tbody tr").count() == 2 and page.locator("button[data-ack]").count() == 0
+    )
+    # Forcing an acknowledgement from the auditor's session: the API refuses it.
+    forcing = """async (path) => (await fetch(path, {method: 'POST', body: '{}',
+        headers: {'X-PlantProof-Console': '1', 'Content-Type': 'application/json'}})).status"""
+    status = page.evaluate(forcing, f"/api/v1/alarms/{world.alarms['site-a']}/ack")
+    assert status == 403
     page.goto(f"{console}/console/audit")
     assert page.locator("table.audit tbody tr").count() >= 1  # the refused page is in the audit log
     browser.shot("audit-auditor-en")
     assert [e for e in browser.errors if "403" not in e] == []
+
+
+def test_an_operator_acknowledges_an_alarm(console: str, world: World, browser: Browser) -> None:
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    page.get_by_role("link", name="2 active alarms").click()
+    page.wait_for_url("**/console/alarms")
+    row = page.locator(f"tr[data-alarm='{world.alarms['site-a']}']")
+    with page.expect_navigation():  # the page reloads once the API took the acknowledgement
+        row.get_by_role("button", name="Acknowledge").click()
+    assert row.get_by_role("button").count() == 0 and "2026" in row.locator("td").last.inner_text()
+    browser.shot("alarms-operator-en")
+    assert browser.errors == []
