@@ -103,6 +103,12 @@ MODULES = (
         "5,000 envelopes through the embedded Kafka-protocol broker (memory), 1,000 with S3 storage",
         300,
     ),
+    Module(
+        "bench_kafka_path",
+        ("--points", "100000"),
+        "100,000 points: collector from Kafka vs from MQTT; bridge vs a bare producer",
+        180,
+    ),
 )
 
 

@@ -1,4 +1,7 @@
-"""The ingest pipeline: MQTT source → bounded queue → batches → store → acknowledgement.
+"""The ingest pipeline: source (MQTT or Kafka) → bounded queue → batches → store → acknowledgement.
+
+Both sources offer `take`, `ack` and `depth`; with the Kafka source the MQTT connection only
+publishes (watermarks, Sparkplug rebirth requests and STATE), with the MQTT source it does both.
 
 A batch is acknowledged only after it is committed; then the watermarks of its gateways move
 (`collector.acknowledge`). If the database is unreachable the batch is retried with backoff (nothing
@@ -10,9 +13,11 @@ stored becomes a dead letter with the reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import wire
 from collector.acknowledge import Acknowledger
@@ -31,13 +36,22 @@ from collector.metrics import Metrics
 from collector.settings import CollectorSettings
 from collector.sparkplug import DeviceType, Host, Outcome, rebirth_payload, rebirth_topic
 from collector.store import BatchResult, Store
-from infra.mqtt.subscriber import Budget, Delivery, ManualAckSubscriber
+from infra.mqtt.subscriber import Budget, ManualAckSubscriber
 
 log = logging.getLogger(__name__)
 _BYTES_PER_SAMPLE = 40
 # rough size of one JSON sample, to batch by estimated rows
 Prepared = tuple[list[Parsed], list[DeadLetter], Outcome | None]
 SPARKPLUG_PREFIX = f"{wire.sparkplug.NAMESPACE}/"
+
+
+class Source(Protocol):
+    """Where the pipeline's messages come from: the MQTT subscriber or `collector.kafka_source`.
+    What `take` returns has `topic`, `payload` and `size`; `ack` is given it back once committed."""
+
+    def depth(self) -> int: ...
+    async def take(self, limit: int, wait_s: float) -> Sequence[Any]: ...
+    def ack(self, deliveries: Sequence[Any]) -> int: ...
 
 
 def limits_of(settings: CollectorSettings) -> Limits:
@@ -52,7 +66,8 @@ class Pipeline:
         # One connection (and registry cache) per concurrent commit.
         self.stores = [Store(settings.dsn, limits_of(settings)) for _ in range(settings.batch.concurrency)]
         self.store = self.stores[0]
-        self.source: ManualAckSubscriber | None = None
+        self.source: ManualAckSubscriber | None = None  # the MQTT connection
+        self.inbox: Source | None = None  # where messages are taken from: `source`, or Kafka
         self.acknowledger: Acknowledger | None = None
         sp = settings.sparkplug
         self.host = Host(
@@ -78,6 +93,8 @@ class Pipeline:
         if "sparkplug" in self.settings.mqtt.sources and not await self._restore(stop):
             return
         self.source.start()
+        kafka = await self._open_kafka() if self.settings.source == "kafka" else None
+        self.inbox = kafka or self.source
         acknowledger = None
         if self.settings.acknowledge:
             self.acknowledger = Acknowledger(self.settings.dsn, self.source, self.metrics)
@@ -122,9 +139,29 @@ class Pipeline:
             if acknowledger is not None:
                 stop.set()
                 await asyncio.gather(acknowledger, return_exceptions=True)
+            if kafka is not None:
+                await kafka.stop()
             self.source.stop()
             for store in self.stores:
                 await asyncio.to_thread(store.close)
+
+    async def _open_kafka(self) -> Any:
+        from collector.kafka_source import KafkaSource  # the kafka extra: only when configured
+
+        assert self.settings.kafka is not None
+        delay = 1.0
+        while True:
+            kafka = KafkaSource(self.settings.kafka, self.metrics, self.budget())
+            try:
+                await kafka.start()
+                return kafka
+            except Exception as exc:  # aiokafka's connection errors: the cluster may still be starting
+                with contextlib.suppress(Exception):
+                    await kafka.stop()
+                log.warning("Kafka at %s not reachable, retrying in %.0f s: %s",
+                            self.settings.kafka.bootstrap, delay, exc)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _restore(self, stop: asyncio.Event) -> bool:
         """The Sparkplug sessions saved before a restart, before any message is read; False if
@@ -179,10 +216,10 @@ class Pipeline:
             else:
                 log.warning("rebirth request to %s/%s not sent: not connected", group, edge_node)
 
-    async def _collect(self, stop: asyncio.Event) -> list[Delivery]:
-        b, source = self.settings.batch, self.source
+    async def _collect(self, stop: asyncio.Event) -> list[Any]:
+        b, source = self.settings.batch, self.inbox
         assert source is not None
-        batch = await source.take(b.max_messages, 0.5)
+        batch = list(await source.take(b.max_messages, 0.5))
         if not batch:
             return batch
         rows = sum(len(d.payload) for d in batch) // _BYTES_PER_SAMPLE
@@ -200,7 +237,7 @@ class Pipeline:
         return batch
 
     async def _commit(
-        self, store: Store, idle: asyncio.Queue[Store], batch: list[Delivery], messages: list[Message],
+        self, store: Store, idle: asyncio.Queue[Store], batch: list[Any], messages: list[Message],
         prepared: Prepared, after: asyncio.Task[bool] | None, stop: asyncio.Event,
     ) -> bool:  # fmt: skip
         """Store then acknowledge (after the batch before it); False if stopped before committing."""
@@ -224,8 +261,8 @@ class Pipeline:
         self._count(result, time.perf_counter() - started)
         if after is not None:
             await asyncio.wait([after])  # acknowledge in the order received
-        assert self.source is not None
-        self.source.ack(batch)
+        assert self.inbox is not None
+        self.inbox.ack(batch)
         if self.acknowledger is not None:
             self.acknowledger.committed(result.gateways)
         return True

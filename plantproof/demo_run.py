@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 SIMULATED = "[bold yellow]SIMULATED DATA[/] — every device below is a simulator, flagged simulated"
 
 
-def run_demo(keep: bool, out: Path, interval: float) -> None:
+def run_demo(keep: bool, out: Path, interval: float, kafka: bool = False) -> None:
     """The demo itself (see `plantproof.demo` for the command)."""
     from collector.errors import CollectorError
 
@@ -50,7 +50,7 @@ def run_demo(keep: bool, out: Path, interval: float) -> None:
     console.print(f"plantproof demo — {SIMULATED}")
     previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
     try:
-        _run(console, plan, stack, interval)
+        _run(console, plan, stack, interval, kafka)
         if keep:
             _keep(console, plan, stack)
     except KeyboardInterrupt as exc:
@@ -79,7 +79,7 @@ def _ignore(_signum: int, _frame: object) -> None:
     pass  # a Python handler, not SIG_IGN: an ignored disposition would be inherited across exec
 
 
-def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> None:
+def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float, kafka: bool) -> None:
     from collector.figures import queries
     from collector.figures.declared import load_declared
     from collector.figures.tiers import evaluate
@@ -91,8 +91,9 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
         stack.start_servers()
         progress.update(task, description=f"database ready ({stack.storage}), broker at {stack.mqtt_url}")
         progress.stop_task(task)
-        _start_services(stack, plan)
-        task = progress.add_task("simulators, gateway and collector running", total=None)
+        _start_services(stack, plan, kafka)
+        what = "bridge, Kafka and two collectors" if kafka else "collector"
+        task = progress.add_task(f"simulators, gateway and {what} running", total=None)
         wait_until(lambda: stack.alive_and(_live_devices(stack.dsn, plan) > 0), 60, what="first births")
         progress.stop_task(task)
         backfill = _start_backfill(stack, plan, interval)
@@ -165,25 +166,26 @@ def _update(progress: Progress, task: Any, value: int) -> int:
     return value
 
 
-def _start_services(stack: Stack, plan: DemoPlan) -> None:
+def _start_services(stack: Stack, plan: DemoPlan, kafka: bool) -> None:
     modbus_port, opcua_port = free_port(), free_port()
     common = ["--plant", str(plan.plant_file), "--speed", "1", "--hours", "6"]
     stack.spawn("sim-modbus", "sim", "modbus", *common, "--port", str(modbus_port))
     stack.spawn("sim-opcua", "sim", "opcua", *common, "--port", str(opcua_port))
     plan.collector_metrics_port = free_port()
     assert stack.broker is not None
-    stack.spawn(
-        "collector",
-        "collector",
-        "run",
-        "--dsn",
-        stack.dsn,
-        env={
-            "PLANTPROOF_COLLECTOR_MQTT__URL": stack.mqtt_url,
-            "PLANTPROOF_COLLECTOR_MQTT__CLIENT_ID": "plantproof-demo-collector",
-            "PLANTPROOF_COLLECTOR_METRICS_PORT": str(plan.collector_metrics_port),
-        },
-    )
+    if kafka:
+        from plantproof.demo_kafka import start_kafka_ingest
+
+        start_kafka_ingest(stack, plan.collector_metrics_port)
+    else:
+        stack.spawn(
+            "collector", "collector", "run", "--dsn", stack.dsn,
+            env={
+                "PLANTPROOF_COLLECTOR_MQTT__URL": stack.mqtt_url,
+                "PLANTPROOF_COLLECTOR_MQTT__CLIENT_ID": "plantproof-demo-collector",
+                "PLANTPROOF_COLLECTOR_METRICS_PORT": str(plan.collector_metrics_port),
+            },
+        )  # fmt: skip
     plan.gateway_metrics_port = free_port()
     config = gateway_config(plan, stack.mqtt_url, modbus_port, opcua_port)
     gateway_file = stack.workdir / "gateway.yaml"

@@ -117,7 +117,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_demo_matches_ground_truth_and_its_bundle_verifies(demo: Demo) -> None:
-    text = demo.text
+    check_figures_and_claims(demo.text)
+
+
+def check_figures_and_claims(text: str) -> None:
+    """The demo's printed figures and claim estimates equal the simulator's truth; its bundle verifies."""
     assert "SIMULATED DATA" in text
     figures = _rows(text, "platform figures")
     compared = [r for r in figures if r[3] not in ("—", "")]
