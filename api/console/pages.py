@@ -25,6 +25,7 @@ from api.store import Role
 from collector.evidence import quality_section
 from collector.evidence.report import _CSS as REPORT_CSS
 from collector.evidence.report_figures import devices_section, figures_section, tiers_section
+from collector.figures import tenant
 from collector.figures.tiers import evaluate
 from collector.i18n import HTML_LANG, LANG_NAMES, LANGS, Lang, formats, label, text
 
@@ -172,7 +173,7 @@ async def figures(
         "tiers": evaluate(result, service.declared),
     }
     sections = [figures_section(ev, lang), devices_section(ev, lang), tiers_section(ev, lang)]
-    scope = api.scoped.scope_json(who.tenant, who.sites)
+    scope = tenant.scope_json(who.tenant, who.sites)
     return _render(
         request, "figures.html", lang, who, window=params.window.label, months=_recent_months(),
         sections=[Markup(s) for s in sections], scope=scope,
