@@ -158,7 +158,15 @@ async def device(
         if exc.status_code != 404:
             raise
         return _render(request, "missing.html", lang, who, status=404)
-    return _render(request, "device.html", lang, who, device=detail)
+    numeric = [p for p in detail.points if p.dtype != "string"]
+    return _render(
+        request, "device.html", lang, who, device=detail, numeric=numeric, chart_minutes=CHART_MINUTES,
+        can_manage=who.role in MANAGE_ROLES,
+    )  # fmt: skip
+
+
+CHART_MINUTES = 15  # the live chart's range; the readings route bins it server-side when it is dense
+MANAGE_ROLES: tuple[Role, ...] = ("admin", "operator")  # the API's management routes
 
 
 @router.get("/console/figures")

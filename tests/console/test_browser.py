@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import uvicorn
 
@@ -168,3 +169,32 @@ def test_an_operator_acknowledges_an_alarm(console: str, world: World, browser: 
     assert row.get_by_role("button").count() == 0 and "2026" in row.locator("td").last.inner_text()
     browser.shot("alarms-operator-en")
     assert browser.errors == []
+
+
+def test_the_device_chart_moves_and_a_ping_gets_its_answer(
+    console: str, world: World, browser: Browser
+) -> None:
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    page.goto(f"{console}/console/devices/site-a/press-a")
+    chart = page.locator("#chart")
+    page.wait_for_function("typeof uPlot !== 'undefined' && document.querySelector('#chart canvas') !== null")
+    before = int(chart.get_attribute("data-points") or "0")
+    with psycopg.connect(world.dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO readings (time, point_id, value, quality, envelope_id)"
+            " SELECT now() - make_interval(secs => s), p.point_id, 20 + s, 0, 1"
+            " FROM points p JOIN devices d USING (device_id), generate_series(1, 3) s"
+            " WHERE d.dev = 'press-a' AND p.name = 'temp'"
+        )
+    page.wait_for_function(
+        f"Number(document.querySelector('#chart').dataset.points) >= {before + 3}", timeout=20_000
+    )
+    browser.shot("device-chart-en")
+    page.get_by_role("button", name="Ping").click()
+    answer = page.locator("#manage-answer")
+    answer.wait_for(state="visible")
+    # This service has no broker configured: the API's own refusal is the answer shown.
+    assert answer.get_attribute("data-status") == "503" and answer.inner_text().startswith("ping: 503")
+    assert [e for e in browser.errors if "/ping" not in e] == []
