@@ -18,12 +18,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from api import app as api
-from api import routes_alarms
+from api import routes_alarms, routes_claims
 from api.auth import Authenticator, Principal
 from api.console import session
 from api.store import Role
 from collector.evidence import quality_section
 from collector.evidence.report import _CSS as REPORT_CSS
+from collector.evidence.report_claims import claims_section, verdict_badge
 from collector.evidence.report_figures import devices_section, figures_section, tiers_section
 from collector.figures import tenant
 from collector.figures.tiers import evaluate
@@ -43,6 +44,7 @@ ACK_ROLES: tuple[Role, ...] = ("admin", "operator")  # the API's acknowledgement
 NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("fleet", "/console/", FLEET_ROLES),
     ("alarms", "/console/alarms", EVERYONE),
+    ("claims", "/console/claims", EVERYONE),
     ("figures", "/console/figures", EVERYONE),
     ("quality", "/console/quality", ("admin", "operator", "auditor")),
     ("audit", "/console/audit", AUDIT_ROLES),
@@ -215,6 +217,35 @@ async def alarms(request: Request, who: Anyone, lang: Lng) -> HTMLResponse:
     listed = await routes_alarms.alarms(who, request, state="all", limit=500)
     listed.sort(key=lambda a: (a.cleared_at is not None, -a.raised_at.timestamp()))  # active first
     return _render(request, "alarms.html", lang, who, alarms=listed, can_ack=who.role in ACK_ROLES)
+
+
+@router.get("/console/claims")
+async def claims(request: Request, who: Anyone, service: api.Svc, lang: Lng) -> HTMLResponse:
+    listed = await routes_claims.list_claims(who, service)
+    return _render(request, "claims.html", lang, who, claims=listed, verdict=_verdict_badge(lang))
+
+
+@router.get("/console/claims/{claim_id}")
+async def claim(
+    request: Request, who: Anyone, service: api.Svc, lang: Lng, claim_id: routes_claims.ClaimId
+) -> HTMLResponse:
+    try:
+        found = await routes_claims.claim_results(who, service, claim_id, limit=1)
+    except HTTPException as exc:
+        if exc.status_code != 404:
+            raise
+        return _render(request, "missing.html", lang, who, status=404)
+    latest = found["results"][0]["result"] if found["results"] else None
+    # The evidence report's own claim block: verdict, interval plot, daily series, coverage, devices.
+    block = claims_section({"claims": {"included": True, "results": [latest]}}, lang) if latest else ""
+    return _render(
+        request, "claim.html", lang, who, claim=found, block=Markup(block),
+        can_verify=who.role in MANAGE_ROLES, verdict=_verdict_badge(lang),
+    )  # fmt: skip
+
+
+def _verdict_badge(lang: Lang) -> Any:
+    return lambda v: Markup(verdict_badge(v, lang)) if v else ""
 
 
 @router.get("/console/audit")

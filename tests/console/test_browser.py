@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import uvicorn
@@ -198,3 +199,40 @@ def test_the_device_chart_moves_and_a_ping_gets_its_answer(
     # This service has no broker configured: the API's own refusal is the answer shown.
     assert answer.get_attribute("data-status") == "503" and answer.inner_text().startswith("ping: 503")
     assert [e for e in browser.errors if "/ping" not in e] == []
+
+
+CLAIM = """periods:
+  baseline: {start: 2026-10-01, end: 2026-10-15}
+  reporting: {start: 2026-10-16, end: 2026-10-31}
+claims:
+  - id: press-efficiency
+    title: Press work efficiency +10 %
+    kpi: work_efficiency
+    scope: {site: site-a, type: press}
+    change_pct: 10
+"""
+
+
+def test_an_operator_verifies_a_claim_and_sees_its_interval_plot(
+    console: str, world: World, browser: Browser
+) -> None:
+    made = httpx.post(
+        f"{console}/api/v1/claims", content=CLAIM, timeout=30,
+        headers={**world.auth("alpha", "operator"), "content-type": "application/yaml"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    page.goto(f"{console}/console/claims")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Press work efficiency +10 %").click()
+    assert page.get_by_text("Not verified yet.").is_visible()
+    with page.expect_navigation():  # the page reloads once the API verified the claim
+        page.get_by_role("button", name="Verify now").click()
+    claim = page.locator("article.claim")
+    assert claim.count() == 1 and claim.locator("svg").count() >= 1  # the interval plot
+    verdict = page.locator("h1 .badge").inner_text()
+    assert verdict in ("verified", "refuted", "inconclusive")
+    browser.shot("claim-en")
+    assert browser.errors == []

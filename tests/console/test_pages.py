@@ -117,3 +117,19 @@ async def test_a_change_with_the_session_cookie_needs_the_console_header(
     assert (await http.get(f"/api/v1/alarms/{world.alarms['site-a']}")).json()["acked_at"] is None
     done = await http.post(path, json={"note": "seen"}, headers={CONSOLE_HEADER: "1"})
     assert done.status_code == 200 and done.json()["ack_note"] == "seen"
+
+
+async def test_an_auditor_reads_claims_without_a_verify_button(http: httpx.AsyncClient, world: World) -> None:
+    doc = {"claims": [{"id": "yield", "title": "Yield +2 pp", "kpi": "quality", "change_pp": 2,
+                       "baseline": {"start": "2026-10-01", "end": "2026-10-15"},
+                       "reporting": {"start": "2026-10-16", "end": "2026-10-31"}}]}  # fmt: skip
+    assert (
+        await http.post("/api/v1/claims", json=doc, headers=world.auth("alpha", "operator"))
+    ).status_code == 201
+    await _sign_in(http, world, "alpha", "auditor")
+    listed = await http.get("/console/claims?lang=en")
+    assert listed.status_code == 200 and "Yield +2 pp" in listed.text
+    page = await http.get("/console/claims/yield")
+    assert page.status_code == 200 and "data-verify" not in page.text and "Not verified yet." in page.text
+    await _sign_in(http, world, "beta", "auditor")
+    assert (await http.get("/console/claims/yield")).status_code == 404  # alpha's claim

@@ -26,6 +26,17 @@ document.addEventListener("click", async (event) => {
   showError(`${answer.status}: ${answer.detail}`);
 });
 
+// Verify a claim now (operators): the API runs the KPI engine and keeps the result.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-verify]");
+  if (!button) return;
+  button.disabled = true;
+  const answer = await apiPost(`/api/v1/claims/${encodeURIComponent(button.dataset.verify)}/verify`, {});
+  if (answer.ok) { window.location.reload(); return; }
+  button.disabled = false;
+  showError(`${answer.status}: ${answer.detail}`);
+});
+
 // Management buttons: the API's own routes; the answer (or the refusal) is shown as it came.
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-manage]");
