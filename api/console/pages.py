@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from api import app as api
-from api import routes_alarms, routes_claims
+from api import routes_alarms, routes_claims, routes_evidence
 from api.auth import Authenticator, Principal
 from api.console import session
 from api.store import Role
@@ -46,6 +46,7 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("alarms", "/console/alarms", EVERYONE),
     ("claims", "/console/claims", EVERYONE),
     ("figures", "/console/figures", EVERYONE),
+    ("evidence", "/console/evidence", EVERYONE),
     ("quality", "/console/quality", ("admin", "operator", "auditor")),
     ("audit", "/console/audit", AUDIT_ROLES),
 )
@@ -246,6 +247,15 @@ async def claim(
 
 def _verdict_badge(lang: Lang) -> Any:
     return lambda v: Markup(verdict_badge(v, lang)) if v else ""
+
+
+@router.get("/console/evidence")
+async def evidence(request: Request, who: Anyone, service: api.Svc, lang: Lng) -> HTMLResponse:
+    bundles = await routes_evidence.list_bundles(who, service)
+    return _render(
+        request, "evidence.html", lang, who, bundles=bundles, months=_recent_months(),
+        can_export=who.role in MANAGE_ROLES,
+    )  # fmt: skip
 
 
 @router.get("/console/audit")

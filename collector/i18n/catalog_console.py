@@ -96,5 +96,23 @@ CONSOLE: dict[str, dict[str, str]] = {
     "console.never": _e("从未", "never"),
     "console.verify_now": _e("立即核验", "Verify now"),
     "console.not_verified_yet": _e("尚未核验。", "Not verified yet."),
+    "console.nav.evidence": _e("证据包", "Evidence"),
+    "console.export": _e("导出证据包", "Export a bundle"),
+    "console.export_button": _e("导出", "Export"),
+    "console.bundles": _e("已导出的证据包", "Exported bundles"),
+    "console.no_bundles": _e("还没有导出任何证据包。", "No bundle exported yet."),
+    "console.bundle_window": _e("统计窗口", "Window"),
+    "console.bundle_created": _e("导出时间", "Exported"),
+    "console.bundle_fingerprint": _e("签名密钥指纹", "Signing key fingerprint"),
+    "console.bundle_size": _e("大小", "Size"),
+    "console.download": _e("下载", "Download"),
+    "console.verify_upload": _e("核验上传的证据包", "Verify an uploaded bundle"),
+    "console.bundle_zip": _e("证据包（zip）", "Bundle (zip)"),
+    "console.verify_button": _e("核验", "Verify"),
+    "console.verify_note": _e(
+        "用本服务的签名密钥核验签名与文件摘要，并按本租户的站点从数据库重新计算指标与声明。",
+        "Checked against this service's signing key and file digests, and recomputed from the database"
+        " over the tenant's sites.",
+    ),
     "console.not_found": _e("没有这个设备。", "No such device."),
 }

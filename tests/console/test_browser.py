@@ -19,7 +19,6 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.settings import ApiSettings
 from tests.api.world import World
 from tests.chromium import FLAGS, chromium_binary
 from tests.servers import free_port
@@ -34,9 +33,7 @@ ARTIFACTS = Path(os.environ.get("PLANTPROOF_TEST_ARTIFACTS", ROOT / "build" / "t
 @pytest.fixture()
 def console(world: World) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(
-        create_app(ApiSettings(dsn=world.dsn)), host="127.0.0.1", port=port, log_level="warning"
-    )
+    config = uvicorn.Config(create_app(world.settings()), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="console-uvicorn", daemon=True)
     thread.start()
@@ -235,4 +232,30 @@ def test_an_operator_verifies_a_claim_and_sees_its_interval_plot(
     verdict = page.locator("h1 .badge").inner_text()
     assert verdict in ("verified", "refuted", "inconclusive")
     browser.shot("claim-en")
+    assert browser.errors == []
+
+
+def test_an_operator_exports_a_bundle_downloads_it_and_it_verifies(
+    console: str, world: World, browser: Browser, tmp_path: Path
+) -> None:
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    page.goto(f"{console}/console/evidence")
+    rows = page.locator("table.bundles tbody tr")
+    before = rows.count()  # the test world has one bundle row of its own
+    page.select_option("#export-window", "2026-10")
+    with page.expect_navigation():  # the page reloads once the API exported the bundle
+        page.get_by_role("button", name="Export").click()
+    assert rows.count() == before + 1
+    with page.expect_download() as download:  # newest first
+        rows.first.get_by_role("link", name="Download").click()
+    saved = tmp_path / "bundle.zip"
+    download.value.save_as(saved)
+    browser.shot("evidence-en")
+    page.set_input_files("#verify-file", str(saved))
+    page.get_by_role("button", name="Verify", exact=True).click()
+    answer = page.locator("#verify-answer")
+    answer.wait_for(state="visible", timeout=60_000)
+    assert answer.get_attribute("data-status") == "verified", answer.inner_text()
     assert browser.errors == []

@@ -37,6 +37,29 @@ document.addEventListener("click", async (event) => {
   showError(`${answer.status}: ${answer.detail}`);
 });
 
+// Evidence: export a month's bundle (operators); verify an uploaded zip (every role).
+document.addEventListener("submit", async (event) => {
+  if (event.target.id === "export-form") {
+    event.preventDefault();
+    const answer = await apiPost("/api/v1/evidence", { window: document.getElementById("export-window").value });
+    if (answer.ok) { window.location.reload(); return; }
+    showError(`${answer.status}: ${answer.detail}`);
+  } else if (event.target.id === "verify-form") {
+    event.preventDefault();
+    const file = document.getElementById("verify-file").files[0];
+    const out = document.getElementById("verify-answer");
+    const res = await fetch("/api/v1/evidence/verify", { method: "POST", credentials: "same-origin",
+      headers: { "X-PlantProof-Console": "1", "Content-Type": "application/zip" }, body: file });
+    const body = await res.json();
+    out.hidden = false;
+    out.dataset.status = res.ok ? body.status : String(res.status);
+    out.textContent = res.ok
+      ? `${body.status}: ${body.problems.length ? body.problems.map((p) => `${p.where}: ${p.message}`).join("\n")
+                                                 : body.fingerprint}`
+      : `${res.status}: ${JSON.stringify(body.detail)}`;
+  }
+});
+
 // Management buttons: the API's own routes; the answer (or the refusal) is shown as it came.
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-manage]");
