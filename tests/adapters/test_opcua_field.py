@@ -125,7 +125,8 @@ async def test_bool_point_on_a_float_node_is_bad_data(
     def as_bool(point: dict[str, Any]) -> None:  # spindle_speed is a Float node on the server
         if point["name"] == "spindle_speed":
             point.update(dtype="bool", kind="switch", unit="")
-            point.pop("modbus", None)
+            for numeric_only in ("modbus", "range", "max_rate_per_s", "stuck_after_s"):
+                point.pop(numeric_only, None)
 
     wrong = variant(CNC_DT, tmp_path, as_bool)
     srv = OpcUaTestServer([("cnc-1", CNC_DT)])
