@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import psycopg
@@ -49,6 +50,7 @@ WINDOW = "2026-10"
 TARGETS_S = {"claim": 10.0, "figures": 5.0, "export": 30.0}
 PAGE_TARGET_MS = 300.0
 STATE_EVERY_MIN = 48
+T = TypeVar("T")
 _S = {k: STATE_CODES[k] for k in ("running", "idle", "planned_stop", "unplanned_stop", "minor_stop", "setup")}
 
 _CLAIM_SEED = f"""
@@ -146,10 +148,11 @@ def _copy_out(dsn: str, select: str, params: dict[str, object]) -> tuple[float, 
 
 
 def _judge(what: str, value: float, target: float, unit: str) -> None:
-    print(f"  {what}: {value:,.2f} {unit} against < {target:g} {unit}: {'PASS' if value < target else 'MISS'}")
+    verdict = "PASS" if value < target else "MISS"
+    print(f"  {what}: {value:,.2f} {unit} against < {target:g} {unit}: {verdict}")
 
 
-def _timed(call: Callable[[], object]) -> tuple[float, object]:
+def _timed(call: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     out = call()
     return time.perf_counter() - started, out
@@ -160,7 +163,7 @@ def _claim(dsn: str, work: Path, devices: int) -> None:
     from collector.kpi.counters import CounterRules
     from collector.kpi.engine import device_days
     from collector.kpi.load import connect, load_period, resolve_scope
-    from collector.kpi.verify import evaluate, verify_claims
+    from collector.kpi.verify import ClaimResult, evaluate, verify_claims
 
     rows, took = _seed(dsn, _CLAIM_SEED, {"n": devices})
     print(f"claim data: {devices:,} devices x 2025, {rows:,} readings loaded in {took:.1f} s", flush=True)
@@ -168,7 +171,7 @@ def _claim(dsn: str, work: Path, devices: int) -> None:
     path.write_text(_CLAIMS_YAML.format(site=CLAIM_SITE))
     claims = load_claims(path)
     end_to_end, results = _timed(lambda: verify_claims(dsn, claims))
-    (result,) = results  # type: ignore[misc, attr-defined]
+    (result,) = results
     claim = claims[0]
     assert claim.baseline is not None and claim.reporting is not None
     with connect(dsn) as conn:  # the same loads, kept, for the computation alone
@@ -177,12 +180,12 @@ def _claim(dsn: str, work: Path, devices: int) -> None:
                 for p in (claim.baseline, claim.reporting)]  # fmt: skip
     rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
 
-    def compute() -> object:
+    def compute() -> ClaimResult:
         parts = [device_days(d, claim.heartbeat_timeout_s, rules) for d in data]
         return evaluate(claim, parts[0], parts[1])
 
     computation, again = _timed(compute)
-    assert again.verdict == result.verdict  # type: ignore[attr-defined]
+    assert again.verdict == result.verdict
     read = sum(len(d.state.t) + len(d.produced.t) + len(d.good.t) + len(d.energy.t) for d in data)
     # The loader's statement per period (collector.kpi.load.copy_readings), bare.
     select = (
@@ -196,7 +199,7 @@ def _claim(dsn: str, work: Path, devices: int) -> None:
         hi = dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time(), dt.UTC)
         copy_s += _copy_out(dsn, select, {"site": CLAIM_SITE, "lo": lo, "hi": hi})[0]
     print(
-        f"  claim: {result.verdict}, estimate {result.point_estimate:+.2f} % over {len(result.devices):,} "  # type: ignore[attr-defined]
+        f"  claim: {result.verdict}, estimate {result.point_estimate:+.2f} % over {len(result.devices):,} "
         f"devices; {read:,} readings read; end to end {end_to_end:.2f} s = COPY-out {copy_s:.2f} s + "
         f"computation {computation:.2f} s + {end_to_end - copy_s - computation:.2f} s of parsing and arrays"
     )
@@ -215,10 +218,10 @@ def _figures_and_export(dsn: str, work: Path, devices: int, days: int) -> None:
     from collector.figures.window import parse_window
 
     rows, took = _seed(dsn, _FLEET_SEED, {"n": devices, "days": days})
-    print(f"fleet data: {devices:,} devices x {days} days, {rows:,} readings loaded in {took:.1f} s", flush=True)
+    print(f"fleet data: {devices:,} devices x {days} days, {rows:,} readings in {took:.1f} s", flush=True)
     now = dt.datetime.now(dt.UTC)
     params = Parameters(parse_window(WINDOW, now), now)
-    figures_s, (figs, loaded) = _timed(lambda: queries.figures(dsn, params))  # type: ignore[misc]
+    figures_s, (_, loaded) = _timed(lambda: queries.figures(dsn, params))
     computation, _ = _timed(lambda: compute(loaded.results, params))
     start, end = params.window.bounds()
     bare = "SELECT time, point_id, envelope_id FROM readings WHERE quality = 0 AND value IS NOT NULL"
@@ -237,12 +240,12 @@ def _figures_and_export(dsn: str, work: Path, devices: int, days: int) -> None:
     steps: list[tuple[str, float]] = []
     began = time.perf_counter()
 
-    def progress(_stage: str, _done: int, _total: int, what: str = "") -> None:
-        steps.append((what, time.perf_counter() - began))
+    def progress(_stage: str, _done: int, _total: int, what: str | None = None) -> None:
+        steps.append((what or "", time.perf_counter() - began))
 
     export_s, _ = _timed(
         lambda: export(dsn, params, work / "bundle", declared=load_declared(None), key_path=work / "key.pem",
-                       now=now, progress=progress)  # type: ignore[arg-type]
+                       now=now, progress=progress)
     )  # fmt: skip
     # What the export reads: the figures' readings and, for the data-quality section, every point's
     # readings a day either side of the window with their envelopes.
