@@ -13,6 +13,7 @@ COPY simulators simulators
 COPY plantproof plantproof
 COPY assessment assessment
 COPY api api
+COPY bridge bridge
 RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[api]'
 
 FROM python:3.11.11-slim-bookworm

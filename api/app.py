@@ -22,13 +22,20 @@ from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from api import scoped
+from api.alarm_config import load_alarm_config
+from api.alarm_metrics import AlarmMetrics
 from api.auth import Authenticator, FailureLimiter, Principal, require
 from api.models import AuditEntry, Device, DeviceDetail, Gateway, Point
+from api.monitoring import Evaluator
+from api.routes_alarms import metrics_router
+from api.routes_alarms import router as alarms_router
+from api.service_metrics import ServiceMetrics
 from api.settings import ApiSettings
+from api.sweep import Sweep
 from collector.db import DatabaseUnavailableError
 from collector.errors import CollectorError
 from collector.figures import queries
+from collector.figures import tenant as scoped
 from collector.figures.compute import DEFINITIONS, Parameters
 from collector.figures.declared import Declared, load_declared
 from collector.figures.model import Figures
@@ -66,6 +73,7 @@ class Service:
             kwargs={"autocommit": True, "connect_timeout": 10},
         )
         self.figures_slots = asyncio.Semaphore(limits.figures_concurrency)
+        self.management_slots = asyncio.Semaphore(limits.management_concurrency)
 
     async def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
@@ -121,14 +129,21 @@ LIMIT %(limit)s OFFSET %(offset)s
 # A page of the device list holds at most this many devices; `X-Total-Count` and a `Link` to the next
 # page say what is left.
 PAGE_MAX = 10_000
-# The last reading per point comes from the (point_id, time) index, one probe per point.
+# The last reading per point comes from the (point_id, time) index, one probe per point, in the
+# table its type is stored in.
 _POINTS = """
-SELECT p.name, p.kind, p.dtype, p.unit, last.time AS last_reading
+SELECT p.name, p.kind, p.dtype, p.unit, coalesce(num.time, txt.time) AS last_reading,
+       num.value AS last_value, txt.value AS last_text, coalesce(num.quality, txt.quality) AS last_quality
 FROM devices d
 JOIN points p ON p.device_id = d.device_id
 LEFT JOIN LATERAL (
-    SELECT r.time FROM readings r WHERE r.point_id = p.point_id ORDER BY r.time DESC LIMIT 1
-) last ON true
+    SELECT r.time, coalesce(r.value_int::numeric, r.value)::float8 AS value, r.quality FROM readings r
+    WHERE r.point_id = p.point_id AND p.dtype <> 'string' ORDER BY r.time DESC LIMIT 1
+) num ON true
+LEFT JOIN LATERAL (
+    SELECT t.time, t.value, t.quality FROM readings_text t
+    WHERE t.point_id = p.point_id AND p.dtype = 'string' ORDER BY t.time DESC LIMIT 1
+) txt ON true
 WHERE d.site = %(site)s AND d.dev = %(dev)s
 ORDER BY p.name
 """
@@ -240,18 +255,35 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
-    """The application; the database pool opens in its lifespan. CollectorError when the
-    declared values (settings.declared) cannot be read."""
+    """The application; the database pool opens in its lifespan, and the alarm evaluator runs in it
+    when settings.alarms is set. CollectorError when the declared values (settings.declared) cannot
+    be read, ConfigFileError when the alarm rules cannot."""
     service = Service(settings, load_declared(settings.declared))
+    alarm_metrics = AlarmMetrics()
+    service_metrics = ServiceMetrics(alarm_metrics.registry)
+    evaluator = None
+    if settings.alarms is not None:
+        evaluator = Evaluator(load_alarm_config(settings.alarms), service.pool, alarm_metrics)
     limits = settings.limits
     limiter = FailureLimiter(limits.auth_failures, limits.auth_window_s, limits.auth_clients)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.pool.open()
+        if evaluator is not None:
+            evaluator.start()
+        sweeping = None
+        if settings.sweep.enabled and settings.mqtt_url is not None:
+            sweep = Sweep(settings.sweep, service.pool, settings.mqtt_url, settings.dsn, service_metrics)
+            app.state.sweep, sweeping = sweep, asyncio.create_task(sweep.run())
         try:
             yield
         finally:
+            if sweeping is not None:
+                sweeping.cancel()
+                await asyncio.gather(sweeping, return_exceptions=True)
+            if evaluator is not None:
+                await evaluator.stop()
             await service.pool.close()
 
     app = FastAPI(
@@ -264,8 +296,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.alarm_metrics, app.state.evaluator = alarm_metrics, evaluator
+    app.state.service_metrics = service_metrics
     app.state.auth = Authenticator(service.pool, limiter)
     app.include_router(router)
+    app.include_router(alarms_router)
+    app.include_router(metrics_router)
+    # the route modules use this module's Service
+    from api import routes_claims, routes_deadletters, routes_evidence, routes_management, routes_readings
+
+    for module in (routes_readings, routes_claims, routes_evidence, routes_management, routes_deadletters):
+        app.include_router(module.router)
+
     from api.console import mount  # the console reads through this module's routes
 
     mount(app)

@@ -127,9 +127,10 @@ def run(config: Path | None = ConfigOpt, dsn: str | None = DsnOpt) -> None:
     except ImportError as exc:
         raise fail(f"{exc.name} is not installed: pip install 'plantproof[api]'") from None
     from collector.errors import CollectorError
+    from infra.yamlconfig import ConfigFileError
 
     try:
         application = create_app(settings)
-    except CollectorError as exc:
+    except (CollectorError, ConfigFileError) as exc:
         raise fail(str(exc)) from None
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -37,6 +38,9 @@ class Point(BaseModel):
     dtype: str
     unit: str
     last_reading: datetime | None
+    last_value: float | None  # numeric points
+    last_text: str | None  # string points
+    last_quality: int | None
 
 
 class DeviceDetail(Device):
@@ -55,3 +59,57 @@ class AuditEntry(BaseModel):
     path: str
     status: int
     detail: str
+
+
+class RawReading(BaseModel):
+    time: datetime
+    value: float | None = None
+    text: str | None = None
+    quality: int
+
+
+class Bucket(BaseModel):
+    start: datetime
+    avg: float | None  # over the bucket's good readings (quality 0); None when it has none
+    min: float | None
+    max: float | None
+    count: int
+    good: int
+
+
+class Readings(BaseModel):
+    site: str
+    device: str
+    point: str
+    unit: str
+    dtype: str
+    start: datetime
+    end: datetime
+    max_points: int
+    mode: Literal["raw", "binned"]
+    truncated: bool  # raw string readings only: more than max_points in the range
+    bucket_s: int | None = None
+    readings: list[RawReading] = []
+    buckets: list[Bucket] = []
+
+
+class DeviceEvent(BaseModel):
+    site: str
+    device: str
+    kind: Literal["birth", "death"]
+    gateway: str
+    seq: int
+    sent_at: datetime
+    received_at: datetime
+    source: str
+
+
+class DeadLetter(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    site: str | None  # the site its topic names
+    error: str
+    payload: str  # the first dead_letter_payload_bytes bytes, as UTF-8 (invalid bytes replaced)
+    payload_bytes: int  # the whole payload's length
+    truncated: bool

@@ -100,14 +100,20 @@ MODULES = (
     Module(
         "bench_sparkplug",
         ("--messages", "300"),
-        "300 messages x 100 samples, Sparkplug B DDATA against JSON v1, encode and decode",
-        90,
+        "300 messages x 100 samples, Sparkplug B DDATA against JSON v1: encode, decode, decode + store",
+        120,
     ),
     Module(
         "bench_kafka",
         ("--messages", "5000", "--s3-messages", "1000"),
         "5,000 envelopes through the embedded Kafka-protocol broker (memory), 1,000 with S3 storage",
         300,
+    ),
+    Module(
+        "bench_kafka_path",
+        ("--points", "100000"),
+        "100,000 points: collector from Kafka vs from MQTT; bridge vs a bare producer",
+        180,
     ),
 )
 

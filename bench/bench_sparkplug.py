@@ -1,11 +1,16 @@
-"""Sparkplug B DDATA against JSON v1 data envelopes: decode and encode rates for the same samples.
+"""Sparkplug B DDATA against JSON v1 data envelopes: decode, encode, and decode + store rates for the
+same samples.
 
-Run: python -m bench.bench_sparkplug [--messages N] [--per-message M] [--seconds S]
+Run: python -m bench.bench_sparkplug [--messages N] [--per-message M] [--seconds S] [--batch B] [--plain]
 Builds N messages of M samples each (a float value, a source timestamp, a quality; one sample in
 ten uncertain or bad), once as JSON v1 `data` envelopes and once as Sparkplug DDATA by alias
 without datatypes (as an edge node sends them; the decoder gets the BIRTH's datatype table), then
-times each codec over all of them, best of three, in one process. Figures are samples/s; the
-ceiling of each Sparkplug figure is the JSON v1 rate of the same operation measured in the same
+times each codec over all of them, best of three, in one process. Then both are stored, after their
+births, through the collector's own pipeline (`Pipeline._prepare` then `_write`: v1 parsing, or the
+Sparkplug host and its session saving, then the store's transaction) into two databases of one
+PostgreSQL started for the run, in batches of B messages, a v1 batch and a Sparkplug batch in turn
+so that both see the same machine; no broker (bench_ingest measures MQTT). Figures are samples/s;
+the ceiling of each Sparkplug figure is the JSON v1 rate of the same operation measured in the same
 run, plus, for decode, a bare protobuf parse of the same bytes (the least our typed layer can cost).
 """
 
@@ -13,12 +18,23 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import msgspec
+import psycopg
 
 import wire
 from bench.report import emit
+from collector.decode import Message
+from collector.ingest import Pipeline
+from collector.migrate import migrate
+from collector.settings import load_settings
+from plantproof.embedded import PostgresServer
 from wire import sparkplug as sp
 from wire.sparkplug import DataType, Metric, Payload
 from wire.sparkplug._generated import sparkplug_b_pb2 as pb
@@ -61,6 +77,90 @@ def rate(work: Callable[[], object], items: int, seconds: float) -> float:
     return best
 
 
+SITE, GROUP, GW, EDGE, DEV = "bench", "bench", "gw1", "edge1", "m1"
+PROPERTIES = {"type": "cnc_machine", "industry": "C34", "sector": "discrete"}
+
+
+def v1_messages(envelopes: list[wire.Data], per_message: int) -> list[Message]:
+    """The device's birth, then its data envelopes (numbered after it)."""
+    points = [wire.PointInfo(f"p{j}", "analog", "float64") for j in range(per_message)]
+    birth = wire.Birth(GW, DEV, 0, T0_MS * 1_000_000, wire.DeviceInfo(**PROPERTIES), points)  # type: ignore[arg-type]
+    out = [Message(wire.device_topic(SITE, GW, DEV, "birth"), wire.encode(birth))]
+    for e in envelopes:
+        e = msgspec.structs.replace(e, seq=e.seq + 1)
+        out.append(Message(wire.device_topic(SITE, GW, DEV, "data"), wire.encode(e)))
+    return out
+
+
+def sparkplug_messages(payloads: list[Payload], per_message: int) -> list[Message]:
+    """NBIRTH, DBIRTH (the metrics by alias), then the DDATA numbered after them, as an edge node."""
+    ts = T0_MS - 1000
+    nbirth = Payload(timestamp=ts, metrics=(sp.bdseq_metric(0, ts), sp.rebirth_metric(ts)), seq=0)
+    props = tuple(Metric(DataType.STRING, v, name=f"Properties/{k}") for k, v in PROPERTIES.items())
+    metrics = tuple(
+        Metric(DataType.DOUBLE, 0.0, name=f"p{j}", alias=j, timestamp=ts) for j in range(per_message)
+    )
+    dbirth = Payload(timestamp=ts, metrics=props + metrics, seq=1)
+    out = [
+        Message(sp.edge_topic(GROUP, sp.MessageType.NBIRTH, EDGE), sp.encode_payload(nbirth)),
+        Message(sp.edge_topic(GROUP, sp.MessageType.DBIRTH, EDGE, DEV), sp.encode_payload(dbirth)),
+    ]
+    for i, p in enumerate(payloads):
+        p = msgspec.structs.replace(p, seq=(i + 2) % sp.SEQ_MODULUS)
+        out.append(
+            Message(
+                sp.edge_topic(GROUP, sp.MessageType.DDATA, EDGE, DEV),
+                sp.encode_payload(p, with_datatypes=False),
+            )
+        )
+    return out
+
+
+def store_rates(
+    v1: list[Message], spb: list[Message], expected: int, batch: int, plain: bool
+) -> tuple[float, float, str]:
+    """Samples/s of decode + store through the collector pipeline: (JSON v1, Sparkplug, storage)."""
+    work = Path(tempfile.mkdtemp(prefix="plantproof-bench-sp-"))
+    work.chmod(0o755)
+    pg = PostgresServer(work / "pg", timescaledb=False if plain else None)
+    pg.start()
+    try:
+        pipelines = []
+        for _ in range(2):
+            dsn = pg.create_database()
+            migrate(dsn)
+            settings = load_settings(None, dsn=dsn, metrics_port=None,
+                                     mqtt={"sources": ["pp_v1", "sparkplug"]})  # fmt: skip
+            pipelines.append(Pipeline(settings))
+        seconds = [0.0, 0.0]
+        samples = [0, 0]
+        born = [0, 0]  # readings of the births (a DBIRTH carries its metrics' values)
+        for k, messages in enumerate((v1[:1], spb[:2])):  # the births, untimed
+            result = pipelines[k]._write(messages, pipelines[k]._prepare(messages))
+            assert not result.dead_letters, result.dead_letters[:1]
+            born[k] = result.rows
+        rest = (v1[1:], spb[2:])
+        for start in range(0, len(rest[0]), batch):
+            for k in (0, 1):
+                chunk = rest[k][start : start + batch]
+                began = time.perf_counter()
+                result = pipelines[k]._write(chunk, pipelines[k]._prepare(chunk))
+                seconds[k] += time.perf_counter() - began
+                assert not result.dead_letters, result.dead_letters[:1]
+                samples[k] += result.rows
+        assert samples[0] == samples[1] == expected, (samples, expected)  # every sample, either way
+        for k, p in enumerate(pipelines):
+            with psycopg.connect(p.settings.dsn) as conn:
+                stored = conn.execute("SELECT count(*) FROM readings").fetchone()
+            p.store.close()
+            assert stored == (born[k] + samples[k],), (stored, born, samples)
+        storage = "TimescaleDB" if pg.timescaledb else "plain PostgreSQL"
+        return samples[0] / seconds[0], samples[1] / seconds[1], storage
+    finally:
+        pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -68,6 +168,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--per-message", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--batch", type=int, default=200, help="messages per stored batch")
+    parser.add_argument(
+        "--plain", action="store_true", help="plain PostgreSQL even where TimescaleDB is installed"
+    )
     args = parser.parse_args()
 
     envelopes, payloads = build(args.messages, args.per_message)
@@ -97,6 +201,19 @@ def main() -> None:
     emit("Sparkplug DDATA decode", sp_decode, "samples/s", json_decode, "JSON v1 wire.decode")
     emit("Sparkplug DDATA decode", sp_decode, "samples/s", raw_parse, "bare protobuf parse")
     emit("Sparkplug DDATA encode", sp_encode, "samples/s", json_encode, "JSON v1 wire.encode")
+
+    v1, spb = v1_messages(envelopes, args.per_message), sparkplug_messages(payloads, args.per_message)
+    v1_store, sp_store, storage = store_rates(v1, spb, n, args.batch, args.plain)
+    print(
+        f"  decode + store through the collector pipeline, {args.batch}-message batches; storage: {storage}"
+    )
+    emit(
+        "Sparkplug DDATA decode + store",
+        sp_store,
+        "samples/s",
+        v1_store,
+        "JSON v1 decode + store (collector)",
+    )
 
 
 if __name__ == "__main__":

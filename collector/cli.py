@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Collector: ingest MQTT telemetry into PostgreSQL/TimescaleDB.", no_args_is_help=True)
+app = typer.Typer(help="Collector: ingest telemetry (MQTT or Kafka) into PostgreSQL/TimescaleDB.",
+                  no_args_is_help=True)  # fmt: skip
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="collector YAML (env PLANTPROOF_COLLECTOR_* wins)")
 DsnOpt = typer.Option(None, "--dsn", help="PostgreSQL DSN (overrides the config)")
@@ -15,7 +16,7 @@ DsnOpt = typer.Option(None, "--dsn", help="PostgreSQL DSN (overrides the config)
 
 @app.callback()
 def _root() -> None:
-    """Collector: ingest MQTT telemetry into PostgreSQL/TimescaleDB."""
+    """Collector: ingest telemetry (MQTT or Kafka) into PostgreSQL/TimescaleDB."""
 
 
 def _settings(config: Path | None, dsn: str | None) -> object:
@@ -69,7 +70,7 @@ def move_device(
 
 @app.command()
 def run(config: Path | None = ConfigOpt, dsn: str | None = DsnOpt) -> None:
-    """Ingest MQTT telemetry until SIGINT/SIGTERM (finishes and acknowledges the current batch)."""
+    """Ingest telemetry (MQTT or Kafka) until SIGINT/SIGTERM (finishes and acknowledges the current batch)."""
     import asyncio
     import logging
     import signal
@@ -82,7 +83,7 @@ def run(config: Path | None = ConfigOpt, dsn: str | None = DsnOpt) -> None:
     settings = _settings(config, dsn)
     assert isinstance(settings, CollectorSettings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("paho", "psycopg"):
+    for name in ("paho", "psycopg", "aiokafka"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
     def prepare() -> None:

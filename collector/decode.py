@@ -137,6 +137,7 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"sparkplug: metrics\[\d+\]: metric .* in the BIRTH of", "datatype_mismatch"),
         (r"sparkplug: BIRTH of .* names no device type", "no_device_type"),
         (r"sparkplug: BIRTH values refused: ", "bad_value"),
+        (r"sparkplug: (edge node|metric) limit: ", "sparkplug_limit"),
         (r"sparkplug: ", "sparkplug_invalid"),
     )
 )

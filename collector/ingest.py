@@ -1,4 +1,7 @@
-"""The ingest pipeline: MQTT source → bounded queue → batches → store → acknowledgement.
+"""The ingest pipeline: source (MQTT or Kafka) → bounded queue → batches → store → acknowledgement.
+
+Both sources offer `take`, `ack` and `depth`; with the Kafka source the MQTT connection only
+publishes (watermarks, Sparkplug rebirth requests and STATE), with the MQTT source it does both.
 
 A batch is acknowledged only after it is committed; then the watermarks of its gateways move
 (`collector.acknowledge`). If the database is unreachable the batch is retried with backoff (nothing
@@ -10,9 +13,11 @@ stored becomes a dead letter with the reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import wire
 from collector.acknowledge import Acknowledger
@@ -31,13 +36,22 @@ from collector.metrics import Metrics
 from collector.settings import CollectorSettings
 from collector.sparkplug import DeviceType, Host, Outcome, rebirth_payload, rebirth_topic
 from collector.store import BatchResult, Store
-from infra.mqtt.subscriber import Budget, Delivery, ManualAckSubscriber
+from infra.mqtt.subscriber import Budget, ManualAckSubscriber
 
 log = logging.getLogger(__name__)
 _BYTES_PER_SAMPLE = 40
 # rough size of one JSON sample, to batch by estimated rows
 Prepared = tuple[list[Parsed], list[DeadLetter], Outcome | None]
 SPARKPLUG_PREFIX = f"{wire.sparkplug.NAMESPACE}/"
+
+
+class Source(Protocol):
+    """Where the pipeline's messages come from: the MQTT subscriber or `collector.kafka_source`.
+    What `take` returns has `topic`, `payload` and `size`; `ack` is given it back once committed."""
+
+    def depth(self) -> int: ...
+    async def take(self, limit: int, wait_s: float) -> Sequence[Any]: ...
+    def ack(self, deliveries: Sequence[Any]) -> int: ...
 
 
 def limits_of(settings: CollectorSettings) -> Limits:
@@ -52,13 +66,16 @@ class Pipeline:
         # One connection (and registry cache) per concurrent commit.
         self.stores = [Store(settings.dsn, limits_of(settings)) for _ in range(settings.batch.concurrency)]
         self.store = self.stores[0]
-        self.source: ManualAckSubscriber | None = None
+        self.source: ManualAckSubscriber | None = None  # the MQTT connection
+        self.inbox: Source | None = None  # where messages are taken from: `source`, or Kafka
         self.acknowledger: Acknowledger | None = None
         sp = settings.sparkplug
         self.host = Host(
             self.store.limits,
             [DeviceType(d.match, d.type, d.industry, d.sector) for d in sp.devices],
             sp.rebirth_interval_s,
+            sp.max_edge_nodes,
+            sp.max_metrics_per_node,
         )
 
     def budget(self) -> Budget:
@@ -73,7 +90,11 @@ class Pipeline:
             self.settings.mqtt, self.settings.session(), loop, self.metrics, self.budget()
         )
         self.metrics.queue_limit_bytes.set(self.settings.queue_max_bytes)
+        if "sparkplug" in self.settings.mqtt.sources and not await self._restore(stop):
+            return
         self.source.start()
+        kafka = await self._open_kafka() if self.settings.source == "kafka" else None
+        self.inbox = kafka or self.source
         acknowledger = None
         if self.settings.acknowledge:
             self.acknowledger = Acknowledger(self.settings.dsn, self.source, self.metrics)
@@ -93,9 +114,10 @@ class Pipeline:
                     continue
                 messages = [Message(d.topic, d.payload, d.size) for d in batch]
                 prepared = await asyncio.to_thread(self._prepare, messages)
-                exclusive = any(not isinstance(p.envelope, wire.Data) for p in prepared[0]) or (
-                    prepared[2] is not None
-                    and any(not isinstance(i.envelope, wire.Data) for i in prepared[2].interpreted)
+                # Sparkplug batches commit in order, one at a time: the sessions saved with each
+                # are then always those of the messages stored.
+                exclusive = prepared[2] is not None or any(
+                    not isinstance(p.envelope, wire.Data) for p in prepared[0]
                 )
                 inflight = [t for t in inflight if not t.done() or not t.result()]
                 if any(t.done() for t in inflight):
@@ -117,9 +139,56 @@ class Pipeline:
             if acknowledger is not None:
                 stop.set()
                 await asyncio.gather(acknowledger, return_exceptions=True)
+            if kafka is not None:
+                await kafka.stop()
             self.source.stop()
             for store in self.stores:
                 await asyncio.to_thread(store.close)
+
+    async def _open_kafka(self) -> Any:
+        from collector.kafka_source import KafkaSource  # the kafka extra: only when configured
+
+        assert self.settings.kafka is not None
+        delay = 1.0
+        while True:
+            kafka = KafkaSource(self.settings.kafka, self.metrics, self.budget())
+            try:
+                await kafka.start()
+                return kafka
+            except Exception as exc:  # aiokafka's connection errors: the cluster may still be starting
+                with contextlib.suppress(Exception):
+                    await kafka.stop()
+                log.warning("Kafka at %s not reachable, retrying in %.0f s: %s",
+                            self.settings.kafka.bootstrap, delay, exc)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _restore(self, stop: asyncio.Event) -> bool:
+        """The Sparkplug sessions saved before a restart, before any message is read; False if
+        stopped while the database is unavailable."""
+        delay = 0.2
+        while True:
+            try:
+                live, dead = await asyncio.to_thread(
+                    self.store.sparkplug_sessions, self.host.max_edge_nodes, self._redelivery_window()
+                )
+                break
+            except DatabaseUnavailableError as exc:
+                log.warning("database unavailable, Sparkplug sessions not restored yet: %s", exc)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                    return False
+                except TimeoutError:
+                    delay = min(delay * 2, 5.0)
+        self.host.restore(live, dead)
+        self.metrics.sparkplug_sessions.set(self.host.sessions)
+        log.info("restored %d Sparkplug edge node sessions (%d ended ones kept)", len(live), len(dead))
+        return True
+
+    def _redelivery_window(self) -> int:
+        """Sparkplug messages that can have been stored but not acknowledged when the collector
+        stopped: the batches in flight (Sparkplug batches commit one at a time), with a margin."""
+        return 4 * self.settings.batch.max_messages
 
     def _prepare(self, messages: list[Message]) -> Prepared:
         """The checks that need no database; Sparkplug messages go through the host, in order."""
@@ -133,6 +202,7 @@ class Pipeline:
             [m for m in messages if m.topic.startswith(SPARKPLUG_PREFIX)], time.monotonic()
         )
         self._ask_rebirth(outcome.rebirths)
+        self.metrics.sparkplug_sessions.set(self.host.sessions)
         return parsed, dead, outcome
 
     def _ask_rebirth(self, nodes: list[tuple[str, str]]) -> None:
@@ -146,10 +216,10 @@ class Pipeline:
             else:
                 log.warning("rebirth request to %s/%s not sent: not connected", group, edge_node)
 
-    async def _collect(self, stop: asyncio.Event) -> list[Delivery]:
-        b, source = self.settings.batch, self.source
+    async def _collect(self, stop: asyncio.Event) -> list[Any]:
+        b, source = self.settings.batch, self.inbox
         assert source is not None
-        batch = await source.take(b.max_messages, 0.5)
+        batch = list(await source.take(b.max_messages, 0.5))
         if not batch:
             return batch
         rows = sum(len(d.payload) for d in batch) // _BYTES_PER_SAMPLE
@@ -167,7 +237,7 @@ class Pipeline:
         return batch
 
     async def _commit(
-        self, store: Store, idle: asyncio.Queue[Store], batch: list[Delivery], messages: list[Message],
+        self, store: Store, idle: asyncio.Queue[Store], batch: list[Any], messages: list[Message],
         prepared: Prepared, after: asyncio.Task[bool] | None, stop: asyncio.Event,
     ) -> bool:  # fmt: skip
         """Store then acknowledge (after the batch before it); False if stopped before committing."""
@@ -191,8 +261,8 @@ class Pipeline:
         self._count(result, time.perf_counter() - started)
         if after is not None:
             await asyncio.wait([after])  # acknowledge in the order received
-        assert self.source is not None
-        self.source.ack(batch)
+        assert self.inbox is not None
+        self.inbox.ack(batch)
         if self.acknowledger is not None:
             self.acknowledger.committed(result.gateways)
         return True
@@ -255,6 +325,14 @@ class Pipeline:
                             [Message(refused.letter.topic, refused.letter.payload)], ([], [], one), store
                         )
                     )
+                if outcome.saved or outcome.forgotten:  # after the messages they follow
+                    sessions = Outcome(saved=outcome.saved, forgotten=outcome.forgotten)
+                    try:
+                        total.add(store.write_parsed([], [], sparkplug=sessions))
+                    except DatabaseUnavailableError:
+                        raise
+                    except Exception as again:  # kept in memory; a restart would ask for rebirths
+                        log.error("Sparkplug sessions not saved: %s", again)
             return total
 
     def _store_refused(self, msg: Message, exc: Exception, store: Store) -> BatchResult:

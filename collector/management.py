@@ -59,6 +59,33 @@ class Outcome:
     reached: bool = False  # the answer proves the device was reached (see proves_reach)
     result: dict[str, Any] | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        t = self.target
+        return {
+            "request_id": self.request_id,
+            "device": f"{t.site}/{t.dev}",
+            "gateway": t.gw,
+            "op": self.op,
+            "ok": self.ok,
+            "error": self.error,
+            "reached": self.reached,
+            "sent_at": self.sent_at.isoformat(),
+            "answered_at": self.answered_at.isoformat() if self.answered_at else None,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "latency_ms": self.latency_ms,
+            "result": self.result,
+        }
+
+
+# The gateway to ask for device `d`: the one that last sent its birth live (not a history backfill
+# or an import), else the gateway the registry names.
+LIVE_GATEWAY = """
+SELECT coalesce((SELECT e.gw FROM envelopes e JOIN gateways g ON g.gw = e.gw
+                 WHERE e.site = d.site AND e.dev = d.dev AND e.kind = 'birth' AND NOT g.backfill
+                   AND e.source NOT LIKE 'import:%%'
+                 ORDER BY e.received_at DESC LIMIT 1), d.gw)
+"""
+
 
 def proves_reach(op: str, ok: bool, result: dict[str, Any] | None) -> bool:
     """Whether a successful answer shows the device itself was reached, not only its gateway.

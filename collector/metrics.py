@@ -16,7 +16,9 @@ class Metrics:
         self.registry = program_registry()
         r = self.registry
         self.received = Counter(
-            "plantproof_collector_received_messages", "MQTT messages received", registry=r
+            "plantproof_collector_received_messages",
+            "Messages received from the source (MQTT or Kafka)",
+            registry=r,
         )
         self.stored_rows = Counter("plantproof_collector_stored_rows", "Readings rows committed", registry=r)
         self.stored_envelopes = Counter(
@@ -107,9 +109,41 @@ class Metrics:
             "plantproof_collector_db_reconnects", "Failed batch commits retried after a reconnect", registry=r
         )
         self.mqtt_connects = Counter("plantproof_collector_mqtt_connects", "MQTT (re)connections", registry=r)
+        self.sparkplug_sessions = Gauge(
+            "plantproof_collector_sparkplug_sessions",
+            "Live Sparkplug edge node sessions the host follows (at most sparkplug.max_edge_nodes)",
+            registry=r,
+        )
         self.sparkplug_rebirths = Counter(
             "plantproof_collector_sparkplug_rebirth_requests",
             "Rebirth requests (NCMD Node Control/Rebirth) sent to Sparkplug edge nodes",
+            registry=r,
+        )
+
+        self.kafka_commits = Counter(
+            "plantproof_collector_kafka_commits",
+            "Offset commits after batch commits (Kafka source)",
+            registry=r,
+        )
+        self.kafka_errors = Counter(
+            "plantproof_collector_kafka_errors",
+            "Kafka source failures by kind: fetch, commit (retried), commit_overtaken (a rebalance took"
+            " the partitions; their new owner reads the records again)",
+            ["kind"],
+            registry=r,
+        )
+        self.kafka_lag = Gauge(
+            "plantproof_collector_kafka_lag_records",
+            "Records of a held partition not yet committed by the group (high watermark - committed)",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.kafka_partitions = Gauge(
+            "plantproof_collector_kafka_partitions", "Kafka partitions this collector holds", registry=r
+        )
+        self.kafka_rebalances = Counter(
+            "plantproof_collector_kafka_rebalances",
+            "Partition assignments received (Kafka source)",
             registry=r,
         )
 

@@ -7,6 +7,7 @@ line and field, or the environment variable, in one line; a secret is never part
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic_settings import SettingsConfigDict
 import wire
 from collector.errors import CollectorError
 from infra import settings
+from infra.kafka import KafkaEndpoint
 from infra.mqtt import MqttEndpoint
 from infra.mqtt.subscriber import Presence, Session
 from infra.settings import YamlSettings
@@ -109,6 +111,10 @@ class SparkplugSettings(BaseModel, frozen=True, extra="forbid"):
     host_id: str | None = None
     # At most one rebirth request (NCMD Node Control/Rebirth) per edge node this often.
     rebirth_interval_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    # Bounds of the sessions kept (and saved for a restart): live edge nodes, and metrics in the
+    # BIRTHs of one edge node; beyond them a BIRTH is a dead letter (reason sparkplug_limit).
+    max_edge_nodes: int = Field(default=1000, ge=1, le=1_000_000)
+    max_metrics_per_node: int = Field(default=10_000, ge=1, le=1_000_000)
     devices: list[SparkplugDeviceType] = Field(default_factory=list)
 
     @field_validator("group_filter")
@@ -139,6 +145,30 @@ class SparkplugSettings(BaseModel, frozen=True, extra="forbid"):
         return f"{SPARKPLUG_NAMESPACE}/{self.group_filter}/#"
 
 
+class KafkaSourceSettings(KafkaEndpoint, frozen=True):
+    """`source: kafka`: read what the bridge produced, as one member of a consumer group."""
+
+    group_id: Annotated[str, Field(min_length=1, max_length=255)] = "plantproof-collectors"
+    client_id: Annotated[str, Field(min_length=1, max_length=255)] = "plantproof-collector-1"
+    # Measured on Tansu (docs/kafka.md): 6 s / 0.5 s moves a dead member's partitions in ~10 s.
+    session_timeout_ms: int = Field(default=6_000, ge=1_000, le=300_000)
+    heartbeat_interval_ms: int = Field(default=500, ge=100, le=60_000)
+    max_partition_fetch_bytes: int = Field(default=2 * MIB, ge=64 * 1024, le=256 * MIB)
+    fetch_max_bytes: int = Field(default=16 * MIB, ge=MIB, le=1024 * MIB)
+    # Before giving partitions up, wait this long at most for the batches in flight to commit.
+    revoke_wait_s: float = Field(default=2.0, ge=0.0, le=60.0)
+    lag_interval_s: float = Field(default=5.0, gt=0.0, le=3600.0)
+
+    @model_validator(mode="after")
+    def _heartbeat(self) -> KafkaSourceSettings:
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ValueError(
+                f"heartbeat_interval_ms ({self.heartbeat_interval_ms}) must be at most a third of"
+                f" session_timeout_ms ({self.session_timeout_ms})"
+            )
+        return self
+
+
 class EvidenceSettings(BaseModel, frozen=True, extra="forbid"):
     # The Ed25519 key evidence bundles are signed with (created on first use, mode 0600).
     key: Path = Path("~/.config/plantproof/evidence-ed25519.pem")
@@ -148,7 +178,11 @@ class CollectorSettings(YamlSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     dsn: str = "postgresql://postgres@127.0.0.1:5432/plantproof"
+    # Where messages come from: the MQTT broker, or the Kafka topic the bridge fills. MQTT is
+    # still used with `kafka` to publish the `$stored` watermarks (and Sparkplug requests).
+    source: Literal["mqtt", "kafka"] = "mqtt"
     mqtt: MqttSettings = MqttSettings()
+    kafka: KafkaSourceSettings | None = None
     batch: BatchSettings = BatchSettings()
     limits: LimitSettings = LimitSettings()
     storage: StorageSettings = StorageSettings()
@@ -177,15 +211,25 @@ class CollectorSettings(YamlSettings):
         return value
 
     def session(self) -> Session:
-        """The MQTT session: the v1 topics and, with source `sparkplug`, the Sparkplug filter."""
+        """The MQTT session: the v1 topics and, with source `sparkplug`, the Sparkplug filter; none
+        with the Kafka source (the connection then only publishes)."""
+        if self.source == "kafka":
+            return replace(self.mqtt.session(), topics=(), group=None, retained_topics=(),
+                           presence=self._presence())  # fmt: skip
         if "sparkplug" not in self.mqtt.sources:
             return self.mqtt.session()
+        return self.mqtt.session((self.sparkplug.topic_filter(),), self._presence())
+
+    def _presence(self) -> Presence | None:
         host = self.sparkplug.host_id
-        presence = Presence(sparkplug.state_topic(host), _host_state) if host is not None else None
-        return self.mqtt.session((self.sparkplug.topic_filter(),), presence)
+        if "sparkplug" not in self.mqtt.sources or host is None:
+            return None
+        return Presence(sparkplug.state_topic(host), _host_state)
 
     @model_validator(mode="after")
     def _bounds_agree(self) -> CollectorSettings:
+        if self.source == "kafka" and self.kafka is None:
+            raise ValueError("source kafka needs a kafka section (bootstrap_servers, topic, group_id)")
         # A host application follows each edge node's seq: it must see all of a node's messages.
         if "sparkplug" in self.mqtt.sources and self.mqtt.group is not None:
             raise ValueError(

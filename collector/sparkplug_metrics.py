@@ -60,12 +60,30 @@ class Table:
     def __init__(self, metrics: Sequence[Metric]) -> None:
         self.by_alias: dict[int, tuple[str, DataType]] = {}
         self.by_name: dict[str, DataType] = {}
+        self.aliases: dict[str, int] = {}
         for m in metrics:
-            if m.name is None:
-                continue
-            self.by_name[m.name] = m.datatype
-            if m.alias is not None:
-                self.by_alias[m.alias] = (m.name, m.datatype)
+            if m.name is not None:
+                self._add(m.name, m.alias, m.datatype)
+
+    @classmethod
+    def of(cls, entries: Sequence[tuple[str, int | None, DataType]]) -> Table:
+        """A table from its `entries` (as saved with a session)."""
+        table = cls(())
+        for name, alias, datatype in entries:
+            table._add(name, alias, datatype)
+        return table
+
+    def _add(self, name: str, alias: int | None, datatype: DataType) -> None:
+        self.by_name[name] = datatype
+        if alias is not None:
+            self.by_alias[alias] = (name, datatype)
+            self.aliases[name] = alias
+
+    def entries(self) -> list[tuple[str, int | None, DataType]]:
+        return [(name, self.aliases.get(name), dt) for name, dt in self.by_name.items()]
+
+    def __len__(self) -> int:
+        return len(self.by_name)
 
     def datatypes(self) -> dict[int | str, DataType]:
         out: dict[int | str, DataType] = {a: t for a, (_, t) in self.by_alias.items()}

@@ -6,6 +6,9 @@ redelivered message changes nothing and stores nothing twice. A message the host
 interpret whose identity the ledger already holds is a redelivery too (the session was lost with a
 restart), not a dead letter. Births and deaths go through the registry exactly as v1 births and
 deaths; DATA becomes rows checked against the device's latest birth, in an envelope of its own.
+The host's sessions as they are after the batch are saved in the same transaction
+(`collector.sparkplug_state`), so a restarted collector resumes them exactly where the stored
+messages end.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 import wire
+from collector import sparkplug_state
 from collector.decode import DeadLetter, Limits, RejectedError, Rows, dead_letter, to_rows
 from collector.points import DevicePoints
 from collector.registry import Registry
@@ -38,6 +42,7 @@ def write(
     limits: Limits, dead: list[DeadLetter],
 ) -> Written:  # fmt: skip
     out = Written()
+    sparkplug_state.save(conn, outcome.saved, outcome.forgotten)
     probes = [r.probe for r in outcome.refused if r.probe is not None]
     held = _held(conn, probes)
     for r in outcome.refused:

@@ -22,7 +22,7 @@ from datetime import date
 import psycopg
 
 import wire
-from collector import answers, db, ledger, readings, sparkplug_store
+from collector import answers, db, ledger, readings, sparkplug_state, sparkplug_store
 from collector.decode import (
     DECODER_FAULT,
     DeadLetter,
@@ -38,6 +38,7 @@ from collector.points import DevicePoints
 from collector.readings import Policy, copy_payload, ns_to_time
 from collector.registry import Registry, is_history_writer
 from collector.sparkplug import Outcome
+from collector.sparkplug_sessions import Key, Restored
 
 __all__ = ["BatchResult", "Store", "copy_payload"]
 
@@ -132,6 +133,14 @@ class Store:
         ).fetchall()
         conn.commit()
         return {date(int(r[0][9:13]), int(r[0][13:15]), 1) for r in rows}
+
+    def sparkplug_sessions(self, limit: int, window: int) -> tuple[list[Restored], list[Key]]:
+        """The Sparkplug host's saved sessions (`collector.sparkplug_state.load`)."""
+        try:
+            return sparkplug_state.load(self.connection(), limit, window)
+        except psycopg.OperationalError as exc:
+            self.close()
+            raise db.DatabaseUnavailableError(f"database unavailable: {db.one_line(exc)}") from None
 
     def close(self) -> None:
         if self._conn is not None:

@@ -253,6 +253,8 @@ class Gateway:
                     continue
                 if self.node is not None and self.node.owns(message.topic):
                     order = self.node.command(message.topic, message.payload, self.client.connects)
+                    if order.end_session:
+                        await self.client.end_session(self.node.ndeath())
                     if order.rebirth and self.publisher is not None:
                         self.publisher.rebirth()
                     for write in order.writes:

@@ -17,6 +17,9 @@ broker, because Sparkplug numbers messages per MQTT session:
   before any value is announced (its metrics null) and then declared dead. What was in flight when
   a session ended is sent again, renumbered, after the new session's births (infra.mqtt
   `fresh_sessions`).
+
+A primary host's STATE going offline ends the session (NDEATH, DISCONNECT; a new one, new bdSeq,
+waits for it); DDATA of envelopes made before their session began publishing are `is_historical`.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ class Order:
 
     rebirth: bool = False
     writes: tuple[Write, ...] = ()
+    end_session: bool = False  # the primary host went offline: NDEATH, disconnect, connect again
 
 
 def _ms(ns: int) -> int:
@@ -125,6 +129,8 @@ class SparkplugNode:
         self.primary_host = config.sparkplug.primary_host_id
         self._host_online_on: int | None = None  # the session on which the host said online
         self._host_seen_ms = -1  # timestamp of the newest STATE seen: older ones are stale
+        self._publishing_on: int | None = None  # the session publishing began on,
+        self._publishing_since_ns = 0  # and when: envelopes older than that waited in the spool
         try:
             for device in config.devices:
                 sp.edge_topic(self.group, MessageType.DBIRTH, self.edge_node, device.id)
@@ -180,7 +186,10 @@ class SparkplugNode:
     def ready_for(self, session: int) -> bool:
         """Whether to publish on this MQTT session: always without a primary host, else only once
         its STATE said online on this session (a retained STATE arrives on every subscription)."""
-        return self.primary_host is None or self._host_online_on == session
+        ready = self.primary_host is None or self._host_online_on == session
+        if ready and self._publishing_on != session:
+            self._publishing_on, self._publishing_since_ns = session, time.time_ns()
+        return ready
 
     def _host_state(self, payload: bytes, session: int) -> Order:
         try:
@@ -193,9 +202,12 @@ class SparkplugNode:
             return Order()
         self._host_seen_ms = state.timestamp
         if not state.online:
-            if self._host_online_on is not None:
-                log.warning("primary host %s offline: holding data in the spool", self.primary_host)
+            was = self._host_online_on
             self._host_online_on = None
+            if was == session:
+                log.warning("primary host %s offline: ending the session (NDEATH), holding data in"
+                            " the spool", self.primary_host)  # fmt: skip
+                return Order(end_session=True)
             return Order()
         was = self._host_online_on
         self._host_online_on = session
@@ -322,7 +334,8 @@ class SparkplugNode:
             log.warning("spooled %s on %s is no data envelope: not sent", kind, entry.topic)
             return []
         out: list[Outgoing] = []
-        metrics = self._metrics(dev, envelope.samples)  # first: the DBIRTH carries these values too
+        historical = envelope.sent < self._publishing_since_ns
+        metrics = self._metrics(dev, envelope.samples, historical)  # first: the DBIRTH carries them too
         if dev not in self.alive:
             self.alive[dev] = None
             out.append(self._dbirth(dev, now))
@@ -341,7 +354,9 @@ class SparkplugNode:
         half = len(metrics) // 2
         return self._ddata(metrics[:half], sent_ns) + self._ddata(metrics[half:], sent_ns)
 
-    def _metrics(self, dev: str, samples: Sequence[Sample | SampleWithStatus]) -> list[Metric]:
+    def _metrics(
+        self, dev: str, samples: Sequence[Sample | SampleWithStatus], historical: bool = False
+    ) -> list[Metric]:
         defs = self.defs[dev]
         last = self.last.setdefault(dev, {})
         out = []
@@ -356,7 +371,8 @@ class SparkplugNode:
                 log.warning("device %s point %s: %s; sent as a bad null", dev, d.name, exc)
                 held, quality = None, 2
             props = {sp.QUALITY: sp.quality_property(quality)}
-            metric = Metric(d.datatype, held, alias=d.alias, timestamp=_ms(ts), properties=props)
+            metric = Metric(d.datatype, held, alias=d.alias, timestamp=_ms(ts), is_historical=historical,
+                            properties=props)  # fmt: skip
             last[d.name] = metric
             out.append(metric)
         return out

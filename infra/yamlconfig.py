@@ -95,6 +95,12 @@ def read_yaml(path: str | Path) -> YamlFile:
         raise ConfigFileError(f"cannot read: {exc.strerror}", file=str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigFileError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=str(path)) from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: str | Path) -> YamlFile:
+    """`text` (YAML, or JSON, which YAML reads too) as `read_yaml` reads a file; `path` names it in errors."""
+    path = Path(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass

@@ -4,6 +4,7 @@ import typer
 
 from api.cli import app as api_app
 from assessment import cli as assessment_cli
+from bridge.cli import app as bridge_app
 from collector import commands as collector_commands
 from collector.cli import app as collector_app
 from gateway.cli import app as gateway_app
@@ -23,6 +24,7 @@ app.add_typer(gateway_app, name="gateway")
 collector_commands.mount(app, collector_app)
 app.add_typer(collector_app, name="collector")
 app.add_typer(sim_app, name="sim")
+app.add_typer(bridge_app, name="bridge")
 app.add_typer(manage_app, name="manage")
 app.add_typer(api_app, name="api")
 app.command("demo")(demo)

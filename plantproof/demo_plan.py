@@ -58,6 +58,7 @@ class DemoPlan:
     gateway_id: str = GATEWAY_ID
     collector_metrics_port: int = 0
     gateway_metrics_port: int = 0
+    api_port: int = 0
     _plant: Plant | None = field(default=None, repr=False)
 
     @property

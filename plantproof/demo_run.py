@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 SIMULATED = "[bold yellow]SIMULATED DATA[/] — every device below is a simulator, flagged simulated"
 
 
-def run_demo(keep: bool, out: Path, interval: float) -> None:
+def run_demo(keep: bool, out: Path, interval: float, kafka: bool = False) -> None:
     """The demo itself (see `plantproof.demo` for the command)."""
     from collector.errors import CollectorError
 
@@ -50,7 +50,7 @@ def run_demo(keep: bool, out: Path, interval: float) -> None:
     console.print(f"plantproof demo — {SIMULATED}")
     previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
     try:
-        _run(console, plan, stack, interval)
+        _run(console, plan, stack, interval, kafka)
         if keep:
             _keep(console, plan, stack)
     except KeyboardInterrupt as exc:
@@ -79,7 +79,7 @@ def _ignore(_signum: int, _frame: object) -> None:
     pass  # a Python handler, not SIG_IGN: an ignored disposition would be inherited across exec
 
 
-def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> None:
+def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float, kafka: bool) -> None:
     from collector.figures import queries
     from collector.figures.declared import load_declared
     from collector.figures.tiers import evaluate
@@ -91,8 +91,9 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
         stack.start_servers()
         progress.update(task, description=f"database ready ({stack.storage}), broker at {stack.mqtt_url}")
         progress.stop_task(task)
-        _start_services(stack, plan)
-        task = progress.add_task("simulators, gateway and collector running", total=None)
+        _start_services(stack, plan, kafka)
+        what = "bridge, Kafka and two collectors" if kafka else "collector"
+        task = progress.add_task(f"simulators, gateway and {what} running", total=None)
         wait_until(lambda: stack.alive_and(_live_devices(stack.dsn, plan) > 0), 60, what="first births")
         progress.stop_task(task)
         backfill = _start_backfill(stack, plan, interval)
@@ -114,6 +115,7 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
         )
         progress.stop_task(task)
 
+    api_url, tokens = _start_api(stack, plan)
     _print_live(console, stack, plan)
     _manage_live(console, stack, plan)
     params = plan.parameters()
@@ -126,6 +128,26 @@ def _run(console: Console, plan: DemoPlan, stack: Stack, interval: float) -> Non
     _print_claims(console, results, plan)
     bundle = _evidence(stack, plan, declared)
     console.print(f"evidence: {bundle}", soft_wrap=True)  # one line, for scripts that look for it
+    wait_until(functools.partial(_serving, stack, plan.api_port), 60, what="the platform API")
+    console.print(f"console and API: {api_url}/ (stops with the demo unless --keep)", soft_wrap=True)
+    for role, token in tokens.items():  # demo tokens: the demo's database goes with the demo
+        console.print(f"  demo {role} token: {token}", soft_wrap=True)
+
+
+def _start_api(stack: Stack, plan: DemoPlan) -> tuple[str, dict[str, str]]:
+    """The platform service on the demo's database: tenant "demo" owns the demo plant's sites, one
+    token per role."""
+    from api.store import ROLES, create_tenant, create_token
+
+    sql = "SELECT array_agg(DISTINCT site ORDER BY site) FROM devices WHERE namespace = 'plant'"
+    sites = _query(stack.dsn, sql)
+    create_tenant(stack.dsn, "demo", list(sites or []))
+    tokens: dict[str, str] = {r: create_token(stack.dsn, "demo", r, label=f"demo {r}").token for r in ROLES}
+    plan.api_port = free_port()
+    config = stack.workdir / "api.yaml"
+    config.write_text(yaml.safe_dump({"dsn": stack.dsn, "host": "127.0.0.1", "port": plan.api_port}))
+    stack.spawn("api", "api", "run", "-c", str(config))
+    return f"http://127.0.0.1:{plan.api_port}", tokens
 
 
 def _progress(console: Console) -> Progress:
@@ -144,25 +166,26 @@ def _update(progress: Progress, task: Any, value: int) -> int:
     return value
 
 
-def _start_services(stack: Stack, plan: DemoPlan) -> None:
+def _start_services(stack: Stack, plan: DemoPlan, kafka: bool) -> None:
     modbus_port, opcua_port = free_port(), free_port()
     common = ["--plant", str(plan.plant_file), "--speed", "1", "--hours", "6"]
     stack.spawn("sim-modbus", "sim", "modbus", *common, "--port", str(modbus_port))
     stack.spawn("sim-opcua", "sim", "opcua", *common, "--port", str(opcua_port))
     plan.collector_metrics_port = free_port()
     assert stack.broker is not None
-    stack.spawn(
-        "collector",
-        "collector",
-        "run",
-        "--dsn",
-        stack.dsn,
-        env={
-            "PLANTPROOF_COLLECTOR_MQTT__URL": stack.mqtt_url,
-            "PLANTPROOF_COLLECTOR_MQTT__CLIENT_ID": "plantproof-demo-collector",
-            "PLANTPROOF_COLLECTOR_METRICS_PORT": str(plan.collector_metrics_port),
-        },
-    )
+    if kafka:
+        from plantproof.demo_kafka import start_kafka_ingest
+
+        start_kafka_ingest(stack, plan.collector_metrics_port)
+    else:
+        stack.spawn(
+            "collector", "collector", "run", "--dsn", stack.dsn,
+            env={
+                "PLANTPROOF_COLLECTOR_MQTT__URL": stack.mqtt_url,
+                "PLANTPROOF_COLLECTOR_MQTT__CLIENT_ID": "plantproof-demo-collector",
+                "PLANTPROOF_COLLECTOR_METRICS_PORT": str(plan.collector_metrics_port),
+            },
+        )  # fmt: skip
     plan.gateway_metrics_port = free_port()
     config = gateway_config(plan, stack.mqtt_url, modbus_port, opcua_port)
     gateway_file = stack.workdir / "gateway.yaml"
@@ -365,6 +388,7 @@ def _keep(console: Console, plan: DemoPlan, stack: Stack) -> None:
     console.print(f"  broker:     {stack.mqtt_url}")
     console.print(f"  collector metrics: http://127.0.0.1:{plan.collector_metrics_port}/metrics")
     console.print(f"  gateway metrics:   http://127.0.0.1:{plan.gateway_metrics_port}/metrics")
+    console.print(f"  console and API:   http://127.0.0.1:{plan.api_port}/")
     console.print("  in another shell, run these two lines, then the README's commands as printed:")
     console.print(f"export PLANTPROOF_COLLECTOR_DSN='{stack.dsn}'", soft_wrap=True)
     console.print(f"export PLANTPROOF_COLLECTOR_MQTT__URL='{stack.mqtt_url}'", soft_wrap=True)

@@ -53,26 +53,16 @@ def parse_value(text: str) -> bool | int | float:
         raise typer.BadParameter(f"{text!r} is not a number, true or false") from None
 
 
-# The gateway that last sent the device's birth live (not a history backfill or an import), else the
-# gateway the registry names.
-_LIVE_GATEWAY = """
-SELECT coalesce((SELECT e.gw FROM envelopes e JOIN gateways g ON g.gw = e.gw
-                 WHERE e.site = d.site AND e.dev = d.dev AND e.kind = 'birth' AND NOT g.backfill
-                   AND e.source NOT LIKE 'import:%%'
-                 ORDER BY e.received_at DESC LIMIT 1), d.gw)
-"""
-
-
 def _target(dsn: str, device: str, gateway: str | None) -> Any:
     import psycopg
 
     from collector.errors import CollectorError
-    from collector.management import Target
+    from collector.management import LIVE_GATEWAY, Target
 
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             rows = conn.execute(
-                f"SELECT d.site, d.dev, ({_LIVE_GATEWAY}) FROM devices d WHERE d.namespace = 'plant'"
+                f"SELECT d.site, d.dev, ({LIVE_GATEWAY}) FROM devices d WHERE d.namespace = 'plant'"
                 " AND (d.dev = %s OR d.site || '/' || d.dev = %s) ORDER BY d.site",
                 (device, device),
             ).fetchall()
@@ -102,31 +92,13 @@ def _run(
     except CollectorError as exc:
         raise fail(str(exc), as_json) from None
     if as_json:
-        typer.echo(json.dumps(_json(outcome), indent=2, sort_keys=True, default=str))
+        typer.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True, default=str))
     else:
         _print(outcome)
     if outcome.ok is None:
         raise typer.Exit(EXIT_NOT_PROVEN)
     if not outcome.ok:
         raise typer.Exit(EXIT_NO)
-
-
-def _json(o: Any) -> dict[str, Any]:
-    t = o.target
-    return {
-        "request_id": o.request_id,
-        "device": f"{t.site}/{t.dev}",
-        "gateway": t.gw,
-        "op": o.op,
-        "ok": o.ok,
-        "error": o.error,
-        "reached": o.reached,
-        "sent_at": o.sent_at.isoformat(),
-        "answered_at": o.answered_at.isoformat() if o.answered_at else None,
-        "deadline": o.deadline.isoformat() if o.deadline else None,
-        "latency_ms": o.latency_ms,
-        "result": o.result,
-    }
 
 
 def _print(o: Any) -> None:

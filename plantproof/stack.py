@@ -18,9 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from collector.migrate import migrate
 from plantproof.embedded import MosquittoServer, PostgresServer, free_port
+
+if TYPE_CHECKING:
+    from plantproof.embedded_kafka import TansuServer
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Stack:
     workdir: Path
     pg: PostgresServer | None = None
     broker: MosquittoServer | None = None
+    kafka: TansuServer | None = None  # `demo --kafka` only
     dsn: str = ""
     storage: str = ""
     processes: list[ManagedProcess] = field(default_factory=list)
@@ -115,6 +120,8 @@ class Stack:
     def close(self) -> None:
         for managed in reversed(list(self.processes)):
             self.stop_process(managed)
+        if self.kafka is not None:
+            self.kafka.stop()
         if self.broker is not None:
             self.broker.stop()
         if self.pg is not None:

@@ -28,6 +28,8 @@ _RULES: dict[str, frozenset[str]] = {
     "assessment": frozenset({"infra", "adapters", "devicemodel"}),
     # the platform service reads what the collector stores, through the collector's own queries
     "api": frozenset({"infra", "wire", "devicemodel", "collector"}),
+    # MQTT in, Kafka out: topics and keys from the wire contract, never the collector's code
+    "bridge": frozenset({"infra", "wire"}),
 }
 # Which of our packages each top-level package may import; the root CLI mounts them all.
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {**_RULES, "plantproof": frozenset(_RULES)}

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +117,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_demo_matches_ground_truth_and_its_bundle_verifies(demo: Demo) -> None:
-    text = demo.text
+    check_figures_and_claims(demo.text)
+
+
+def check_figures_and_claims(text: str) -> None:
+    """The demo's printed figures and claim estimates equal the simulator's truth; its bundle verifies."""
     assert "SIMULATED DATA" in text
     figures = _rows(text, "platform figures")
     compared = [r for r in figures if r[3] not in ("—", "")]
@@ -141,6 +146,23 @@ def test_demo_matches_ground_truth_and_its_bundle_verifies(demo: Demo) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK: verified with the trusted key" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_demo_serves_the_console_and_api_with_a_token_per_role(demo: Demo) -> None:
+    url = demo.wait_for(r"^console and API: (http://\S+)/ ", 10).group(1)
+    tokens = {m.group(1): m.group(2) for m in re.finditer(r"^  demo (\w+) token: (\S+)$", demo.text, re.M)}
+    assert set(tokens) == {"admin", "operator", "auditor"}
+    with httpx.Client(base_url=url, timeout=30) as http:
+        signed_in = http.post("/console/signin", data={"token": tokens["operator"]})
+        assert signed_in.status_code == 303
+        fleet = http.get("/console/?lang=en")
+        assert fleet.status_code == 200 and "cnc-01" in fleet.text
+    auditor = {"Authorization": f"Bearer {tokens['auditor']}"}
+    figures = httpx.get(f"{url}/api/v1/figures", headers=auditor, timeout=60)
+    assert figures.status_code == 200 and figures.json()["scope"]["tenant"] == "demo"
+    assert httpx.get(f"{url}/api/v1/devices", headers=auditor, timeout=30).status_code == 403
 
 
 @pytest.mark.slow

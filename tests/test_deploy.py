@@ -35,6 +35,8 @@ SECRETS = {
     "api": {"pg_app_password"},
     "sim-opcua": set(),
     "sim-modbus": set(),
+    "kafka": set(),
+    "bridge": {"mqtt_bridge_password"},
 }
 
 
@@ -53,14 +55,20 @@ def test_service_names_and_images() -> None:
         "api",
         "sim-opcua",
         "sim-modbus",
+        "kafka",
+        "bridge",
     }
     # exact releases, not moving tags
     assert re.fullmatch(r"timescale/timescaledb:\d+\.\d+\.\d+-pg1[56]", services["timescaledb"]["image"])
     assert re.fullmatch(r"eclipse-mosquitto:2\.0\.\d+", services["mosquitto"]["image"])
     base = re.findall(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.M)
     assert base and all(re.fullmatch(r"python:3\.11\.\d+-slim-\w+", b) for b in base), base
-    for name in ("collector-migrate", "collector", "gateway", "api", "sim-opcua", "sim-modbus"):
+    for name in ("collector-migrate", "collector", "gateway", "api", "sim-opcua", "sim-modbus", "bridge"):
         assert services[name]["image"] == "plantproof:latest"
+    # the Kafka profile: a pinned Kafka-compatible broker and the bridge
+    assert re.fullmatch(r"apache/kafka:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?", services["kafka"]["image"])
+    assert services["kafka"]["profiles"] == ["kafka"] and services["bridge"]["profiles"] == ["kafka"]
+    assert services["bridge"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["sim-opcua"]["profiles"] == ["demo"] and services["sim-modbus"]["profiles"] == ["demo"]
     assert "pg_isready" in str(services["timescaledb"]["healthcheck"])
 
@@ -168,7 +176,7 @@ def test_the_gateway_reaches_the_broker_over_tls() -> None:
     assert "listener 8883" in conf and "cafile /mosquitto/config/certs/ca.crt" in conf
 
 
-@pytest.mark.parametrize(("service", "port"), [("collector", 9464), ("gateway", 9465)])
+@pytest.mark.parametrize(("service", "port"), [("collector", 9464), ("gateway", 9465), ("bridge", 9466)])
 def test_collector_and_gateway_are_health_checked_on_their_metrics(service: str, port: int) -> None:
     check = _services()[service]["healthcheck"]["test"]
     assert check[:3] == ["CMD", "python", "-c"]
@@ -219,7 +227,7 @@ def test_the_entrypoint_turns_password_files_into_variables(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    "service", ["collector-migrate", "collector", "gateway", "api", "sim-opcua", "sim-modbus"]
+    "service", ["collector-migrate", "collector", "gateway", "api", "sim-opcua", "sim-modbus", "bridge"]
 )
 def test_commands_exist_with_their_options(service: str) -> None:
     command = _services()[service]["command"]
@@ -351,3 +359,28 @@ def test_the_app_role_migrates_and_runs_the_collector_without_superuser_rights(
             " WHERE rolname = 'plantproof_app'"
         ).fetchone()
     assert row == (False, False, False, True)
+
+
+def test_the_api_runs_alarm_rules_over_the_compose_services_metrics() -> None:
+    from api.alarm_config import load_alarm_config
+
+    env = COMPOSE["services"]["api"]["environment"]
+    inside = Path(env["PLANTPROOF_API_ALARMS"])
+    assert inside.parts[:4] == ("/", "etc", "plantproof", "configs")
+    config = load_alarm_config(ROOT / "configs" / Path(*inside.parts[4:]))
+    for target in (*config.sources.collectors, *config.sources.gateways):
+        service, port = target.url.removeprefix("http://").split("/")[0].split(":")
+        assert service in COMPOSE["services"], target.url
+        # the port the service's own health check reads its metrics on
+        assert f"127.0.0.1:{port}/metrics" in str(COMPOSE["services"][service]["healthcheck"]["test"])
+    gateway = yaml.safe_load((ROOT / "configs" / "gateways" / "compose.yaml").read_text())
+    assert [t.site for t in config.sources.gateways] == [gateway["site"]]
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    import tomllib
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = {p.rstrip("*") for p in found["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.M))
+    assert packages == copied, f"in pyproject.toml but not copied: {packages - copied}"

@@ -22,6 +22,7 @@ from simulators.backfill import Shape, backfill_mqtt
 from simulators.plant import PlantModel
 from simulators.plantfile import load_plant
 from simulators.scenario import to_ns
+from tests.application_truth import check_application, check_application_bundle, check_scenarios
 from tests.plant_truth import check_claims, check_figures, claims_file, collect, count
 
 
@@ -96,3 +97,22 @@ def test_evidence_bundle_verifies_and_recomputes(
     tampered = verify_bundle(out)
     assert not tampered.ok
     assert any("devices.csv" in str(p) for p in tampered.problems)
+
+
+def test_application_table_is_the_kpi_engine_on_the_same_periods(
+    ingested: tuple[str, PlantModel, int, int], tmp_path: Path
+) -> None:
+    dsn, model, _, _ = ingested
+    check_application(dsn, model, tmp_path)
+
+
+def test_application_table_page_in_the_bundle_recomputes(
+    ingested: tuple[str, PlantModel, int, int], tmp_path: Path
+) -> None:
+    dsn, model, _, _ = ingested
+    check_application_bundle(dsn, model, tmp_path)
+
+
+def test_scenario_evidence_is_what_the_plant_generated(ingested: tuple[str, PlantModel, int, int]) -> None:
+    dsn, model, _, _ = ingested
+    check_scenarios(dsn, model)

@@ -1,13 +1,19 @@
 """Faults on the Sparkplug path, during a steady run of real processes — a gateway process as a
 Sparkplug edge node reading a Modbus simulator, Mosquitto, the collector process as a Sparkplug host,
-PostgreSQL: the broker restarted, the collector killed with kill -9 and started again. Afterwards,
-with exact counts: every sample the broker acknowledged to the gateway (its `points_published`) is a
-reading, none twice, no dead letter, and the gateway's spool is empty.
+PostgreSQL: the broker restarted, the broker killed with kill -9 (nothing saved since it started),
+the collector killed with kill -9; each started again. Afterwards, with exact counts: every sample
+the broker acknowledged to the gateway (its `points_published`) is a reading, none twice, no dead
+letter, and the gateway's spool is empty.
 
 Sparkplug has no end-to-end acknowledgement (the gateway's spool lets go of a message at PUBACK), so
 what the broker holds must survive: the restart is graceful (Mosquitto saves its persistence file)
-and the collector's session persists; the collector is the gateway's primary host (its STATE), so the
-gateway publishes only while the collector is up, as the README recommends (in the broker's case).
+and the collector's session persists. In the broker's cases the collector is the gateway's primary
+host (its STATE), so the gateway publishes only while the collector is up, as the README recommends.
+Killed, the broker loses the collector's session and the retained STATE: the collector subscribes
+and announces itself again, the gateway (whose unacknowledged messages stay in its spool) waits
+for that STATE, then begins a new session and sends them. Killed, the collector resumes each edge
+node's session from PostgreSQL (bdSeq, seq, the BIRTHs' alias tables), so the DDATA its MQTT
+session held are read, not dead-lettered.
 """
 
 from __future__ import annotations
@@ -41,17 +47,7 @@ def _published(port: int) -> int:
     return int(sum(float(v) for v in PUBLISHED.findall(text)))
 
 
-# A collector restarted after kill -9 no longer knows the edge node's BIRTH alias tables (kept in
-# memory only): the DDATA its persistent session held arrive before the rebirth it asks for, are
-# dead letters ("no NBIRTH yet ... no datatype on the wire and none known from a birth"), and their
-# samples are lost (the new DBIRTH carries only the last values). To pass, the host must restore a
-# session's tables from the database on start.
-COLLECTOR_RESTART_LOSES = pytest.mark.xfail(
-    strict=True, reason="a restarted Sparkplug host lost its alias tables: queued DDATA are dead letters"
-)
-
-
-@pytest.mark.parametrize("fault", ["broker", pytest.param("collector", marks=COLLECTOR_RESTART_LOSES)])
+@pytest.mark.parametrize("fault", ["broker", "broker-kill", "collector", "collector-primary"])
 async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_twice(
     tmp_path: Path,
     mosquitto_factory: Callable[..., MosquittoServer],
@@ -66,9 +62,11 @@ async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_tw
     tag = uuid.uuid4().hex[:6]
     group, edge, host, metrics_port = f"plant{tag}", f"gw-{tag}", f"scada-{tag}", free_port()
     quiet = {"default": {"max_silence_s": 3600}}
-    # The broker's case with the collector as primary host. The collector's case without: the gateway
-    # keeps publishing while the collector is down, so its session surely holds DDATA on restart.
-    primary = {"primary_host_id": host} if fault == "broker" else {}
+    # The broker's cases with the collector as primary host. The collector's case without: the gateway
+    # keeps publishing while the collector is down, so its session surely holds DDATA on restart; and
+    # with: the collector's Will (STATE offline) ends the gateway's session, its data waits in the
+    # spool until the collector is back and then goes out in a new session, flagged historical.
+    primary = {"primary_host_id": host} if fault != "collector" else {}
     devices = [modbus_device(d, sim.port, u, interval=0.05, edge=quiet) for d, u in (("k1", 1), ("k2", 2))]
     config = write_config(
         tmp_path, broker.url, devices, gateway_id=edge, link_lost_after_s=3600,
@@ -102,13 +100,15 @@ async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_tw
         before = stored()
         if fault == "broker":
             await asyncio.to_thread(broker.stop)  # graceful: what it acknowledged is saved
+        elif fault == "broker-kill":
+            await asyncio.to_thread(broker.kill)
         else:
             collector.kill()
         await asyncio.sleep(1.0)
-        if fault == "broker":
-            await asyncio.to_thread(broker.start)
-        else:
+        if fault.startswith("collector"):
             collector.start()
+        else:
+            await asyncio.to_thread(broker.start)
         await _until(lambda: stored() > before + 200, 120, "the steady run to resume")
         await asyncio.sleep(STEADY_S)
         await sim.stop()  # no more readings: the gateway's last messages drain
@@ -133,6 +133,10 @@ async def test_a_fault_on_the_sparkplug_path_loses_nothing_and_stores_nothing_tw
                 "SELECT count(*) FROM sparkplug_messages WHERE message_type = 'NBIRTH'"
             ).fetchone()
         print(f"{fault}: {published} samples published, each stored once; NBIRTHs {births}")
+        if fault == "collector":
+            assert births == (1,), "the restored session read on: no rebirth asked for"
+        if fault == "collector-primary":
+            assert births == (2,) and "offline: ending the session (NDEATH)" in gateway.output()
     finally:
         gateway.stop()
         collector.stop()

@@ -104,3 +104,5 @@ async def test_manage_ping_read_config_and_exact_write(tmp_path: Path, mqtt_brok
     managed = figures.managed_equipment
     assert managed.value == 0 and managed.simulated == 1  # the test device is flagged simulated
     assert [m.device for m in managed.simulated_members] == ["site1/m1"]
+    # the reached ping and write, both sent by `plantproof manage`
+    assert managed.simulated_members[0].ops_by == {"sweep": 0, "api": 0, "cli": 2, "other": 0}

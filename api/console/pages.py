@@ -18,12 +18,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from api import app as api
+from api import routes_alarms, routes_claims
 from api.auth import Authenticator, Principal
 from api.console import session
 from api.store import Role
 from collector.evidence import quality_section
 from collector.evidence.report import _CSS as REPORT_CSS
+from collector.evidence.report_claims import claims_section, verdict_badge
 from collector.evidence.report_figures import devices_section, figures_section, tiers_section
+from collector.figures import tenant
 from collector.figures.tiers import evaluate
 from collector.i18n import HTML_LANG, LANG_NAMES, LANGS, Lang, formats, label, text
 
@@ -36,16 +39,20 @@ TEMPLATES = Environment(
 )
 FLEET_ROLES: tuple[Role, ...] = ("admin", "operator")  # the API's registry routes
 AUDIT_ROLES: tuple[Role, ...] = ("admin", "auditor")
+EVERYONE: tuple[Role, ...] = ("admin", "operator", "auditor")
+ACK_ROLES: tuple[Role, ...] = ("admin", "operator")  # the API's acknowledgement route
 NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("fleet", "/console/", FLEET_ROLES),
-    ("figures", "/console/figures", ("admin", "operator", "auditor")),
+    ("alarms", "/console/alarms", EVERYONE),
+    ("claims", "/console/claims", EVERYONE),
+    ("figures", "/console/figures", EVERYONE),
     ("quality", "/console/quality", ("admin", "operator", "auditor")),
     ("audit", "/console/audit", AUDIT_ROLES),
 )
 
 router = APIRouter(include_in_schema=False)
 Fleet = Annotated[Principal, Depends(session.page_for(*FLEET_ROLES))]
-Anyone = Annotated[Principal, Depends(session.page_for("admin", "operator", "auditor"))]
+Anyone = Annotated[Principal, Depends(session.page_for(*EVERYONE))]
 Auditing = Annotated[Principal, Depends(session.page_for(*AUDIT_ROLES))]
 Lng = Annotated[Lang, Depends(session.lang_of)]
 
@@ -116,6 +123,7 @@ async def fleet(
     gateways = await api.gateways(who, service)
     devices = await api.devices(who, service, request, Response(), limit=FLEET_PAGE, offset=offset)
     summary = (await service.rows(_FLEET_SUMMARY, {"sites": list(who.sites)}))[0]
+    active = await routes_alarms.alarms(who, request, state="active", limit=1000)
     total = int(summary["devices"])
     pages = {
         "previous": max(0, offset - FLEET_PAGE) if offset > 0 else None,
@@ -126,7 +134,7 @@ async def fleet(
     return _render(
         request, "fleet.html", lang, who, gateways=gateways, devices=devices, total=total,
         online=int(summary["online"]), gw_online=sum(1 for g in gateways if g.status == "online"),
-        ingest_per_s=int(summary["readings_last_minute"]) / 60, pages=pages,
+        ingest_per_s=int(summary["readings_last_minute"]) / 60, pages=pages, active_alarms=len(active),
     )  # fmt: skip
 
 
@@ -152,7 +160,15 @@ async def device(
         if exc.status_code != 404:
             raise
         return _render(request, "missing.html", lang, who, status=404)
-    return _render(request, "device.html", lang, who, device=detail)
+    numeric = [p for p in detail.points if p.dtype != "string"]
+    return _render(
+        request, "device.html", lang, who, device=detail, numeric=numeric, chart_minutes=CHART_MINUTES,
+        can_manage=who.role in MANAGE_ROLES,
+    )  # fmt: skip
+
+
+CHART_MINUTES = 15  # the live chart's range; the readings route bins it server-side when it is dense
+MANAGE_ROLES: tuple[Role, ...] = ("admin", "operator")  # the API's management routes
 
 
 @router.get("/console/figures")
@@ -167,7 +183,7 @@ async def figures(
         "tiers": evaluate(result, service.declared),
     }
     sections = [figures_section(ev, lang), devices_section(ev, lang), tiers_section(ev, lang)]
-    scope = api.scoped.scope_json(who.tenant, who.sites)
+    scope = tenant.scope_json(who.tenant, who.sites)
     return _render(
         request, "figures.html", lang, who, window=params.window.label, months=_recent_months(),
         sections=[Markup(s) for s in sections], scope=scope,
@@ -194,6 +210,42 @@ def _recent_months(count: int = 13) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return months
+
+
+@router.get("/console/alarms")
+async def alarms(request: Request, who: Anyone, lang: Lng) -> HTMLResponse:
+    listed = await routes_alarms.alarms(who, request, state="all", limit=500)
+    listed.sort(key=lambda a: (a.cleared_at is not None, -a.raised_at.timestamp()))  # active first
+    return _render(request, "alarms.html", lang, who, alarms=listed, can_ack=who.role in ACK_ROLES)
+
+
+@router.get("/console/claims")
+async def claims(request: Request, who: Anyone, service: api.Svc, lang: Lng) -> HTMLResponse:
+    listed = await routes_claims.list_claims(who, service)
+    return _render(request, "claims.html", lang, who, claims=listed, verdict=_verdict_badge(lang))
+
+
+@router.get("/console/claims/{claim_id}")
+async def claim(
+    request: Request, who: Anyone, service: api.Svc, lang: Lng, claim_id: routes_claims.ClaimId
+) -> HTMLResponse:
+    try:
+        found = await routes_claims.claim_results(who, service, claim_id, limit=1)
+    except HTTPException as exc:
+        if exc.status_code != 404:
+            raise
+        return _render(request, "missing.html", lang, who, status=404)
+    latest = found["results"][0]["result"] if found["results"] else None
+    # The evidence report's own claim block: verdict, interval plot, daily series, coverage, devices.
+    block = claims_section({"claims": {"included": True, "results": [latest]}}, lang) if latest else ""
+    return _render(
+        request, "claim.html", lang, who, claim=found, block=Markup(block),
+        can_verify=who.role in MANAGE_ROLES, verdict=_verdict_badge(lang),
+    )  # fmt: skip
+
+
+def _verdict_badge(lang: Lang) -> Any:
+    return lambda v: Markup(verdict_badge(v, lang)) if v else ""
 
 
 @router.get("/console/audit")

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from collector.commands.common import (
+    WINDOW_SYNTAX,
     DeclaredOpt,
     DsnOpt,
     JsonOpt,
@@ -23,10 +24,13 @@ from collector.commands.common import (
     echo_json,
     errors,
     params_for,
+    period_for,
 )
 from infra.cli import EXIT_NO, EXIT_NOT_PROVEN, fail
 
 ClaimsOpt = typer.Option(None, "--claims", help="claims YAML to verify and include")
+BaselineOpt = typer.Option(None, "--baseline", help=f"application table, before: {WINDOW_SYNTAX}")
+ReportingOpt = typer.Option(None, "--reporting", help=f"application table, after: {WINDOW_SYNTAX}")
 BundleArg = typer.Argument(..., help="bundle directory")
 OutOpt = typer.Option(..., "--out", "-o", help="output directory (created; must be empty)")
 RenderOutOpt = typer.Option(None, "--out", "-o", help="also write the re-rendered page here")
@@ -50,14 +54,27 @@ def evidence_export(
     key: Path = KeyOpt,
     include_simulated: bool = SimOpt,
     ratio: float = RatioOpt,
+    baseline: str | None = BaselineOpt,
+    reporting: str | None = ReportingOpt,
 ) -> None:
-    """Write a signed evidence bundle."""
+    """Write a signed evidence bundle; with --baseline and --reporting it holds the application's
+    results table (工厂整体建设成效) over all plant devices too."""
     from collector.evidence.bundle import export
     from collector.figures.declared import load_declared
     from infra.progress import Progress
 
+    if (baseline is None) != (reporting is None):
+        raise fail("--baseline and --reporting go together (the application table's two periods)")
     with errors(), Progress("evidence", unit="steps") as progress:  # on stderr
         params = params_for(window, ratio, include_simulated)
+        application = None
+        if baseline is not None and reporting is not None:
+            from collector.application.measure import load_application
+            from collector.application.table import Periods
+            from collector.kpi.claims import Scope
+
+            periods = Periods(period_for(baseline), period_for(reporting), Scope())
+            application = (periods, load_application(declared))
         done = export(
             dsn,
             params,
@@ -66,6 +83,7 @@ def evidence_export(
             claims_path=claims,
             key_path=key,
             progress=progress,
+            application=application,
         )
     typer.echo(f"bundle {done.path}: {', '.join(done.files)}")
     typer.echo(f"signed by {done.fingerprint}")

@@ -1,6 +1,8 @@
 """`evidence export`: figures, tiers, claims and their definitions, signed.
 
-Files: evidence.json, devices.csv, queries.sql, report.html, claims.yaml (when claims are given),
+Files: evidence.json (with the application's results table and the scenario evidence over its
+reporting period when its periods are given), devices.csv,
+queries.sql, report.html, claims.yaml (when claims are given),
 pubkey.pem, then MANIFEST.sha256 (SHA-256 of every other file) and MANIFEST.sha256.sig (raw
 Ed25519 signature over the manifest's exact bytes).
 """
@@ -31,6 +33,7 @@ from collector.figures.compute import DEFINITIONS, Parameters
 from collector.figures.declared import Declared
 from collector.figures.model import Figures
 from collector.figures.rows import headline
+from collector.figures.tenant import Tenant, tenant_figures
 from collector.figures.tiers import evaluate
 from infra.progress import ProgressFn
 
@@ -52,12 +55,14 @@ def software_version() -> str:
         return "unknown"
 
 
-def claim_results(dsn: str, claims_path: Path) -> list[dict[str, Any]]:
-    """Claim verdicts through the KPI engine (imported here: numpy is loaded only for claims)."""
+def claim_results(dsn: str, claims_path: Path, tenant: Tenant | None = None) -> list[dict[str, Any]]:
+    """Claim verdicts through the KPI engine (imported here: numpy is loaded only for claims); for a
+    tenant, every claim's scope is narrowed to its sites."""
     from collector.kpi.claimfile import load_claims
     from collector.kpi.verify import verify_claims
 
-    results = [dict(r.to_json()) for r in verify_claims(dsn, load_claims(claims_path))]
+    claims = load_claims(claims_path, sites=tenant.sites if tenant else None)
+    results = [dict(r.to_json()) for r in verify_claims(dsn, claims)]
     simulated = simulated_devices(dsn, sorted({d for r in results for d in r.get("devices", [])}))
     for r in results:
         r["simulated_devices"] = [d for d in r.get("devices", []) if d in simulated]
@@ -112,6 +117,14 @@ class Exported:
     fingerprint: str
 
 
+def figures_of(dsn: str, params: Parameters, tenant: Tenant | None) -> tuple[Figures, queries.Loaded]:
+    """The figures of the whole registry, or of a tenant's sites."""
+    if tenant is None:
+        return queries.figures(dsn, params)
+    loaded = queries.load(dsn, params.window)
+    return tenant_figures(loaded.results, tenant.sites, params), loaded
+
+
 def build_evidence(
     dsn: str,
     params: Parameters,
@@ -119,16 +132,29 @@ def build_evidence(
     claims_path: Path | None,
     now: datetime,
     step: Callable[[str], None] = lambda _: None,
+    tenant: Tenant | None = None,
+    application: tuple[Any, Any] | None = None,  # (Periods, Application): the results table's inputs
 ) -> tuple[dict[str, Any], Figures, queries.Loaded]:
-    """evidence.json's content, and the figures and query results it was built from."""
+    """evidence.json's content, and the figures and query results it were built from; for a tenant,
+    over its sites only, and the document names it (`scope`)."""
     step("computing figures")
-    figures, loaded = queries.figures(dsn, params)
+    figures, loaded = figures_of(dsn, params, tenant)
     claims: dict[str, Any] = {"included": False, "file": None, "results": []}
     if claims_path is not None:
         step("verifying claims")
-        claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path)}
+        claims = {"included": True, "file": CLAIMS, "results": claim_results(dsn, claims_path, tenant)}
+    scope = {"scope": tenant.to_json()} if tenant is not None else {}
+    table: dict[str, Any] = {}
+    if application is not None:
+        from collector.application.measure import evidence_part  # numpy, as for claims
+
+        step("computing the application table")
+        got = evidence_part(dsn, *application)
+        simulated = sorted(simulated_devices(dsn, got["table"]["devices"]))
+        table = {"application": got | {"simulated_devices": simulated}}
     return (
         {
+            **scope,
             "schema": SCHEMA,
             "software": {"name": "plantproof", "version": software_version()},
             "generated_at": now.astimezone(UTC).isoformat(),
@@ -142,8 +168,9 @@ def build_evidence(
             "declared": declared.to_json(),
             "tiers": evaluate(figures, declared),
             "claims": claims,
-            "quality": quality_section.build(dsn, params),
-        },
+            "quality": quality_section.build(dsn, params, tenant),
+        }
+        | table,
         figures,
         loaded,
     )
@@ -159,6 +186,8 @@ def export(
     key_path: Path = signing.DEFAULT_KEY_PATH,
     now: datetime | None = None,
     progress: ProgressFn | None = None,
+    tenant: Tenant | None = None,
+    application: tuple[Any, Any] | None = None,
 ) -> Exported:
     """Write a signed bundle into `out` (created; must be empty if it exists). `progress` hears of
     each step begun (figures, claims, report, signature) and of the end."""
@@ -166,7 +195,7 @@ def export(
     key = signing.load_or_create_key(key_path)
     if out.exists() and any(out.iterdir()):
         raise CollectorError(f"{out}: output directory is not empty")
-    steps = 4 if claims_path is not None else 3
+    steps = 3 + (claims_path is not None) + (application is not None)
     done = 0
 
     def step(what: str) -> None:
@@ -175,7 +204,9 @@ def export(
             progress("exporting", done, steps, what)
         done += 1
 
-    evidence, figures, loaded = build_evidence(dsn, params, declared, claims_path, now, step)
+    evidence, figures, loaded = build_evidence(
+        dsn, params, declared, claims_path, now, step, tenant, application
+    )
     fp = signing.fingerprint(key.public_key())
     out.mkdir(parents=True, exist_ok=True)
     evidence_text = json.dumps(evidence, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -11,6 +11,7 @@ from typing import Any
 
 from collector.evidence.html import e, section, t, table
 from collector.figures.compute import Parameters
+from collector.figures.tenant import Tenant
 from collector.i18n import Lang, formats
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -49,11 +50,12 @@ def _t(key: str, lang: Lang) -> str:
     return e(_TEXT[key][lang])
 
 
-def build(dsn: str, params: Parameters) -> dict[str, Any]:
-    """evidence.json's `quality`: the assessment of every plant site over the bundle's window."""
+def build(dsn: str, params: Parameters, tenant: Tenant | None = None) -> dict[str, Any]:
+    """evidence.json's `quality`: the assessment of every plant site (or the tenant's) over the
+    bundle's window."""
     from collector.quality.queries import assessment
 
-    return assessment(dsn, params.window, params.as_of)
+    return assessment(dsn, params.window, params.as_of, among=tenant.sites if tenant else None)
 
 
 def render(ev: dict[str, Any], lang: Lang) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.evidence import charts, quality_section
+from collector.evidence.application_section import application_section, included
 from collector.evidence.devices import device_rows
 from collector.evidence.html import e, lbl, num, section, t, table
 from collector.evidence.report_claims import claims_glance, claims_section, is_simulated
@@ -92,6 +93,7 @@ def _page(ev: dict[str, Any], lang: Lang, fingerprint: str | None) -> str:
         ("glance", _glance(ev, lang, fingerprint)),
         ("verify", _verify(ev, lang, fingerprint)),
         ("claims", claims_section(ev, lang)),
+        *([("application", application_section(ev, lang))] if included(ev) else []),
         ("figures", figures_section(ev, lang)),
         ("devices", devices_section(ev, lang)),
         ("tiers", tiers_section(ev, lang)),

@@ -17,9 +17,9 @@ from typing import Any
 
 from collector.errors import CollectorError
 from collector.evidence import bundle, quality_section, signing
-from collector.figures import queries
 from collector.figures.compute import Parameters
 from collector.figures.declared import declared_from_json
+from collector.figures.tenant import Tenant
 from collector.figures.tiers import evaluate
 from collector.figures.window import parse_window
 
@@ -174,7 +174,9 @@ def _check_signature(result: Verification, root: Path, manifest: bytes, pubkey: 
         result.trusted = True
 
 
-def _recompute(result: Verification, root: Path, evidence: dict[str, Any], dsn: str) -> None:
+def _recompute(
+    result: Verification, root: Path, evidence: dict[str, Any], dsn: str, tenant: Tenant | None
+) -> None:
     p = evidence["parameters"]
     as_of = datetime.fromisoformat(p["as_of"])
     params = Parameters(
@@ -183,7 +185,7 @@ def _recompute(result: Verification, root: Path, evidence: dict[str, Any], dsn: 
         min_active_days_ratio=float(p["min_active_days_ratio"]),
         include_simulated=bool(p["include_simulated"]),
     )
-    figures, _ = queries.figures(dsn, params)
+    figures, _ = bundle.figures_of(dsn, params, tenant)
     found: list[tuple[str, str]] = []
     diff(evidence["figures"], figures.to_json(), "", found)
     result.problems += [Problem(f"figure {path}", msg) for path, msg in found]
@@ -197,22 +199,34 @@ def _recompute(result: Verification, root: Path, evidence: dict[str, Any], dsn: 
         )
     if "quality" in evidence:  # bundles made before the assessment existed carry none
         found = []
-        diff(evidence["quality"], quality_section.build(dsn, params), "", found)
+        diff(evidence["quality"], quality_section.build(dsn, params, tenant), "", found)
         result.problems += [Problem(f"quality {path}", msg) for path, msg in found]
     claims = evidence.get("claims") or {}
     if claims.get("included"):
-        fresh = {c.get("id"): c for c in bundle.claim_results(dsn, root / bundle.CLAIMS)}
+        fresh = {c.get("id"): c for c in bundle.claim_results(dsn, root / bundle.CLAIMS, tenant)}
         for old in claims.get("results", []):
             found = []
             diff(old, fresh.get(old.get("id"), {}), "", found)
             result.problems += [Problem(f"claim {old.get('id')} {path}", msg) for path, msg in found]
+    application = evidence.get("application") or {}
+    if application.get("included"):
+        from collector.application.measure import recompute_part
+
+        found = []
+        recomputed = recompute_part(dsn, application)
+        diff({k: application.get(k) for k in recomputed}, recomputed, "", found)
+        result.problems += [Problem(f"application {path}", msg) for path, msg in found]
     result.recomputed = True
 
 
 def verify_bundle(
-    root: Path, *, pubkey: Path | None = None, recompute_dsn: str | None = None
+    root: Path, *, pubkey: Path | None = None, recompute_dsn: str | None = None, tenant: Tenant | None = None
 ) -> Verification:
-    """Check a bundle; every problem names the file, figure, tier or claim it concerns."""
+    """Check a bundle; every problem names the file, figure, tier or claim it concerns.
+
+    A bundle that names a tenant (`scope`) is recomputed over that tenant's sites. Given `tenant`
+    (the caller's), only a bundle of that same tenant and sites is recomputed, and over them only.
+    """
     result = Verification(bundle=root)
     if not root.is_dir():
         result.problems.append(Problem(str(root), "not a directory"))
@@ -230,7 +244,17 @@ def verify_bundle(
         result.problems.append(Problem(bundle.EVIDENCE, f"cannot be read for recomputation: {exc}"))
         return result
     try:
-        _recompute(result, root, evidence, recompute_dsn)
+        scope = evidence.get("scope")
+        named = Tenant.from_json(scope) if scope is not None else None
+    except (KeyError, TypeError, AttributeError):
+        result.problems.append(Problem(bundle.EVIDENCE, "scope is not a tenant and its sites"))
+        return result
+    if tenant is not None and named != tenant:
+        whose = f"tenant {named.name} (sites {', '.join(named.sites)})" if named else "the whole platform"
+        result.problems.append(Problem("scope", f"the bundle covers {whose}, not tenant {tenant.name}"))
+        return result
+    try:
+        _recompute(result, root, evidence, recompute_dsn, named)
     except (CollectorError, KeyError, TypeError, ValueError) as exc:
         result.problems.append(Problem("recompute", f"failed: {exc}"))
     return result

@@ -55,7 +55,9 @@ DEFINITIONS: dict[str, str] = {
         "equipment that answered, successfully and before its deadline, a management operation the"
         " platform itself sent in the window (matched by request id; time = the platform's receive"
         " time) and that reached the device (a ping that read it, a write read back), from the"
-        " management_ops ledger; unsolicited or forged answers never count"
+        " management_ops ledger; unsolicited or forged answers never count. Each member's ops_by says"
+        " who sent them: the service's management sweep, the API on a token's request, `plantproof"
+        " manage` (cli), or other"
     ),
     "demonstrated_management_capacity": (
         "synthetic: the recorded capacity run (finished before the window end) whose simulated"
@@ -113,6 +115,9 @@ class ManagedDevice(NamedTuple):
     ops_answered: int
     first_answer: datetime
     last_answer: datetime
+    by_sweep: int = 0
+    by_api: int = 0
+    by_cli: int = 0
 
 
 class CapacityRun(NamedTuple):
@@ -201,8 +206,16 @@ def _point_member(p: PointActivity) -> PointMember:
 
 
 def _managed_member(m: ManagedDevice) -> ManagedMember:
+    by = {"sweep": m.by_sweep, "api": m.by_api, "cli": m.by_cli}
+    by["other"] = m.ops_answered - sum(by.values())
     return ManagedMember(
-        m.device_id, f"{m.site}/{m.dev}", m.type, m.ops_answered, _iso(m.first_answer), _iso(m.last_answer)
+        m.device_id,
+        f"{m.site}/{m.dev}",
+        m.type,
+        m.ops_answered,
+        _iso(m.first_answer),
+        _iso(m.last_answer),
+        by,
     )
 
 

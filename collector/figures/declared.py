@@ -5,7 +5,9 @@
       catalogue-2026-10: "Model and app catalogue, revision 2026-10 (catalogue.pdf)"
     values:
       industrial_models: {value: 12, source: catalogue-2026-10}
-Each value names the document it comes from; unknown keys and missing sources are errors.
+Each value names the document it comes from; unknown keys and missing sources are errors. An
+`application:` section holds the application results table's declared rows (read by
+collector.application.declared, with the same documents).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import yaml
 
 from collector.errors import CollectorError
 
-# Every key a tier threshold may read, with what it means.
+# Every key a tier threshold or a KPI may read, with what it means.
 DECLARED_KEYS: dict[str, str] = {
+    "emission_factor_kg_per_kwh": "CO2 emitted per kWh of electricity used (kg/kWh), e.g. the grid factor",
     "industrial_models": "industrial (incl. mechanism) models in the catalogue",
     "mechanism_models": "industrial mechanism models in the catalogue",
     "model_categories": "categories the catalogued models fall into",
@@ -70,7 +73,7 @@ EMPTY = Declared(path="", values={})
 def parse_declared(data: Any, where: str) -> Declared:
     if not isinstance(data, dict):
         raise CollectorError(f"{where}: expected a mapping with 'documents' and 'values'")
-    unknown = set(data) - {"documents", "values"}
+    unknown = set(data) - {"documents", "values", "application"}
     if unknown:
         raise CollectorError(f"{where}: unknown top-level field(s) {sorted(unknown)}")
     documents = data.get("documents") or {}

@@ -6,7 +6,7 @@ figures JSON lists them (see collector.figures.model)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -79,6 +79,8 @@ class ManagedMember:
     ops_answered: int
     first_answer: str | None
     last_answer: str | None
+    # the operations answered, by who sent them: sweep, api, cli, other
+    ops_by: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class ManagedMember:
             "device": self.device,
             "type": self.type,
             "ops_answered": self.ops_answered,
+            "ops_by": dict(self.ops_by),
             "first_answer": self.first_answer,
             "last_answer": self.last_answer,
         }
@@ -93,5 +96,6 @@ class ManagedMember:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ManagedMember:
         return cls(
-            d["device_id"], d["device"], d["type"], d["ops_answered"], d["first_answer"], d["last_answer"]
-        )
+            d["device_id"], d["device"], d["type"], d["ops_answered"], d["first_answer"], d["last_answer"],
+            {str(k): int(v) for k, v in d.get("ops_by", {}).items()},
+        )  # fmt: skip

@@ -68,10 +68,14 @@ ORDER BY p.point_id
 # Operations the platform sent (each registered before sending, with its deadline), answered ok by
 # the device asked before the deadline, that proved the device reached (a ping that read it, a
 # write read back); answered_at is the platform's receive time. Unsolicited or forged answers are
-# never in this table (ingest keeps them as dead letters).
+# never in this table (ingest keeps them as dead letters). Who sent them, by `requested_by`: the
+# service's management sweep, the API on a token's request, or `plantproof manage`.
 MANAGED_DEVICES: Final = """
 SELECT d.device_id, d.site, d.dev, d.type, d.industry, d.sector, d.simulated,
-       count(*) AS ops_answered, min(m.answered_at) AS first_answer, max(m.answered_at) AS last_answer
+       count(*) AS ops_answered, min(m.answered_at) AS first_answer, max(m.answered_at) AS last_answer,
+       count(*) FILTER (WHERE m.requested_by = 'api:sweep') AS by_sweep,
+       count(*) FILTER (WHERE m.requested_by LIKE 'api:%%' AND m.requested_by <> 'api:sweep') AS by_api,
+       count(*) FILTER (WHERE m.requested_by LIKE 'cli:%%') AS by_cli
 FROM management_ops m
 JOIN devices d ON d.site = m.site AND d.dev = m.dev
 WHERE m.namespace = 'plant' AND d.namespace = 'plant' AND m.ok AND m.reached

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from collector.i18n.catalog_application import APPLICATION
 from collector.i18n.catalog_console import CONSOLE
 
 Entry = dict[str, str]
@@ -212,6 +213,7 @@ _KPI: dict[str, Entry] = {
     "kpi.availability": _e("时间开动率", "availability"),
     "kpi.performance": _e("性能开动率", "performance"),
     "kpi.quality": _e("良率", "quality (yield)"),
+    "kpi.defect_rate": _e("产品不良率", "defect rate"),
     "kpi.oee": _e("设备综合效率（OEE）", "overall equipment effectiveness (OEE)"),
     "kpi.mtbf": _e("平均故障间隔时间（MTBF）", "mean time between failures (MTBF)"),
     "kpi.mttr": _e("平均修复时间（MTTR）", "mean time to repair (MTTR)"),
@@ -222,6 +224,7 @@ _KPI: dict[str, Entry] = {
     "unit.availability": _e("运行时间 / 计划生产时间", "running time / planned busy time"),
     "unit.performance": _e("理论节拍 × 产量 / 运行时间", "ideal cycle × produced / running time"),
     "unit.quality": _e("合格品 / 产量", "good / produced"),
+    "unit.defect_rate": _e("不合格品 / 产量", "defective / produced"),
     "unit.oee": _e("比率", "ratio"),
     "unit.unplanned_downtime": _e("小时 / 计划生产小时", "h per planned busy hour"),
     "unit.mtbf": _e("小时", "h"),
@@ -456,6 +459,7 @@ CATALOG: Final[dict[str, Entry]] = {
     **_TIERS,
     **_PARAMS,
     **_SOURCES,
+    **APPLICATION,
 }
 
 # Chinese renderings of collector.figures.compute.DEFINITIONS (the English there is the authority).

@@ -29,6 +29,7 @@ KpiName = Literal[
     "availability",
     "performance",
     "quality",
+    "defect_rate",
     "oee",
     "unplanned_downtime",
     "mtbf",
@@ -129,7 +130,13 @@ class Claim(_Strict):
             raise ValueError("give exactly one of change_pct and change_pp")
         if self.change == 0 and self.direction is None:
             raise ValueError("a zero change needs 'direction' (increase or decrease)")
-        if self.change_pp is not None and self.kpi not in ("availability", "performance", "quality", "oee"):
+        if self.change_pp is not None and self.kpi not in (
+            "availability",
+            "performance",
+            "quality",
+            "defect_rate",
+            "oee",
+        ):
             raise ValueError(f"change_pp applies to percentage KPIs, not {self.kpi}")
         if self.kpi == "co2_per_unit" and self.emission_factor_kg_per_kwh is None:
             raise ValueError("co2_per_unit needs emission_factor_kg_per_kwh")

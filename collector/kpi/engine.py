@@ -33,6 +33,7 @@ EPOCH = dt.date(1970, 1, 1)
 KPI_ROLES: dict[str, frozenset[str]] = {
     "performance": frozenset({"produced"}),
     "quality": frozenset({"produced", "good"}),
+    "defect_rate": frozenset({"produced", "good"}),
     "oee": frozenset({"good"}),
     "work_efficiency": frozenset({"good"}),
     "energy_per_unit": frozenset({"energy", "good"}),
@@ -190,6 +191,8 @@ def kpi_parts(claim: Claim, dd: DeviceDays) -> tuple[F64, F64]:
                 return np.where(has, dd.produced / np.where(has, rate, 1.0), 0.0), np.where(has, apt, 0.0)
             case "quality":
                 return dd.good, dd.produced
+            case "defect_rate":  # 1 − quality, kept as its own ratio so its relative change is direct
+                return dd.produced - dd.good, dd.produced
             case "oee":
                 has = rate > 0
                 return np.where(has, dd.good / np.where(has, rate, 1.0), 0.0), np.where(has, pbt, 0.0)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from collector.kpi.claims import COUNT_KPIS, Claim
+from collector.kpi.claims import COUNT_KPIS, Claim, Period
 from collector.kpi.counters import CounterRules, flag_counts
 from collector.kpi.coverage import claim_coverage
 from collector.kpi.engine import COUNTER_ROLES, F64, KPI_ROLES, DeviceDays, kpi_parts
@@ -111,7 +111,14 @@ class ClaimResult:
         }
 
 
-def _period(
+def decide(decrease: bool, change: float, low: float, high: float) -> Verdict:
+    """Verified when the whole interval is beyond the claimed change, refuted when short of it."""
+    if decrease:
+        return "verified" if high <= change else "refuted" if low > change else "inconclusive"
+    return "verified" if low >= change else "refuted" if high < change else "inconclusive"
+
+
+def period_totals(
     claim: Claim, dd: DeviceDays, name: str, reasons: list[str], notes: list[str]
 ) -> tuple[F64, F64, PeriodSummary, Missing]:
     """Daily totals over valid device-days; gate failures go to `reasons`, other findings to `notes`."""
@@ -223,8 +230,8 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
     """The verdict on one claim from its two periods' device-day series (pure)."""
     reasons: list[str] = []
     notes: list[str] = []
-    nb, db, sb, mb = _period(claim, baseline, "baseline", reasons, notes)
-    nr, dr, sr, mr = _period(claim, reporting, "reporting", reasons, notes)
+    nb, db, sb, mb = period_totals(claim, baseline, "baseline", reasons, notes)
+    nr, dr, sr, mr = period_totals(claim, reporting, "reporting", reasons, notes)
     kind = claim.change_kind
     if claim.kpi in COUNT_KPIS:
         iv = _count_interval(claim, nb, db, nr, dr)
@@ -252,10 +259,7 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
     if (math.isnan(iv.low) or math.isnan(iv.high)) and not reasons:
         reasons.append("no interval: the data do not define the KPI in one of the periods")
     if not reasons:
-        if claim.decrease:
-            verdict = "verified" if iv.high <= c else "refuted" if iv.low > c else "inconclusive"
-        else:
-            verdict = "verified" if iv.low >= c else "refuted" if iv.high < c else "inconclusive"
+        verdict = decide(claim.decrease, c, iv.low, iv.high)
         if verdict == "inconclusive":
             reasons.append("the interval straddles the claimed change")
     scale = 100.0 if kind == "relative" else 1.0
@@ -295,20 +299,25 @@ def evaluate(claim: Claim, baseline: DeviceDays, reporting: DeviceDays) -> Claim
     )
 
 
+def period_series(conn: Any, devices: list[Any], claim: Claim, period: Period) -> DeviceDays:
+    """The device-day series a claim is judged on, for one period (its points, heartbeat, gates)."""
+    from collector.kpi.engine import device_days
+    from collector.kpi.load import load_period
+
+    data = load_period(conn, devices, claim.points, period, claim.heartbeat_timeout_s)
+    rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
+    return device_days(data, claim.heartbeat_timeout_s, rules)
+
+
 def verify_claims(dsn: str, claims: list[Claim]) -> list[ClaimResult]:
     """Verify each claim against the database at `dsn` (KpiError on connection or query failure)."""
-    from collector.kpi.engine import device_days
-    from collector.kpi.load import connect, load_period, resolve_scope
+    from collector.kpi.load import connect, resolve_scope
 
     results: list[ClaimResult] = []
     with connect(dsn) as conn:
         for claim in claims:
             assert claim.baseline is not None and claim.reporting is not None  # load_claims fills them
             devices = resolve_scope(conn, claim.scope)
-            parts = []
-            for period in (claim.baseline, claim.reporting):
-                data = load_period(conn, devices, claim.points, period, claim.heartbeat_timeout_s)
-                rules = CounterRules(max_rate_multiple=claim.gates.max_rate_multiple)
-                parts.append(device_days(data, claim.heartbeat_timeout_s, rules))
+            parts = [period_series(conn, devices, claim, p) for p in (claim.baseline, claim.reporting)]
             results.append(evaluate(claim, parts[0], parts[1]))
     return results

@@ -15,6 +15,8 @@ from one connection to the next: before every CONNECT what paho still held is dr
 publishes fail, for the caller to send again, renumbered, after its births. `will_for_connect`
 gives the Will of each CONNECT (Sparkplug's NDEATH carries a bdSeq that changes per connection);
 after an attempt that never reached the broker (no CONNECT sent) the Will it had stays.
+`end_session` ends a session as an orderly stop does (a last message, DISCONNECT) and connects
+again: a Sparkplug edge node does so when its primary host goes offline.
 """
 
 from __future__ import annotations
@@ -217,6 +219,19 @@ class AsyncMqttClient:
     @property
     def inflight(self) -> int:
         return len(self._pending)
+
+    async def end_session(self, final: tuple[str, bytes, bool], grace_s: float = 5.0) -> None:
+        """End this MQTT session as an orderly stop does (publish `final`, DISCONNECT, so no Will),
+        then connect again: a new session, with `will_for_connect` asked again."""
+        if self.connected.is_set():
+            try:
+                await asyncio.wait_for(self.publish(*final), grace_s)
+            except (TimeoutError, MqttError):
+                log.warning("could not publish %s before disconnecting", final[0])
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+        self.connected.clear()
+        self.start()
 
     async def stop(self, final: tuple[str, bytes, bool] | None = None, grace_s: float = 5.0) -> None:
         """Publish a last message (e.g. `$status offline`) if connected, disconnect, stop the thread."""

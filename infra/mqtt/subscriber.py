@@ -225,7 +225,9 @@ class ManualAckSubscriber:
         s = self.session
         main = Properties(PacketTypes.SUBSCRIBE)
         main.SubscriptionIdentifier = _MAIN
-        if s.group is None:
+        if not s.topics:
+            pass  # a publishing connection only (the collector's Kafka source reads the messages)
+        elif s.group is None:
             client.subscribe([(t, opts) for t in s.topics], properties=main)
         else:
             # Retained messages are never sent on a shared subscription: births and $status are also

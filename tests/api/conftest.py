@@ -1,20 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from api.settings import ApiSettings
 from tests.api.world import World, build, client
 
 
 @pytest.fixture()
-def world(pg_dsn: str) -> World:
-    return build(pg_dsn)
+def world(pg_dsn: str, tmp_path: Path) -> World:
+    return build(pg_dsn, tmp_path / "evidence")
 
 
 @pytest.fixture()
 async def http(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(ApiSettings(dsn=world.dsn)) as (c, _):
+    async with client(world.settings()) as (c, _):
         yield c

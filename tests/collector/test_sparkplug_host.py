@@ -41,6 +41,11 @@ def rows(dsn: str, sql: str, *args: object) -> list[tuple[object, ...]]:
         return list(conn.execute(sql, args).fetchall())
 
 
+def rows_deleted(dsn: str, sql: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(sql)
+
+
 def one(dsn: str, sql: str, *args: object) -> object:
     return rows(dsn, sql, *args)[0][0]
 
@@ -159,7 +164,20 @@ async def test_values_quality_and_times_and_a_redelivery_is_stored_once(
             pub.publish([second])
             await until(lambda: len(rows(db, READINGS, edge.group, "m1")) == 7, 30, "the next message")
             assert pipeline.metrics.duplicates._value.get() == 1
-        # a restarted collector has lost the session: the redelivered message is found in the ledger
+        # a restarted collector resumes the saved session: the redelivered message is known as one,
+        # and the next DDATA is read with the DBIRTH's aliases, no rebirth asked for
+        async with running(collector_settings(db, broker.url)) as pipeline:
+            assert pipeline.host.sessions == 1
+            pub.publish([data])
+            await until(lambda: pipeline.metrics.duplicates._value.get() == 1, 30, "the duplicate counted")
+            third = edge.ddata("m1", [Metric(DataType.DOUBLE, 10.0, alias=1, timestamp=t + 5)])
+            pub.publish([third])
+            await until(lambda: len(rows(db, READINGS, edge.group, "m1")) == 8, 30, "the DDATA after")
+            assert rebirths(observer, edge.group, edge.node) == []
+        sessions = rows(db, "SELECT bdseq, seq, alive FROM sparkplug_sessions")
+        # without its saved session a restarted collector asks for a rebirth, and still knows the
+        # redelivered message from the ledger
+        rows_deleted(db, "DELETE FROM sparkplug_sessions")
         async with running(collector_settings(db, broker.url)) as pipeline:
             pub.publish([data])
             await until(lambda: len(rebirths(observer, edge.group, edge.node)) == 1, 30, "a rebirth request")
@@ -170,7 +188,7 @@ async def test_values_quality_and_times_and_a_redelivery_is_stored_once(
     assert rows(db, READINGS, edge.group, "m1") == [
         ("running", t - 1000, 0.0, 0), ("temp", t - 1000, 20.0, 0),
         ("temp", t, 1.5, 0), ("temp", t + 1, 2.5, 1), ("temp", t + 2, None, 2), ("running", t + 3, 1.0, 0),
-        ("temp", t + 4, 9.0, 0),
+        ("temp", t + 4, 9.0, 0), ("temp", t + 5, 10.0, 0),
     ]  # fmt: skip
     assert one(db, "SELECT count(*) FROM dead_letters") == 0
     assert rows(db, "SELECT bdseq, seq FROM sparkplug_messages ORDER BY id") == [
@@ -178,7 +196,9 @@ async def test_values_quality_and_times_and_a_redelivery_is_stored_once(
         (7, 1),
         (7, 2),
         (7, 3),
+        (7, 4),
     ]
+    assert sessions == [(7, 4, True)]
 
 
 @pytest.mark.parametrize("tahu", [False, True], ids=["ours", "tahu-js"])

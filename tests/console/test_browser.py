@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 import uvicorn
 
@@ -141,7 +143,96 @@ def test_an_auditor_sees_no_fleet_and_the_page_is_refused(
     browser.shot("figures-auditor-en")
     forced = page.goto(f"{console}/console/")
     assert forced is not None and forced.status == 403
+    page.goto(f"{console}/console/alarms")
+    assert (
+        page.locator("table.alarms tbody tr").count() == 2 and page.locator("button[data-ack]").count() == 0
+    )
+    # Forcing an acknowledgement from the auditor's session: the API refuses it.
+    forcing = """async (path) => (await fetch(path, {method: 'POST', body: '{}',
+        headers: {'X-PlantProof-Console': '1', 'Content-Type': 'application/json'}})).status"""
+    status = page.evaluate(forcing, f"/api/v1/alarms/{world.alarms['site-a']}/ack")
+    assert status == 403
     page.goto(f"{console}/console/audit")
     assert page.locator("table.audit tbody tr").count() >= 1  # the refused page is in the audit log
     browser.shot("audit-auditor-en")
     assert [e for e in browser.errors if "403" not in e] == []
+
+
+def test_an_operator_acknowledges_an_alarm(console: str, world: World, browser: Browser) -> None:
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    page.get_by_role("link", name="2 active alarms").click()
+    page.wait_for_url("**/console/alarms")
+    row = page.locator(f"tr[data-alarm='{world.alarms['site-a']}']")
+    with page.expect_navigation():  # the page reloads once the API took the acknowledgement
+        row.get_by_role("button", name="Acknowledge").click()
+    assert row.get_by_role("button").count() == 0 and "2026" in row.locator("td").last.inner_text()
+    browser.shot("alarms-operator-en")
+    assert browser.errors == []
+
+
+def test_the_device_chart_moves_and_a_ping_gets_its_answer(
+    console: str, world: World, browser: Browser
+) -> None:
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    page.goto(f"{console}/console/devices/site-a/press-a")
+    chart = page.locator("#chart")
+    page.wait_for_function("typeof uPlot !== 'undefined' && document.querySelector('#chart canvas') !== null")
+    before = int(chart.get_attribute("data-points") or "0")
+    with psycopg.connect(world.dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO readings (time, point_id, value, quality, envelope_id)"
+            " SELECT now() - make_interval(secs => s), p.point_id, 20 + s, 0, 1"
+            " FROM points p JOIN devices d USING (device_id), generate_series(1, 3) s"
+            " WHERE d.dev = 'press-a' AND p.name = 'temp'"
+        )
+    page.wait_for_function(
+        f"Number(document.querySelector('#chart').dataset.points) >= {before + 3}", timeout=20_000
+    )
+    browser.shot("device-chart-en")
+    page.get_by_role("button", name="Ping").click()
+    answer = page.locator("#manage-answer")
+    answer.wait_for(state="visible")
+    # This service has no broker configured: the API's own refusal is the answer shown.
+    assert answer.get_attribute("data-status") == "503" and answer.inner_text().startswith("ping: 503")
+    assert [e for e in browser.errors if "/ping" not in e] == []
+
+
+CLAIM = """periods:
+  baseline: {start: 2026-10-01, end: 2026-10-15}
+  reporting: {start: 2026-10-16, end: 2026-10-31}
+claims:
+  - id: press-efficiency
+    title: Press work efficiency +10 %
+    kpi: work_efficiency
+    scope: {site: site-a, type: press}
+    change_pct: 10
+"""
+
+
+def test_an_operator_verifies_a_claim_and_sees_its_interval_plot(
+    console: str, world: World, browser: Browser
+) -> None:
+    made = httpx.post(
+        f"{console}/api/v1/claims", content=CLAIM, timeout=30,
+        headers={**world.auth("alpha", "operator"), "content-type": "application/yaml"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    page.goto(f"{console}/console/claims")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Press work efficiency +10 %").click()
+    assert page.get_by_text("Not verified yet.").is_visible()
+    with page.expect_navigation():  # the page reloads once the API verified the claim
+        page.get_by_role("button", name="Verify now").click()
+    claim = page.locator("article.claim")
+    assert claim.count() == 1 and claim.locator("svg").count() >= 1  # the interval plot
+    verdict = page.locator("h1 .badge").inner_text()
+    assert verdict in ("verified", "refuted", "inconclusive")
+    browser.shot("claim-en")
+    assert browser.errors == []

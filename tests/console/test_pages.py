@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from api.auth import SESSION_COOKIE
+from api.auth import CONSOLE_HEADER, SESSION_COOKIE
 from tests.api.world import World
 
 
@@ -85,3 +85,51 @@ async def test_signing_out_ends_the_session(http: httpx.AsyncClient, world: Worl
     out = await http.post("/console/signout")
     assert out.status_code == 303
     assert (await http.get("/console/audit")).status_code == 303
+
+
+async def test_alarms_show_the_tenant_its_own_and_the_platform_s(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    await _sign_in(http, world, "alpha", "operator")
+    page = await http.get("/console/alarms?lang=en")
+    assert "site-a/gw-a" in page.text and "broker" in page.text and "site-b/gw-b" not in page.text
+    assert page.text.count("data-ack=") == 2  # an operator may acknowledge both
+    fleet = await http.get("/console/")
+    assert "2 active alarms" in fleet.text
+
+
+async def test_an_auditor_sees_alarms_without_acknowledge_buttons(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    await _sign_in(http, world, "alpha", "auditor")
+    page = await http.get("/console/alarms?lang=en")
+    assert page.status_code == 200 and "site-a/gw-a" in page.text and "data-ack=" not in page.text
+
+
+async def test_a_change_with_the_session_cookie_needs_the_console_header(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    await _sign_in(http, world, "alpha", "operator")
+    path = f"/api/v1/alarms/{world.alarms['site-a']}/ack"
+    # A form posted from another site carries no custom header: refused before anything changes.
+    refused = await http.post(path, json={})
+    assert refused.status_code == 403 and CONSOLE_HEADER in refused.json()["detail"]
+    assert (await http.get(f"/api/v1/alarms/{world.alarms['site-a']}")).json()["acked_at"] is None
+    done = await http.post(path, json={"note": "seen"}, headers={CONSOLE_HEADER: "1"})
+    assert done.status_code == 200 and done.json()["ack_note"] == "seen"
+
+
+async def test_an_auditor_reads_claims_without_a_verify_button(http: httpx.AsyncClient, world: World) -> None:
+    doc = {"claims": [{"id": "yield", "title": "Yield +2 pp", "kpi": "quality", "change_pp": 2,
+                       "baseline": {"start": "2026-10-01", "end": "2026-10-15"},
+                       "reporting": {"start": "2026-10-16", "end": "2026-10-31"}}]}  # fmt: skip
+    assert (
+        await http.post("/api/v1/claims", json=doc, headers=world.auth("alpha", "operator"))
+    ).status_code == 201
+    await _sign_in(http, world, "alpha", "auditor")
+    listed = await http.get("/console/claims?lang=en")
+    assert listed.status_code == 200 and "Yield +2 pp" in listed.text
+    page = await http.get("/console/claims/yield")
+    assert page.status_code == 200 and "data-verify" not in page.text and "Not verified yet." in page.text
+    await _sign_in(http, world, "beta", "auditor")
+    assert (await http.get("/console/claims/yield")).status_code == 404  # alpha's claim

@@ -408,17 +408,31 @@ async def test_primary_host_state_gates_publishing(
         say(True, t0)
         await _wait(sub, lambda _m: len(of(sub, edge, MessageType.DDATA)) >= 4)
         first = of(sub, edge)
-        assert first[0].kind == MessageType.NBIRTH
+        assert first[0].kind == MessageType.NBIRTH and sp.bdseq_of(first[0].payload) == 0
+        connects = gateway.client.connects
         say(False, t0 + 1)
+        # the host left: the session ends as an orderly one (NDEATH of its bdSeq, then DISCONNECT)
+        # and a new one waits for the host
+        await _wait(sub, lambda _m: bool(of(sub, edge, MessageType.NDEATH)), 30)
+        assert sp.bdseq_of(of(sub, edge, MessageType.NDEATH)[0].payload) == 0
         await quiet_while_spooling()
+        assert gateway.client.connects == connects + 1 and gateway.client.connected.is_set()
         say(True, t0)  # older than the last STATE seen: ignored
         await quiet_while_spooling()
         held = len(of(sub, edge))
+        back_ms = int(time.time() * 1000)
         say(True, t0 + 2)
         await _wait(sub, lambda _m: len(of(sub, edge)) > held + 4)
+        await _wait(sub, lambda _m: any(m.payload.timestamp > back_ms + 500 for m in of(sub, edge)[held:]))
         again = of(sub, edge)[held:]
-        assert again[0].kind == MessageType.NBIRTH and sp.bdseq_of(again[0].payload) == 0
+        assert again[0].kind == MessageType.NBIRTH and sp.bdseq_of(again[0].payload) == 1  # a new session
         assert {m.kind for m in again[1:3]} == {MessageType.DBIRTH}
+        # what waited in the spool is flagged historical, what is read after the return is not
+        flags = [(m.payload.timestamp < back_ms, metric.is_historical)
+                 for m in again if m.kind == MessageType.DDATA for metric in m.payload.metrics]  # fmt: skip
+        assert (True, True) in flags and (False, False) in flags
+        assert all(historical for waited, historical in flags if waited)
+        assert not any(historical for waited, historical in flags[-4:])
         check_seqs(of(sub, edge))
     finally:
         task.cancel()

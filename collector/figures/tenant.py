@@ -1,4 +1,4 @@
-"""The collector's figures for one tenant: computed over the tenant's sites only.
+"""The figures of one tenant (the platform API, its evidence bundles): over the tenant's sites only.
 
 The figure queries read the whole registry; the rows they return name each device's site, so the
 devices, points and managed devices of other sites are dropped before `compute`, and every count,
@@ -9,8 +9,10 @@ model-invocation ledger names no site, and a capacity run is a synthetic, platfo
 
 from __future__ import annotations
 
+# layering: pure
 import dataclasses
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from collector.figures.compute import Parameters, QueryResults, compute
@@ -44,3 +46,18 @@ def tenant_figures(results: QueryResults, sites: Collection[str], params: Parame
 
 def scope_json(tenant: str, sites: Collection[str]) -> dict[str, Any]:
     return {"tenant": tenant, "sites": sorted(sites), "withheld": EXCLUDED}
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """Whose figures: a tenant's name and the sites it owns."""
+
+    name: str
+    sites: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return scope_json(self.name, self.sites)
+
+    @classmethod
+    def from_json(cls, scope: dict[str, Any]) -> Tenant:
+        return cls(str(scope["tenant"]), tuple(str(s) for s in scope["sites"]))
