@@ -78,6 +78,12 @@ MODULES = (
         "API and console on a 30,000-device registry, a week of readings; raw SQL as the ceiling",
         240,
     ),
+    Module(
+        "bench_scale",
+        ("--claim-devices", "100", "--fleet-devices", "1000", "--fleet-days", "7", "--requests", "10"),
+        "claim over 100 devices x 1 year; figures, evidence and fleet page on 1,000 devices x 7 days",
+        240,
+    ),
     Module("bench_kpi", (), "1,000 devices x 10,000 state events (10 M), computation only", 90),
     Module(
         "bench_quality",
