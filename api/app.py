@@ -251,7 +251,20 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         exc.__cause__, psycopg.OperationalError
     ):
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
+    if isinstance(exc, psycopg.DataError):  # a value of the request PostgreSQL refuses to hold
+        return JSONResponse({"detail": "a value in the request cannot be stored"}, status_code=422)
     return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+async def _refuse_nul(request: Request, call_next: Any) -> Any:
+    """No path or query value may hold a NUL character: PostgreSQL text cannot, and no id has one."""
+    where = [("path", "path")] if "\x00" in request.url.path else []
+    where += [("query", k) for k, v in request.query_params.multi_items() if "\x00" in k or "\x00" in v]
+    if where:
+        msg = "contains a NUL character"
+        errors = [{"loc": list(loc), "msg": msg, "type": "value_error"} for loc in where]
+        return JSONResponse({"detail": errors}, status_code=422)
+    return await call_next(request)
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -311,6 +324,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     from api.console import mount  # the console reads through this module's routes
 
     mount(app)
+    app.middleware("http")(_refuse_nul)
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(CollectorError, _database_error)
     return app

@@ -27,3 +27,13 @@ async def test_a_page_beyond_the_bound_is_refused_naming_the_field(
     assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["query", "limit"]
     res = await http.get("/api/v1/devices?offset=-1", headers=world.auth("alpha", "operator"))
     assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["query", "offset"]
+
+
+async def test_a_nul_character_in_a_query_or_path_is_refused_naming_where(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    auth = world.auth("alpha", "operator")
+    res = await http.get("/api/v1/devices?site=a%00b", headers=auth)
+    assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["query", "site"]
+    res = await http.get("/api/v1/devices/site-a/press%00a", headers=auth)
+    assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["path", "path"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -40,6 +40,13 @@ def _event(n: int, pad: int = 0) -> dict[str, object]:
     return {"event": "raised", "alarm": {"id": n, "message": "x" * pad}}
 
 
+async def _until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
 async def _wait(receiver: Receiver, count: int) -> list[dict[str, object]]:
     return await asyncio.to_thread(receiver.wait_for, count, 20.0)
 
@@ -52,6 +59,8 @@ async def test_refused_posts_are_retried_and_the_events_arrive_in_order() -> Non
             for n in range(1, 4):
                 sender.submit(_event(n))
             got = await _wait(receiver, 3)
+            # The receiver has the third event before the sender has read its answer and counted it.
+            await _until(lambda: _value(metrics, "delivered_total") == 3)
     assert [e["alarm"] for e in got] == [
         {"id": 1, "message": ""},
         {"id": 2, "message": ""},
