@@ -316,9 +316,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(alarms_router)
     app.include_router(metrics_router)
     # the route modules use this module's Service
-    from api import routes_claims, routes_deadletters, routes_evidence, routes_management, routes_readings
+    from api import (
+        routes_claims,
+        routes_deadletters,
+        routes_evidence,
+        routes_management,
+        routes_readings,
+        routes_tokens,
+    )
 
-    for module in (routes_readings, routes_claims, routes_evidence, routes_management, routes_deadletters):
+    for module in (
+        routes_readings, routes_claims, routes_evidence, routes_management, routes_deadletters, routes_tokens,
+    ):  # fmt: skip
         app.include_router(module.router)
 
     from api.console import mount  # the console reads through this module's routes

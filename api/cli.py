@@ -18,7 +18,9 @@ token_app = typer.Typer(
 )
 tenant_app = typer.Typer(help="Tenants and the sites they own.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+site_app = typer.Typer(help="Sites and which tenant owns each.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(site_app, name="site")
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="API YAML (env PLANTPROOF_API_* wins)")
 SitesOpt = typer.Option(..., "--site", help="a site the tenant owns (repeat for more)")
@@ -52,6 +54,25 @@ def tenant_create(
     except CollectorError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"tenant {name} (id {tenant_id}) owns {', '.join(sorted(set(sites)))}")
+
+
+@site_app.command("move")
+def site_move(
+    site: str = typer.Argument(..., help="the site (as gateways name it)"),
+    to: str = typer.Option(..., "--to", help="the tenant that owns it from now on"),
+    config: Path | None = ConfigOpt,
+    dsn: str | None = DsnOpt,
+) -> None:
+    """Give a site, with its devices and data, to another tenant (or to one when it had none)."""
+    from api.store import move_site
+    from collector.errors import CollectorError
+
+    settings = _settings(config, dsn)
+    try:
+        before = move_site(settings.dsn, site, to)
+    except CollectorError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"site {site} now belongs to tenant {to}" + (f" (was {before})" if before else ""))
 
 
 @token_app.command("create")

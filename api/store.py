@@ -95,6 +95,36 @@ def create_tenant(dsn: str, name: str, sites: list[str]) -> int:
         raise _missing_schema(exc) or db.translate(exc, "creating a tenant") from None
 
 
+def move_site(dsn: str, site: str, tenant: str) -> str | None:
+    """Give `site` to `tenant` (the platform operator's act: a tenant cannot take another's site);
+    returns the previous owner, None when the site had none. Both tenants' audit logs say so."""
+    if not site.strip():
+        raise ApiError("a site name is empty")
+    try:
+        with db.connect(dsn, doing="moving a site") as conn:
+            target = conn.execute("SELECT id FROM tenants WHERE name = %s", (tenant,)).fetchone()
+            if target is None:
+                raise ApiError(f"no tenant {tenant!r} (create it with `plantproof api tenant create`)")
+            before = conn.execute(
+                "SELECT t.id, t.name FROM tenant_sites s JOIN tenants t ON t.id = s.tenant WHERE s.site = %s"
+                " FOR UPDATE OF s",
+                (site,),
+            ).fetchone()
+            if before is not None and before[0] == target[0]:
+                raise ApiError(f"site {site!r} belongs to tenant {tenant!r} already")
+            conn.execute(
+                "INSERT INTO tenant_sites (site, tenant) VALUES (%s, %s)"
+                " ON CONFLICT (site) DO UPDATE SET tenant = excluded.tenant",
+                (site, target[0]),
+            )
+            detail = f"site {site} moved from tenant {before[1] if before else '(none)'} to tenant {tenant}"
+            for owner in {target[0], *([before[0]] if before else [])}:
+                _record(conn, "site move", owner, detail)
+            return str(before[1]) if before else None
+    except psycopg.Error as exc:
+        raise _missing_schema(exc) or db.translate(exc, "moving a site") from None
+
+
 def create_token(dsn: str, tenant: str, role: str, label: str = "") -> NewToken:
     if role not in ROLES:
         raise ApiError(f"role {role!r}: expected one of {', '.join(ROLES)}")
