@@ -162,8 +162,10 @@ async def device(
             raise
         return _render(request, "missing.html", lang, who, status=404)
     numeric = [p for p in detail.points if p.dtype != "string"]
+    states = [p for p in detail.points if p.kind == "state"]
     return _render(
-        request, "device.html", lang, who, device=detail, numeric=numeric, chart_minutes=CHART_MINUTES,
+        request, "device.html", lang, who, device=detail, numeric=numeric, states=states,
+        chart_minutes=CHART_MINUTES,
         can_manage=who.role in MANAGE_ROLES,
     )  # fmt: skip
 

@@ -114,5 +114,10 @@ CONSOLE: dict[str, dict[str, str]] = {
         "Checked against this service's signing key and file digests, and recomputed from the database"
         " over the tenant's sites.",
     ),
+    "console.timeline": _e("今日状态：{point}", "Today's states: {point}"),
+    "console.timeline_note": _e(
+        "自 UTC 零点起，每段为该状态持续的时间；悬停可见状态与起始时间。",
+        "Since 00:00 UTC; each segment lasts as long as its state did. Hover for the state and its start.",
+    ),
     "console.not_found": _e("没有这个设备。", "No such device."),
 }

@@ -259,3 +259,32 @@ def test_an_operator_exports_a_bundle_downloads_it_and_it_verifies(
     answer.wait_for(state="visible", timeout=60_000)
     assert answer.get_attribute("data-status") == "verified", answer.inner_text()
     assert browser.errors == []
+
+
+def test_the_device_page_draws_today_s_state_timeline(console: str, world: World, browser: Browser) -> None:
+    with psycopg.connect(world.dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO points (device_id, name, kind, dtype)"
+            " SELECT device_id, 'state', 'state', 'string' FROM devices WHERE dev = 'press-a'"
+        )
+        conn.execute(
+            "INSERT INTO readings_text (time, point_id, value, quality, envelope_id)"
+            " SELECT date_trunc('day', now()) + make_interval(secs => s.n * (extract(epoch FROM now()"
+            " - date_trunc('day', now())) / 4)), p.point_id, s.state, 0, 1"
+            " FROM points p JOIN devices d USING (device_id),"
+            " (VALUES (0, 'running'), (1, 'idle'), (2, 'running'), (3, 'fault')) s(n, state)"
+            " WHERE d.dev = 'press-a' AND p.name = 'state'"
+        )
+    page = browser.page
+    page.goto(f"{console}/console/signin?lang=en")
+    browser.sign_in_by_keyboard(console, world.tokens["alpha", "operator"])
+    page.goto(f"{console}/console/devices/site-a/press-a")
+    page.wait_for_function("Number(document.querySelector('.timeline').dataset.segments) === 4")
+    states = page.locator(".timeline .segment").evaluate_all("els => els.map((e) => e.dataset.state)")
+    assert states == ["running", "idle", "running", "fault"]
+    segments = page.locator(".timeline .segment")
+    widths = segments.evaluate_all("els => els.map((e) => parseFloat(e.style.width))")
+    # four equal quarters of the day so far: from 00:00 UTC to now, nothing missing, nothing overlapping
+    assert abs(sum(widths) - 100) < 1 and all(abs(w - 25) < 1 for w in widths), widths
+    browser.shot("device-timeline-en")
+    assert browser.errors == []

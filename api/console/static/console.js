@@ -105,7 +105,39 @@ async function refreshChart() {
   }
 }
 
+// The day's state timeline: each state reading lasts until the next one (or now).
+const STATE_COLOURS = ["#1a7f37", "#bf8700", "#cf222e", "#0969da", "#8250df", "#57606a", "#bc4c00"];
+
+async function drawTimeline(box) {
+  const now = new Date(), start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const path = `/api/v1/devices/${encodeURIComponent(box.dataset.site)}/${encodeURIComponent(box.dataset.device)}`
+    + `/points/${encodeURIComponent(box.dataset.point)}/readings?start=${start.toISOString()}`
+    + `&end=${now.toISOString()}`;  // the service's own bound on rows
+  const res = await fetch(path, { credentials: "same-origin" });
+  if (!res.ok) return;
+  const readings = (await res.json()).readings.filter((r) => r.quality === 0 && r.text !== null);
+  const total = now.getTime() - start.getTime(), names = [];
+  box.replaceChildren();
+  readings.forEach((r, i) => {
+    const from = Date.parse(r.time), to = i + 1 < readings.length ? Date.parse(readings[i + 1].time) : now.getTime();
+    if (!names.includes(r.text)) names.push(r.text);
+    const part = document.createElement("span");
+    part.className = "segment";
+    part.style.left = `${(100 * (from - start.getTime())) / total}%`;
+    part.style.width = `${(100 * (to - from)) / total}%`;
+    part.style.background = STATE_COLOURS[names.indexOf(r.text) % STATE_COLOURS.length];
+    part.title = `${r.text} ${r.time}`;
+    part.dataset.state = r.text;
+    box.appendChild(part);
+  });
+  box.dataset.segments = String(readings.length);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".timeline").forEach((box) => {
+    drawTimeline(box);
+    setInterval(() => drawTimeline(box), 60000);
+  });
   if (!document.getElementById("chart")) return;
   document.getElementById("chart-point").addEventListener("change", refreshChart);
   refreshChart();
