@@ -8,19 +8,14 @@ answer in time) are answers too. What may never happen is an internal error or a
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.app import create_app
-from tests.api.world import World
-from tests.servers import free_port
+from tests.api.world import World, served
 
 BUDGET = 6  # generated requests per operation
 # Bundle uploads are zips: random bytes (the service must refuse them cleanly).
@@ -28,26 +23,14 @@ schemathesis.openapi.media_type("application/zip", st.binary(max_size=4096))
 
 
 @pytest.fixture()
-def served(world: World) -> Iterator[str]:
-    port = free_port()
-    app = create_app(world.settings())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="schemathesis-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start in 30 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+def service_url(world: World) -> Iterator[str]:
+    with served(world.settings()) as url:
+        yield url
 
 
 @pytest.mark.timeout(600)
-def test_no_generated_request_makes_an_internal_error(served: str, world: World) -> None:
-    schema = schemathesis.openapi.from_url(f"{served}/api/v1/openapi.json")
+def test_no_generated_request_makes_an_internal_error(service_url: str, world: World) -> None:
+    schema = schemathesis.openapi.from_url(f"{service_url}/api/v1/openapi.json")
     headers = world.auth("alpha", "admin")
     failures: list[str] = []
     operations = 0

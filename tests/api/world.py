@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import zipfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import uvicorn
 from psycopg.types.json import Jsonb
 
 from api.app import create_app
@@ -22,6 +25,7 @@ from collector.kpi.claimfile import parse_claims
 from collector.migrate import migrate
 from infra.yamlconfig import parse_yaml
 from tests.figures.seed import SeedDevice, days, seed
+from tests.servers import free_port
 
 OCT = date(2026, 10, 1)
 # alpha: press-a connected at the default rule (20 of 31 days), robot-a on 5 days only; beta: pump-b.
@@ -176,3 +180,22 @@ async def client(
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
             yield http, app
+
+
+@contextmanager
+def served(settings: ApiSettings) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, in a thread of this process; its base URL."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="api-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start in 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

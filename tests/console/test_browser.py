@@ -8,20 +8,15 @@ $PLANTPROOF_TEST_ARTIFACTS/console/).
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
-from api.app import create_app
-from tests.api.world import World
+from tests.api.world import World, served
 from tests.chromium import FLAGS, chromium_binary
-from tests.servers import free_port
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 pytestmark = pytest.mark.skipif(chromium_binary() is None, reason="Debian's chromium is not installed")
@@ -32,20 +27,8 @@ ARTIFACTS = Path(os.environ.get("PLANTPROOF_TEST_ARTIFACTS", ROOT / "build" / "t
 
 @pytest.fixture()
 def console(world: World) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(create_app(world.settings()), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="console-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start in 30 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with served(world.settings()) as url:
+        yield url
 
 
 class Browser:
