@@ -118,6 +118,15 @@ async def listed(pool: AsyncConnectionPool, who: Principal, state: State, limit:
         return [Alarm(**r) for r in await cur.fetchall()]
 
 
+async def count_active(pool: AsyncConnectionPool, who: Principal) -> int:
+    """How many alarms the tenant sees raised and not cleared (the list, without fetching it)."""
+    async with pool.connection() as conn:
+        sql = f"SELECT count(*) FROM (SELECT {_SCOPED} WHERE {_VISIBLE} AND a.cleared_at IS NULL) s"
+        cur = await conn.execute(sql, _scope(who))
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def one(pool: AsyncConnectionPool, who: Principal, alarm_id: int) -> Alarm | None:
     sql = f"SELECT {_SCOPED} WHERE a.id = %(id)s AND {_VISIBLE}"
     return await _one(pool, sql, {**_scope(who), "id": alarm_id})

@@ -36,7 +36,8 @@ WINDOW = "2026-10"
 SITE = "bench-site"
 PAGE_TARGET_MS = 300.0
 
-_SEED = """
+# The fleet's registry: 1,000 devices per gateway, two points each (bench_scale seeds the same).
+REGISTRY_SEED = """
 INSERT INTO gateways (gw, site, status)
 SELECT 'gw-' || g, %(site)s, 'online' FROM generate_series(0, (%(n)s - 1) / 1000) g;
 INSERT INTO devices (site, dev, gw, type, industry, sector, managed, online, first_seen, last_seen)
@@ -48,12 +49,17 @@ FROM generate_series(0, %(n)s - 1) i;
 INSERT INTO points (device_id, name, kind, dtype)
 SELECT d.device_id, v.name, v.kind, 'float64' FROM devices d,
        (VALUES ('temp', 'analog'), ('parts', 'counter')) v(name, kind);
+"""
+_SEED = (
+    REGISTRY_SEED
+    + """
 SELECT ensure_readings_partitions(date '2026-10-01', 1);
 INSERT INTO readings (time, point_id, value, quality, envelope_id)
 SELECT timestamptz '2026-10-01' + d * interval '1 day' + h * interval '1 hour', p.point_id, 1.5, 0,
        p.point_id::bigint * 100 + d
 FROM points p, generate_series(0, %(days)s - 1) d, (VALUES (1), (12), (23)) hv(h);
 """
+)
 # The device list's SQL, as the API runs it (api/app.py _DEVICES) for the tenant's one site.
 _DEVICES = """
 SELECT site, dev AS device, gw AS gateway, type, industry, sector, simulated, managed, online,

@@ -37,7 +37,7 @@ from typing import TypeVar
 import httpx
 import psycopg
 
-from bench.bench_api import _DEVICES, FLEET_PAGE, p50, timings
+from bench.bench_api import _DEVICES, FLEET_PAGE, REGISTRY_SEED, p50, timings
 from bench.report import emit
 from collector.migrate import migrate
 from tests.processes import ApiProcess
@@ -86,18 +86,9 @@ SELECT timestamptz '2025-01-01' + k * interval '1 hour', p.point_id,
        0, p.device_id::bigint * 10000 + k / 24
 FROM points p, generate_series(0, 365 * 24 - 1) k WHERE p.kind <> 'state'
 """
-_FLEET_SEED = f"""
-INSERT INTO gateways (gw, site, status)
-SELECT 'gw-' || g, '{FLEET_SITE}', 'online' FROM generate_series(0, (%(n)s - 1) / 1000) g;
-INSERT INTO devices (site, dev, gw, type, industry, sector, managed, online, first_seen, last_seen)
-SELECT '{FLEET_SITE}', 'dev-' || lpad(i::text, 6, '0'), 'gw-' || (i / 1000),
-       (ARRAY['cnc', 'press', 'pump'])[1 + i %% 3], 'C34',
-       CASE WHEN i %% 3 = 2 THEN 'process' ELSE 'discrete' END, i %% 2 = 0, i %% 10 <> 0,
-       timestamptz '2026-09-01', timestamptz '2026-10-31'
-FROM generate_series(0, %(n)s - 1) i;
-INSERT INTO points (device_id, name, kind, dtype)
-SELECT d.device_id, v.name, v.kind, 'float64' FROM devices d,
-       (VALUES ('temp', 'analog'), ('parts', 'counter')) v(name, kind);
+_FLEET_SEED = (
+    REGISTRY_SEED
+    + """
 SELECT ensure_readings_partitions(date '2026-10-01', 1);
 INSERT INTO envelopes (envelope_id, gw, seq, kind, site, dev, received_at, sent_at, n, sha256)
 OVERRIDING SYSTEM VALUE
@@ -111,6 +102,7 @@ SELECT timestamptz '2026-10-01' + day * interval '1 day' + h * interval '1 hour'
        p.device_id::bigint * 100 + day
 FROM points p, generate_series(0, %(days)s - 1) day, generate_series(0, 23) h
 """
+)
 _CLAIMS_YAML = """claims:
   - id: ud-scale
     title: Unplanned downtime -10 %
@@ -123,7 +115,7 @@ _CLAIMS_YAML = """claims:
 """
 
 
-def _seed(dsn: str, script: str, params: dict[str, int]) -> tuple[int, float]:
+def _seed(dsn: str, script: str, params: dict[str, object]) -> tuple[int, float]:
     started = time.perf_counter()
     with psycopg.connect(dsn) as conn:
         for statement in filter(str.strip, script.split(";\n")):
@@ -228,7 +220,7 @@ def _figures_and_export(dsn: str, work: Path, devices: int, days: int) -> None:
     from collector.figures.declared import load_declared
     from collector.figures.window import parse_window
 
-    rows, took = _seed(dsn, _FLEET_SEED, {"n": devices, "days": days})
+    rows, took = _seed(dsn, _FLEET_SEED, {"site": FLEET_SITE, "n": devices, "days": days})
     print(f"fleet data: {devices:,} devices x {days} days, {rows:,} readings in {took:.1f} s", flush=True)
     now = dt.datetime.now(dt.UTC)
     params = Parameters(parse_window(WINDOW, now), now)
